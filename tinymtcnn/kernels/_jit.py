@@ -36,3 +36,30 @@ def prange(*args):
 
 if HAVE_NUMBA:  # pragma: no cover
     prange = numba.prange  # noqa: F811
+
+
+# Parallel regions cost a thread wake-up each (and much more when another process
+# holds a core), so small problems run the serial build of the same loop.
+PARALLEL_MIN_WORK = 1 << 17
+
+
+class SerialOrParallel:
+    """One loop compiled twice (serial and ``parallel=True``); calls pick by problem size.
+
+    ``kernel(work, *args)`` runs the parallel build when ``work >= PARALLEL_MIN_WORK``.
+    """
+
+    def __init__(self, fn):
+        self.py = fn
+        self.serial = jit(fn)
+        self.parallel = jit(parallel=True)(fn)
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, work, *args):
+        f = self.parallel if work >= PARALLEL_MIN_WORK else self.serial
+        return f(*args)
+
+
+def jit_serial_or_parallel(fn):
+    """Decorator form of ``SerialOrParallel``."""
+    return SerialOrParallel(fn)

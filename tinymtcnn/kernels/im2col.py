@@ -16,7 +16,7 @@ layers.
 """
 import numpy as np
 
-from ._jit import jit, prange
+from ._jit import jit_serial_or_parallel, prange
 
 
 def conv_output_size(size, kernel, stride, pad):
@@ -49,7 +49,7 @@ def col2im_reference(cols, x_shape, kh, kw, stride, pad):
 
 
 # --------------------------------------------------------------------------- Numba kernels
-@jit(parallel=True)
+@jit_serial_or_parallel
 def _im2col_loop(x, kh, kw, stride, pad, oh, ow, cols):
     n, c, h, w = x.shape
     for nc in prange(n * c):
@@ -72,7 +72,7 @@ def _im2col_loop(x, kh, kw, stride, pad, oh, ow, cols):
                             cols[b, r, oy * ow + ox] = x[b, ch, y, xx]
 
 
-@jit(parallel=True)
+@jit_serial_or_parallel
 def _col2im_loop(cols, kh, kw, stride, pad, oh, ow, x):
     n, c, h, w = x.shape
     for nc in prange(n * c):
@@ -98,7 +98,7 @@ def im2col(x, kh, kw, stride=1, pad=0):
     oh = conv_output_size(h, kh, stride, pad)
     ow = conv_output_size(w, kw, stride, pad)
     cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
-    _im2col_loop(np.ascontiguousarray(x), kh, kw, stride, pad, oh, ow, cols)
+    _im2col_loop(cols.size, np.ascontiguousarray(x), kh, kw, stride, pad, oh, ow, cols)
     return cols
 
 
@@ -109,5 +109,5 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
     ow = conv_output_size(w, kw, stride, pad)
     assert cols.shape == (n, c * kh * kw, oh * ow)
     x = np.zeros(x_shape, dtype=cols.dtype)
-    _col2im_loop(np.ascontiguousarray(cols), kh, kw, stride, pad, oh, ow, x)
+    _col2im_loop(cols.size, np.ascontiguousarray(cols), kh, kw, stride, pad, oh, ow, x)
     return x

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit, prange
+from ._jit import jit_serial_or_parallel, prange
 
 
 def pool_output_size(size, kernel, stride, ceil_mode=True):
@@ -66,7 +66,7 @@ def maxpool_backward_reference(dout, argmax, x_shape):
 
 
 # --------------------------------------------------------------------------- Numba kernels
-@jit(parallel=True)
+@jit_serial_or_parallel
 def _maxpool_forward_loop(x, kernel, stride, out, arg):
     n, c, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
@@ -91,7 +91,7 @@ def _maxpool_forward_loop(x, kernel, stride, out, arg):
                 arg[b, ch, oy, ox] = where
 
 
-@jit(parallel=True)
+@jit_serial_or_parallel
 def _maxpool_backward_loop(dout, arg, dx):
     n, c, oh, ow = dout.shape
     w = dx.shape[3]
@@ -112,12 +112,12 @@ def maxpool_forward(x, kernel, stride, ceil_mode=True):
     ow = pool_output_size(w, kernel, stride, ceil_mode)
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     arg = np.empty((n, c, oh, ow), dtype=np.int64)
-    _maxpool_forward_loop(np.ascontiguousarray(x), kernel, stride, out, arg)
+    _maxpool_forward_loop(x.size, np.ascontiguousarray(x), kernel, stride, out, arg)
     return out, arg
 
 
 def maxpool_backward(dout, argmax, x_shape):
     """Route ``dout`` (N,C,OH,OW) to the argmax cells of an input of ``x_shape``. Numba kernel."""
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    _maxpool_backward_loop(np.ascontiguousarray(dout), np.ascontiguousarray(argmax), dx)
+    _maxpool_backward_loop(dx.size, np.ascontiguousarray(dout), np.ascontiguousarray(argmax), dx)
     return dx

@@ -1,0 +1,211 @@
+"""Layers: fast vs naive agreement (float64, 1e-10 relative) and gradient checks."""
+import numpy as np
+import pytest
+
+from tinymtcnn.gradcheck import numerical_gradient, rel_error
+from tinymtcnn.layers import (conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive,
+                              linear_backward, linear_backward_naive, linear_forward, linear_forward_naive,
+                              maxpool2d_backward, maxpool2d_backward_naive, maxpool2d_forward,
+                              maxpool2d_forward_naive, pool_output_size, prelu_backward, prelu_backward_naive,
+                              prelu_forward, prelu_forward_naive, softmax, softmax_cross_entropy)
+
+# (N, C, H, W), (F, KH, KW), stride, pad: non-square kernels and inputs, odd sizes, stride 2, padding
+CONV_CASES = [
+    ((2, 3, 7, 7), (4, 3, 3), 1, 0),
+    ((1, 2, 9, 6), (3, 2, 3), 1, 1),
+    ((2, 3, 11, 8), (2, 3, 2), 2, 0),
+    ((1, 4, 5, 5), (5, 1, 1), 1, 0),
+    ((2, 1, 10, 13), (2, 4, 3), 2, 2),
+    ((1, 3, 12, 12), (10, 3, 3), 1, 0),  # P-Net conv1 on one window
+]
+
+
+def _conv_inputs(rng, xs, ks, dtype=np.float64):
+    n, c, h, w = xs
+    f, kh, kw = ks
+    return (rng.standard_normal(xs).astype(dtype), rng.standard_normal((f, c, kh, kw)).astype(dtype),
+            rng.standard_normal(f).astype(dtype))
+
+
+@pytest.mark.parametrize("xs,ks,stride,pad", CONV_CASES)
+def test_conv_fast_matches_naive(rng, xs, ks, stride, pad):
+    x, w, b = _conv_inputs(rng, xs, ks)
+    out_f, cache_f = conv2d_forward(x, w, b, stride=stride, pad=pad)
+    out_n, cache_n = conv2d_forward_naive(x, w, b, stride=stride, pad=pad)
+    assert out_f.shape == out_n.shape == (xs[0], ks[0], (xs[2] + 2 * pad - ks[1]) // stride + 1,
+                                          (xs[3] + 2 * pad - ks[2]) // stride + 1)
+    assert rel_error(out_f, out_n) < 1e-10
+    dout = rng.standard_normal(out_f.shape)
+    for a, b_ in zip(conv2d_backward(dout, cache_f), conv2d_backward_naive(dout, cache_n)):
+        assert rel_error(a, b_) < 1e-10
+
+
+@pytest.mark.parametrize("xs,ks,stride,pad", CONV_CASES)
+@pytest.mark.parametrize("naive", [False, True])
+def test_conv_gradients(rng, xs, ks, stride, pad, naive):
+    fwd, bwd = (conv2d_forward_naive, conv2d_backward_naive) if naive else (conv2d_forward, conv2d_backward)
+    x, w, b = _conv_inputs(rng, xs, ks)
+    out, cache = fwd(x, w, b, stride=stride, pad=pad)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = bwd(dout, cache)
+    assert rel_error(dx, numerical_gradient(lambda v: fwd(v, w, b, stride=stride, pad=pad)[0], x, dout)) < 1e-7
+    assert rel_error(dw, numerical_gradient(lambda v: fwd(x, v, b, stride=stride, pad=pad)[0], w, dout)) < 1e-7
+    assert rel_error(db, numerical_gradient(lambda v: fwd(x, w, v, stride=stride, pad=pad)[0], b, dout)) < 1e-7
+
+
+def test_conv_known_values():
+    # a 1-channel 3x3 ramp convolved with a 2x2 kernel of ones sums 2x2 blocks
+    x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
+    out, _ = conv2d_forward(x, np.ones((1, 1, 2, 2)), np.array([0.5]))
+    np.testing.assert_array_equal(out[0, 0], [[8.5, 12.5], [20.5, 24.5]])
+
+
+def test_conv_float32_keeps_dtype(rng):
+    x, w, b = _conv_inputs(rng, (1, 3, 8, 8), (2, 3, 3), np.float32)
+    out, _ = conv2d_forward(x, w, b)
+    assert out.dtype == np.float32
+    ref, _ = conv2d_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64))
+    assert np.abs(out - ref).max() < 1e-5
+
+
+@pytest.mark.parametrize("bad, err", [
+    (dict(x=np.zeros((3, 8, 8))), ValueError),
+    (dict(x=np.zeros((1, 2, 8, 8))), ValueError),
+    (dict(x=np.zeros((1, 3, 8, 8), dtype=np.int32)), TypeError),
+    (dict(x=np.zeros((1, 3, 2, 2))), ValueError),
+    (dict(b=np.zeros(3)), ValueError),
+    (dict(stride=0), ValueError),
+    (dict(pad=-1), ValueError),
+])
+def test_conv_bad_arguments(bad, err):
+    args = dict(x=np.zeros((1, 3, 8, 8)), w=np.zeros((2, 3, 3, 3)), b=np.zeros(2), stride=1, pad=0)
+    args.update(bad)
+    with pytest.raises(err):
+        conv2d_forward(args["x"], args["w"], args["b"], stride=args["stride"], pad=args["pad"])
+
+
+def _away_from_zero(rng, shape):
+    x = rng.standard_normal(shape)
+    return np.where(np.abs(x) < 0.05, np.sign(x + 1e-12) * 0.05 + x, x)  # keep the kink out of reach of h
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (4, 6)])
+@pytest.mark.parametrize("naive", [False, True])
+def test_prelu(rng, shape, naive):
+    fwd, bwd = (prelu_forward_naive, prelu_backward_naive) if naive else (prelu_forward, prelu_backward)
+    x = _away_from_zero(rng, shape)
+    alpha = rng.uniform(0.05, 0.5, shape[1])
+    out, cache = fwd(x, alpha)
+    a = alpha.reshape((1, -1) + (1,) * (x.ndim - 2))
+    np.testing.assert_allclose(out, np.maximum(x, 0) + a * np.minimum(x, 0), rtol=0, atol=1e-15)
+    dout = rng.standard_normal(shape)
+    dx, dalpha = bwd(dout, cache)
+    assert rel_error(dx, numerical_gradient(lambda v: fwd(v, alpha)[0], x, dout)) < 1e-7
+    assert rel_error(dalpha, numerical_gradient(lambda v: fwd(x, v)[0], alpha, dout)) < 1e-7
+    out_n, cache_n = prelu_forward_naive(x, alpha)
+    assert rel_error(out, out_n) < 1e-10
+    for g1, g2 in zip((dx, dalpha), prelu_backward_naive(dout, cache_n)):
+        assert rel_error(g1, g2) < 1e-10
+
+
+def test_prelu_channel_mismatch():
+    with pytest.raises(ValueError, match="channels"):
+        prelu_forward(np.zeros((1, 3, 2, 2)), np.zeros(4))
+
+
+@pytest.mark.parametrize("size,kernel,stride,expected", [
+    (10, 2, 2, 5), (22, 3, 2, 11), (9, 3, 2, 4), (46, 3, 2, 23), (21, 3, 2, 10), (8, 2, 2, 4),
+    (11, 2, 2, 6), (5, 3, 2, 2), (4, 3, 2, 2), (3, 3, 2, 1),
+])
+def test_pool_output_size_is_caffe_ceil(size, kernel, stride, expected):
+    assert pool_output_size(size, kernel, stride) == expected
+
+
+def test_pool_floor_mode_differs():
+    assert pool_output_size(9, 3, 2, ceil_mode=False) == 4 - 0  # floor((9-3)/2)+1 = 4
+    assert pool_output_size(10, 3, 2, ceil_mode=False) == 4 and pool_output_size(10, 3, 2) == 5
+
+
+def _tie_free(rng, shape):
+    return rng.permutation(np.prod(shape)).reshape(shape).astype(np.float64) * 0.01 + rng.uniform(0, 1e-3, shape)
+
+
+@pytest.mark.parametrize("shape,kernel,stride", [
+    ((2, 3, 9, 9), 3, 2),      # last window hangs off the edge
+    ((1, 2, 11, 7), 3, 2),     # non-square, both axes hang
+    ((2, 2, 10, 10), 2, 2),
+    ((1, 3, 7, 6), 2, 2),      # odd height: last 2x2 window has one row
+    ((1, 1, 22, 22), 3, 2),
+])
+@pytest.mark.parametrize("naive", [False, True])
+def test_maxpool(rng, shape, kernel, stride, naive):
+    fwd, bwd = (maxpool2d_forward_naive, maxpool2d_backward_naive) if naive else (maxpool2d_forward, maxpool2d_backward)
+    x = _tie_free(rng, shape)
+    out, cache = fwd(x, kernel=kernel, stride=stride)
+    oh, ow = pool_output_size(shape[2], kernel, stride), pool_output_size(shape[3], kernel, stride)
+    assert out.shape == shape[:2] + (oh, ow)
+    # the last window takes the max of the cells that exist
+    y0, x0 = (oh - 1) * stride, (ow - 1) * stride
+    np.testing.assert_array_equal(out[:, :, -1, -1], x[:, :, y0:y0 + kernel, x0:x0 + kernel].max(axis=(2, 3)))
+    dout = rng.standard_normal(out.shape)
+    dx = bwd(dout, cache)
+    assert rel_error(dx, numerical_gradient(lambda v: fwd(v, kernel=kernel, stride=stride)[0], x, dout)) < 1e-8
+    out_n, cache_n = maxpool2d_forward_naive(x, kernel=kernel, stride=stride)
+    assert rel_error(out, out_n) < 1e-10
+    assert rel_error(dx, maxpool2d_backward_naive(dout, cache_n)) < 1e-10
+
+
+def test_maxpool_ties_go_to_first_maximum():
+    x = np.zeros((1, 1, 2, 2))
+    out, cache = maxpool2d_forward(x, kernel=2, stride=2)
+    dx = maxpool2d_backward(np.ones_like(out), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1, 0], [0, 0]])
+
+
+@pytest.mark.parametrize("naive", [False, True])
+def test_linear(rng, naive):
+    fwd, bwd = (linear_forward_naive, linear_backward_naive) if naive else (linear_forward, linear_backward)
+    x, w, b = rng.standard_normal((5, 7)), rng.standard_normal((3, 7)), rng.standard_normal(3)
+    out, cache = fwd(x, w, b)
+    np.testing.assert_allclose(out, x @ w.T + b, rtol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = bwd(dout, cache)
+    assert rel_error(dx, numerical_gradient(lambda v: fwd(v, w, b)[0], x, dout)) < 1e-7
+    assert rel_error(dw, numerical_gradient(lambda v: fwd(x, v, b)[0], w, dout)) < 1e-7
+    assert rel_error(db, numerical_gradient(lambda v: fwd(x, w, v)[0], b, dout)) < 1e-7
+    for g1, g2 in zip((dx, dw, db), (linear_backward_naive if not naive else linear_backward)(dout, cache)):
+        assert rel_error(g1, g2) < 1e-10
+
+
+def test_linear_shape_error():
+    with pytest.raises(ValueError, match="features"):
+        linear_forward(np.zeros((2, 5)), np.zeros((3, 4)), np.zeros(3))
+
+
+def test_softmax_is_stable_and_normalised(rng):
+    x = rng.standard_normal((4, 2, 3, 3)) * 1000
+    p = softmax(x, axis=1)
+    assert np.all(np.isfinite(p))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_softmax_cross_entropy(rng, reduction):
+    logits = rng.standard_normal((6, 3)) * 3
+    labels = rng.integers(0, 3, 6)
+    loss, grad = softmax_cross_entropy(logits, labels, reduction=reduction)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    per = -np.log(p[np.arange(6), labels])
+    expected = {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction]
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+    total = (lambda v: softmax_cross_entropy(v, labels, reduction=reduction)[0].sum())
+    assert rel_error(grad if reduction != "none" else grad, numerical_gradient(total, logits)) < 1e-7
+    huge, _ = softmax_cross_entropy(np.array([[1000.0, -1000.0]]), np.array([1]))
+    assert np.isfinite(huge) and abs(huge - 2000.0) < 1e-9
+
+
+def test_softmax_cross_entropy_bad_labels():
+    with pytest.raises(ValueError):
+        softmax_cross_entropy(np.zeros((2, 2)), np.array([0, 2]))
+    with pytest.raises(ValueError):
+        softmax_cross_entropy(np.zeros((2, 2)), np.array([0.0, 1.0]))

@@ -1,0 +1,199 @@
+"""Thin layer classes around the forward/backward function pairs.
+
+Each module holds ``params`` and ``grads`` dicts with the same keys (``w``/``b``
+for Conv2d and Linear, ``alpha`` for PReLU), keeps the cache of its last
+forward pass, and has ``forward(x)`` / ``backward(dout) -> dx``. ``backward``
+*adds* into ``grads`` (call ``zero_grad`` between steps), so a layer used twice
+accumulates like a shared weight should.
+
+``naive=True`` makes a module use the readable loop twin of its layer.
+"""
+import numpy as np
+
+from . import conv, linear, pool, prelu
+
+
+def init_weight(shape, fan_in, fan_out, *, scheme="xavier", rng=None, dtype=np.float32):
+    """Random weights. ``"xavier"``: Caffe's filler, U(-sqrt(3/fan_in), +sqrt(3/fan_in));
+    ``"glorot"``: U(±sqrt(6/(fan_in+fan_out))); ``"he"``: N(0, 2/fan_in)."""
+    rng = np.random.default_rng() if rng is None else rng
+    if scheme == "xavier":
+        lim = np.sqrt(3.0 / fan_in)
+        return rng.uniform(-lim, lim, shape).astype(dtype)
+    if scheme == "glorot":
+        lim = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-lim, lim, shape).astype(dtype)
+    if scheme == "he":
+        return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+    raise ValueError(f"unknown init scheme {scheme!r}; use 'xavier', 'glorot' or 'he'")
+
+
+class Module:
+    """Base class: ``params``/``grads`` dicts, one cache, ``forward``/``backward``."""
+
+    def __init__(self, naive=False):
+        self.params = {}
+        self.grads = {}
+        self.cache = None
+        self.naive = naive
+        self.training = False
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def zero_grad(self):
+        for k, v in self.params.items():
+            self.grads[k] = np.zeros_like(v)
+
+    def _accumulate(self, **grads):
+        for k, g in grads.items():
+            if k in self.grads and self.grads[k] is not None and self.grads[k].shape == g.shape:
+                self.grads[k] = self.grads[k] + g
+            else:
+                self.grads[k] = g
+
+    def _need_cache(self):
+        if self.cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        return self.cache
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Conv2d(Module):
+    """Convolution layer; ``params = {"w": (F, C, KH, KW), "b": (F,)}``."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, pad=0,
+                 init="xavier", rng=None, dtype=np.float32, naive=False):
+        super().__init__(naive)
+        kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else tuple(kernel_size)
+        self.stride, self.pad = stride, pad
+        fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
+        self.params["w"] = init_weight((out_channels, in_channels, kh, kw), fan_in, fan_out,
+                                       scheme=init, rng=rng, dtype=dtype)
+        self.params["b"] = np.zeros(out_channels, dtype=dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        f = conv.conv2d_forward_naive if self.naive else conv.conv2d_forward
+        out, self.cache = f(x, self.params["w"], self.params["b"], stride=self.stride, pad=self.pad)
+        return out
+
+    def backward(self, dout):
+        f = conv.conv2d_backward_naive if self.naive else conv.conv2d_backward
+        dx, dw, db = f(dout, self._need_cache())
+        self._accumulate(w=dw, b=db)
+        return dx
+
+    def extra_repr(self):
+        fo, ci, kh, kw = self.params["w"].shape
+        return f"{ci}, {fo}, kernel_size=({kh}, {kw}), stride={self.stride}, pad={self.pad}"
+
+
+class PReLU(Module):
+    """Per-channel PReLU; ``params = {"alpha": (C,)}``, initialised to 0.25 as in Caffe."""
+
+    def __init__(self, channels, *, init=0.25, dtype=np.float32, naive=False):
+        super().__init__(naive)
+        self.params["alpha"] = np.full(channels, init, dtype=dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        f = prelu.prelu_forward_naive if self.naive else prelu.prelu_forward
+        out, self.cache = f(x, self.params["alpha"])
+        return out
+
+    def backward(self, dout):
+        f = prelu.prelu_backward_naive if self.naive else prelu.prelu_backward
+        dx, dalpha = f(dout, self._need_cache())
+        self._accumulate(alpha=dalpha)
+        return dx
+
+    def extra_repr(self):
+        return f"{self.params['alpha'].shape[0]}"
+
+
+class MaxPool2d(Module):
+    """Max pooling, Caffe ceil mode by default; no parameters."""
+
+    def __init__(self, kernel, stride, *, ceil_mode=True, naive=False):
+        super().__init__(naive)
+        self.kernel, self.stride, self.ceil_mode = kernel, stride, ceil_mode
+
+    def forward(self, x):
+        f = pool.maxpool2d_forward_naive if self.naive else pool.maxpool2d_forward
+        out, self.cache = f(x, kernel=self.kernel, stride=self.stride, ceil_mode=self.ceil_mode)
+        return out
+
+    def backward(self, dout):
+        f = pool.maxpool2d_backward_naive if self.naive else pool.maxpool2d_backward
+        return f(dout, self._need_cache())
+
+    def extra_repr(self):
+        return f"kernel={self.kernel}, stride={self.stride}, ceil_mode={self.ceil_mode}"
+
+
+class Linear(Module):
+    """Fully connected layer; ``params = {"w": (O, I), "b": (O,)}`` (Caffe layout)."""
+
+    def __init__(self, in_features, out_features, *, init="xavier", rng=None, dtype=np.float32, naive=False):
+        super().__init__(naive)
+        self.params["w"] = init_weight((out_features, in_features), in_features, out_features,
+                                       scheme=init, rng=rng, dtype=dtype)
+        self.params["b"] = np.zeros(out_features, dtype=dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        f = linear.linear_forward_naive if self.naive else linear.linear_forward
+        out, self.cache = f(x, self.params["w"], self.params["b"])
+        return out
+
+    def backward(self, dout):
+        f = linear.linear_backward_naive if self.naive else linear.linear_backward
+        dx, dw, db = f(dout, self._need_cache())
+        self._accumulate(w=dw, b=db)
+        return dx
+
+    def extra_repr(self):
+        o, i = self.params["w"].shape
+        return f"{i}, {o}"
+
+
+class Flatten(Module):
+    """(N, C, H, W) -> (N, C*H*W) in C order, as Caffe's InnerProduct reads its input."""
+
+    def forward(self, x):
+        self.cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._need_cache())
+
+
+class Dropout(Module):
+    """Inverted dropout with drop probability ``p``; the identity unless ``training`` is True."""
+
+    def __init__(self, p, *, rng=None):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self.rng = np.random.default_rng() if rng is None else rng
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            self.cache = None
+            return x
+        keep = (self.rng.random(x.shape) >= self.p).astype(x.dtype) / (1.0 - self.p)
+        self.cache = keep
+        return x * keep
+
+    def backward(self, dout):
+        return dout if self.cache is None else dout * self.cache
+
+    def extra_repr(self):
+        return f"p={self.p}"

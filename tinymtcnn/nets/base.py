@@ -1,0 +1,154 @@
+"""``Net``: a trunk of layers feeding named heads, with a hand-written backward pass.
+
+A net is a list of ``(caffe_layer_name, module)`` pairs for the shared trunk and,
+for every output, a short list of head layers. ``forward(x)`` returns a dict of
+head outputs; ``backward(grads)`` takes a dict with the gradient of the loss
+with respect to some of those outputs and runs the chain rule back through the
+heads (their gradients add up where they meet) and the trunk, filling every
+module's ``grads``.
+
+``net.params`` / ``net.grads`` are flat dicts keyed ``"<layer>.<key>"`` (for
+example ``"conv1.w"``, ``"PReLU1.alpha"``), the same names the weight files use.
+"""
+import numpy as np
+
+from ..layers.softmax import softmax
+
+
+class Net:
+    """Base class of PNet, RNet, ONet and LNet (see the module docstring)."""
+
+    input_size = None  # fixed input side (24, 48) or None for fully convolutional nets
+
+    def __init__(self, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        self.trunk = []  # [(name, module)]
+        self.heads = {}  # output key -> [(name, module)]
+        self.training = False
+
+    # ------------------------------------------------------------------ structure
+    def named_modules(self):
+        """Every ``(layer_name, module)`` pair, trunk first, then the heads in order."""
+        yield from self.trunk
+        for layers in self.heads.values():
+            yield from layers
+
+    @property
+    def params(self):
+        """Flat dict ``"<layer>.<key>" -> array`` (the arrays themselves, not copies)."""
+        return {f"{n}.{k}": v for n, m in self.named_modules() for k, v in m.params.items()}
+
+    @property
+    def grads(self):
+        """Flat dict of gradients, same keys as ``params``."""
+        return {f"{n}.{k}": m.grads[k] for n, m in self.named_modules() for k in m.params}
+
+    def num_params(self):
+        """Total number of scalar parameters."""
+        return int(sum(v.size for v in self.params.values()))
+
+    def zero_grad(self):
+        for _, m in self.named_modules():
+            m.zero_grad()
+
+    def train(self, mode=True):
+        """Switch dropout on (``mode=True``) or off; returns ``self``."""
+        self.training = mode
+        for _, m in self.named_modules():
+            m.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def load_params(self, params, *, strict=True):
+        """Copy arrays from a flat dict into the net (cast to the net's dtype).
+
+        Raises ``ValueError`` naming every missing key or mis-shaped array; with
+        ``strict=True`` unknown keys are an error as well.
+        """
+        own = self.params
+        missing = sorted(set(own) - set(params))
+        wrong = [f"{k}: expected {own[k].shape}, got {np.shape(params[k])}"
+                 for k in own if k in params and np.shape(params[k]) != own[k].shape]
+        extra = sorted(set(params) - set(own)) if strict else []
+        if missing or wrong or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing {missing}")
+            if wrong:
+                parts.append("mis-shaped " + "; ".join(wrong))
+            if extra:
+                parts.append(f"unexpected {extra}")
+            raise ValueError(f"cannot load weights into {type(self).__name__}: " + ", ".join(parts))
+        for n, m in self.named_modules():
+            for k in m.params:
+                arr = np.asarray(params[f"{n}.{k}"])
+                if not np.all(np.isfinite(arr)):
+                    raise ValueError(f"weights for {n}.{k} contain NaN or inf")
+                m.params[k] = arr.astype(self.dtype, copy=True)
+        self.zero_grad()
+        return self
+
+    def to(self, dtype):
+        """Cast every parameter to ``dtype`` in place (e.g. float64 for gradient checks)."""
+        self.dtype = np.dtype(dtype)
+        for _, m in self.named_modules():
+            for k in m.params:
+                m.params[k] = m.params[k].astype(self.dtype)
+        self.zero_grad()
+        return self
+
+    # ------------------------------------------------------------------ passes
+    def _check_input(self, x):
+        if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{type(self).__name__} expects an (N, {self.in_channels}, H, W) array, "
+                             f"got {getattr(x, 'shape', type(x).__name__)}")
+        if self.input_size is not None and x.shape[2:] != (self.input_size, self.input_size):
+            raise ValueError(f"{type(self).__name__} expects {self.input_size}x{self.input_size} inputs, "
+                             f"got {x.shape[2]}x{x.shape[3]}")
+        return x.astype(self.dtype, copy=False)
+
+    def forward_trunk(self, x):
+        for _, m in self.trunk:
+            x = m.forward(x)
+        return x
+
+    def forward(self, x):
+        """Run the net. Returns a dict with ``face_logits`` (N, 2, ...), ``face_prob`` (N, ...),
+        ``box_reg`` (N, 4, ...) and, where the net has that head, ``landmarks`` (N, 10, ...)."""
+        feats = self.forward_trunk(self._check_input(x))
+        out = {}
+        for key, layers in self.heads.items():
+            y = feats
+            for _, m in layers:
+                y = m.forward(y)
+            out[key] = y
+        if "face_logits" in out:
+            out["face_prob"] = softmax(out["face_logits"], axis=1)[:, 1]
+        return out
+
+    def backward(self, grads):
+        """Back-propagate ``{output key: dL/doutput}`` (heads left out get no gradient); returns dL/dx."""
+        unknown = set(grads) - set(self.heads)
+        if unknown:
+            raise ValueError(f"no head named {sorted(unknown)}; heads are {list(self.heads)}"
+                             " (train face classification through 'face_logits')")
+        dfeat = None
+        for key, g in grads.items():
+            for _, m in reversed(self.heads[key]):
+                g = m.backward(g)
+            dfeat = g if dfeat is None else dfeat + g
+        for _, m in reversed(self.trunk):
+            dfeat = m.backward(dfeat)
+        return dfeat
+
+    __call__ = forward
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}("]
+        lines += [f"  {n}: {m!r}" for n, m in self.trunk]
+        for key, layers in self.heads.items():
+            lines.append(f"  [{key}] " + " -> ".join(f"{n}: {m!r}" for n, m in layers))
+        lines.append(f")  # {self.num_params():,} parameters")
+        return "\n".join(lines)
