@@ -1,0 +1,122 @@
+"""Box arithmetic ports: generateBoundingBox.m, bbreg.m, rerec.m, fix, landmark decoding/mirroring."""
+import numpy as np
+import pytest
+
+from tinymtcnn.detect.boxes import (
+    apply_box_regression,
+    decode_landmarks,
+    heatmap_to_boxes,
+    mirror_landmarks,
+    square_boxes,
+    to_zero_based,
+    truncate_boxes,
+)
+
+
+def test_heatmap_cells_at_scale_one_are_the_receptive_fields(rng):
+    prob = np.zeros((4, 5))
+    prob[0, 0] = 0.6  # threshold is inclusive (M's >=)
+    prob[2, 1] = 0.9
+    prob[1, 3] = 0.7
+    prob[3, 4] = 0.59
+    reg = rng.random((4, 4, 5))
+    boxes, scores, offsets = heatmap_to_boxes(prob, reg, 1.0, 0.6)
+    # Row-major over (y, x) = M's find on the (x, y)-transposed map: (v=0,u=0), (1,3), (2,1).
+    np.testing.assert_array_equal(boxes, [[1, 1, 12, 12], [7, 3, 18, 14], [3, 5, 14, 16]])
+    np.testing.assert_array_equal(scores, [0.6, 0.7, 0.9])
+    np.testing.assert_array_equal(offsets, [reg[:, 0, 0], reg[:, 1, 3], reg[:, 2, 1]])
+    assert boxes.dtype == scores.dtype == offsets.dtype == np.float64
+
+
+def test_heatmap_scale_uses_fix():
+    prob = np.zeros((3, 3))
+    prob[1, 2] = 1.0  # u = 2, v = 1
+    boxes, _, _ = heatmap_to_boxes(prob, np.zeros((4, 3, 3)), 0.7, 0.5)
+    np.testing.assert_array_equal(boxes, [[np.fix(5 / 0.7), np.fix(3 / 0.7), np.fix(16 / 0.7), np.fix(14 / 0.7)]])
+    assert boxes[0].tolist() == [7, 4, 22, 20]
+
+
+def test_heatmap_order_and_counts_on_random_map(rng):
+    prob = rng.random((9, 7))
+    boxes, scores, _ = heatmap_to_boxes(prob, rng.random((4, 9, 7)), 0.5, 0.5)
+    v, u = np.nonzero(prob >= 0.5)
+    assert len(boxes) == int((prob >= 0.5).sum())
+    np.testing.assert_array_equal(boxes[:, 0], np.fix((2 * u + 1) / 0.5))
+    np.testing.assert_array_equal(boxes[:, 1], np.fix((2 * v + 1) / 0.5))
+    assert np.all(np.diff(boxes[:, 1]) >= 0)  # y-major, x fastest
+
+
+def test_heatmap_empty():
+    boxes, scores, offsets = heatmap_to_boxes(np.zeros((2, 3)), np.zeros((4, 2, 3)), 0.3, 0.6)
+    assert boxes.shape == (0, 4) and scores.shape == (0,) and offsets.shape == (0, 4)
+    assert boxes.dtype == scores.dtype == offsets.dtype == np.float64
+    boxes, _, _ = heatmap_to_boxes(np.zeros((0, 0)), np.zeros((4, 0, 0)), 0.3, 0.6)
+    assert boxes.shape == (0, 4)
+
+
+def test_heatmap_bad_shapes():
+    with pytest.raises(ValueError, match="reg"):
+        heatmap_to_boxes(np.zeros((2, 3)), np.zeros((4, 3, 2)), 1.0, 0.5)
+    with pytest.raises(ValueError, match="scale"):
+        heatmap_to_boxes(np.zeros((2, 3)), np.zeros((4, 2, 3)), 0.0, 0.5)
+
+
+def test_box_regression_with_and_without_plus_one():
+    boxes = np.array([[10.0, 20.0, 30.0, 60.0]])
+    offsets = np.array([[0.1, -0.25, 0.5, 0.125]])
+    # stage 1: w = 20, h = 40; stages 2/3: w = 21, h = 41
+    np.testing.assert_allclose(apply_box_regression(boxes, offsets, False), [[12, 10, 40, 65]])
+    np.testing.assert_allclose(apply_box_regression(boxes, offsets, True), [[12.1, 9.75, 40.5, 65.125]])
+    empty = apply_box_regression(np.zeros((0, 4)), np.zeros((0, 4)), True)
+    assert empty.shape == (0, 4) and empty.dtype == np.float64
+    with pytest.raises(ValueError, match="offsets"):
+        apply_box_regression(boxes, np.zeros((2, 4)), True)
+
+
+def test_square_boxes_keeps_centre_and_uses_longer_side(rng):
+    boxes = np.array([[10.0, 20.0, 30.0, 60.0], [0, 0, 9, 3], [5.5, 5.5, 7.5, 7.5]])
+    sq = square_boxes(boxes)
+    np.testing.assert_allclose(sq, [[0, 20, 40, 60], [0, -3, 9, 6], [5.5, 5.5, 7.5, 7.5]])
+    rnd = rng.random((50, 4)) * 100
+    rnd[:, 2:] += rnd[:, :2]
+    sq = square_boxes(rnd)
+    np.testing.assert_allclose(sq[:, 2] - sq[:, 0], sq[:, 3] - sq[:, 1])
+    np.testing.assert_allclose(sq[:, :2] + sq[:, 2:], rnd[:, :2] + rnd[:, 2:])  # same centre
+    assert square_boxes(np.zeros((0, 4))).shape == (0, 4)
+
+
+def test_truncate_is_toward_zero():
+    np.testing.assert_array_equal(truncate_boxes([[-1.7, -0.2, 2.9, 3.0]]), [[-1, 0, 2, 3]])
+
+
+def test_decode_landmarks():
+    boxes = np.array([[11.0, 21.0, 20.0, 40.0]])  # w = 10, h = 20
+    lmk = np.array([[0.0, 0.1, 0.5, 0.2, 1.0, 0.0, 0.25, 0.5, 0.75, 1.0]])
+    pts = decode_landmarks(boxes, lmk)
+    assert pts.shape == (1, 5, 2) and pts.dtype == np.float64
+    np.testing.assert_allclose(pts[0, :, 0], [10, 11, 15, 12, 20])  # x1 - 1 + w*l
+    np.testing.assert_allclose(pts[0, :, 1], [20, 25, 30, 35, 40])
+    # the same frame as to_zero_based: l = 0 is the left edge, l = 1 the right edge
+    zb = to_zero_based(boxes)[0]
+    assert pts[0, 0, 0] == zb[0] and pts[0, 4, 0] == zb[2]
+    assert decode_landmarks(np.zeros((0, 4)), np.zeros((0, 10))).shape == (0, 5, 2)
+    with pytest.raises(ValueError, match="landmarks"):
+        decode_landmarks(boxes, np.zeros((1, 5, 2)))
+
+
+def test_mirror_landmarks_maps_a_flipped_face_back(rng):
+    lmk = rng.random((6, 10))
+    # Flip horizontally: x -> 1 - x, and image-left/right points trade places.
+    flipped = lmk.copy()
+    flipped[:, [0, 1, 2, 3, 4]] = 1 - lmk[:, [1, 0, 2, 4, 3]]
+    flipped[:, [5, 6, 7, 8, 9]] = lmk[:, [6, 5, 7, 9, 8]]
+    np.testing.assert_allclose(mirror_landmarks(flipped), lmk)
+    np.testing.assert_allclose(mirror_landmarks(mirror_landmarks(lmk)), lmk)
+    m = np.arange(1, 11, dtype=float)[None] / 10  # spec §5.5 mapping, 1-based m1..m10
+    np.testing.assert_allclose(mirror_landmarks(m), [[0.8, 0.9, 0.7, 0.5, 0.6, 0.7, 0.6, 0.8, 1.0, 0.9]])
+    assert mirror_landmarks(np.zeros((0, 10))).shape == (0, 10)
+
+
+def test_to_zero_based():
+    np.testing.assert_array_equal(to_zero_based([[1, 1, 12, 12], [3.5, 2, 7, 9]]), [[0, 0, 12, 12], [2.5, 1, 7, 9]])
+    assert to_zero_based(np.zeros((0, 4))).shape == (0, 4)
