@@ -1,0 +1,84 @@
+"""Weights: the authors' converted Caffe weights shipped with the package, and loading them.
+
+``load_net("onet")`` returns an :class:`~tinymtcnn.nets.ONet` with the authors'
+weights, ready to run on natural ``(N, 3, H, W)`` images; ``load_pretrained()``
+returns the P/R/O-Net triple (and LNet on request). A path to a ``.npz`` written
+by :func:`save_params_npz` (e.g. by the trainer) loads the same way. The Caffe
+transposition is applied here, once, when a file says ``__layout__ = "caffe"``
+(see :mod:`tinymtcnn.weights.layout`).
+"""
+from pathlib import Path
+
+import numpy as np
+
+from .layout import FLATTEN_SHAPES, caffe_to_natural, load_params_npz, natural_to_caffe, save_params_npz
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+NET_KINDS = ("pnet", "rnet", "onet", "lnet")
+
+
+def pretrained_path(kind):
+    """Path of the shipped weights of ``kind`` (``"pnet"``, ``"rnet"``, ``"onet"`` or ``"lnet"``)."""
+    if kind not in NET_KINDS:
+        raise ValueError(f"unknown net {kind!r}; expected one of {NET_KINDS}")
+    return DATA_DIR / f"{kind}.npz"
+
+
+def _make_net(kind, dtype, landmark_head):
+    from ..nets import LNet, ONet, PNet, RNet
+
+    if kind == "pnet":
+        return PNet(dtype=dtype, landmark_head=landmark_head)
+    if kind == "rnet":
+        return RNet(dtype=dtype, landmark_head=landmark_head)
+    return ONet(dtype=dtype) if kind == "onet" else LNet(dtype=dtype)
+
+
+def load_net(kind, path=None, *, dtype=np.float32, landmark_head=False, transpose=True):
+    """Build a net and load weights into it.
+
+    Parameters
+    ----------
+    kind : {"pnet", "rnet", "onet", "lnet"}
+    path : str or Path, optional
+        A weights ``.npz``; default: the authors' weights shipped with the package.
+    dtype : numpy dtype of the net (float32 to detect, float64 for gradient checks)
+    landmark_head : bool
+        P-Net/R-Net: keep a landmark head (R-Net's undeclared ``conv5-3`` from det2).
+        Without it, landmark-head arrays in the file are ignored.
+    transpose : bool
+        Apply the Caffe-to-natural transposition to Caffe-layout files (the default,
+        and the only correct choice: ``False`` exists to show what breaks without it).
+
+    Raises
+    ------
+    ValueError
+        Unknown kind, unreadable file, or missing / mis-shaped arrays (named).
+    """
+    path = pretrained_path(kind) if path is None else Path(path)
+    params, layout = load_params_npz(path)
+    if layout == "caffe" and transpose:
+        params = caffe_to_natural(params, FLATTEN_SHAPES[kind])
+    net = _make_net(kind, dtype, landmark_head)
+    if not landmark_head:
+        head = {"pnet": "conv4-3.", "rnet": "conv5-3."}.get(kind)
+        params = {k: v for k, v in params.items() if not (head and k.startswith(head))}
+    try:
+        return net.load_params(params)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def load_pretrained(*, dtype=np.float32, with_lnet=False):
+    """The authors' P-Net, R-Net and O-Net (and LNet with ``with_lnet=True``), as a dict by kind."""
+    kinds = NET_KINDS if with_lnet else NET_KINDS[:3]
+    return {kind: load_net(kind, dtype=dtype) for kind in kinds}
+
+
+def save_net(net, path, *, source=None):
+    """Write a net's parameters (natural layout) to ``path`` atomically; ``load_net`` reads it back."""
+    save_params_npz(path, {k: np.asarray(v) for k, v in net.params.items()}, "natural", source=source)
+
+
+__all__ = ["load_net", "load_pretrained", "save_net", "pretrained_path", "caffe_to_natural", "natural_to_caffe",
+           "load_params_npz", "save_params_npz", "FLATTEN_SHAPES", "NET_KINDS", "DATA_DIR"]
