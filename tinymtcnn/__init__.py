@@ -1,2 +1,12 @@
-"""tinymtcnn: MTCNN face detection and 5-point alignment, from scratch in numpy + Numba."""
+"""tinymtcnn: MTCNN face detection and 5-point alignment, from scratch in numpy + Numba.
+
+    >>> from tinymtcnn import MTCNN
+    >>> faces = MTCNN().detect("photo.jpg")   # doctest: +SKIP
+"""
 __version__ = "0.1.0"
+
+from .detect.detector import MTCNN  # noqa: E402
+from .detect.result import Detections  # noqa: E402
+from .weights import load_net, load_pretrained  # noqa: E402
+
+__all__ = ["MTCNN", "Detections", "load_net", "load_pretrained", "__version__"]

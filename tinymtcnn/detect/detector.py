@@ -1,0 +1,151 @@
+"""``MTCNN``: the face detector a practitioner uses.
+
+    >>> from tinymtcnn import MTCNN
+    >>> faces = MTCNN().detect("photo.jpg")          # doctest: +SKIP
+    >>> faces.boxes, faces.scores, faces.landmarks   # doctest: +SKIP
+
+It runs the authors' cascade (:mod:`tinymtcnn.detect.stages`) with the authors'
+weights and reports 0-based coordinates (see :class:`~tinymtcnn.detect.result.Detections`).
+"""
+from pathlib import Path
+
+import numpy as np
+
+from ..nets.base import Net
+from .boxes import to_zero_based
+from .pyramid import level_size
+from .result import Detections
+from .stages import output, propose, refine, refine_landmarks
+
+LANDMARK_MODES = ("onet", "mirror", "refine")
+
+
+def _load_nets(weights, with_lnet):
+    """Nets from ``weights``: None (the authors'), a directory of ``pnet.npz``/``rnet.npz``/``onet.npz``
+    [``lnet.npz``], or a dict ``kind -> path or Net``."""
+    from ..weights import load_net
+
+    kinds = ("pnet", "rnet", "onet") + (("lnet",) if with_lnet else ())
+    if weights is None:
+        return {k: load_net(k) for k in kinds}
+    if isinstance(weights, (str, Path)):
+        folder = Path(weights)
+        if not folder.is_dir():
+            raise ValueError(f"weights must be a directory holding pnet.npz, rnet.npz, onet.npz; got {folder}")
+        weights = {k: folder / f"{k}.npz" for k in kinds if (folder / f"{k}.npz").exists() or k != "lnet"}
+    if not isinstance(weights, dict):
+        raise TypeError(f"weights must be None, a directory or a dict, got {type(weights).__name__}")
+    nets = {}
+    for k in kinds:
+        src = weights.get(k)
+        if src is None:
+            nets[k] = load_net(k)  # e.g. the authors' LNet next to self-trained P/R/O-Nets
+        elif isinstance(src, Net):
+            nets[k] = src
+        else:
+            nets[k] = load_net(k, src)
+    return nets
+
+
+class MTCNN:
+    """Joint face detection and 5-point alignment (Zhang et al. 2016), the authors' pipeline.
+
+    Parameters
+    ----------
+    min_face_size : float
+        Smallest face (in pixels) searched for; the first pyramid level maps it to
+        12 px. Smaller values find smaller faces and cost more time.
+    thresholds : (float, float, float)
+        Face-probability thresholds of P-Net (``>=``), R-Net and O-Net (``>``).
+    scale_factor : float in (0, 1)
+        Ratio between pyramid levels (0.709 ~ 1/sqrt(2)); closer to 1 = more levels.
+    landmarks : {"onet", "mirror", "refine"}
+        ``"onet"``: O-Net's landmarks (the 2016 release); ``"mirror"``: average with O-Net on
+        the mirrored crop (the 2017 release); ``"refine"``: MTCNNv2's LNet (det4) moves each point.
+    weights : None, directory or dict
+        None: the authors' weights shipped with the package. A directory with ``pnet.npz``,
+        ``rnet.npz``, ``onet.npz`` (e.g. written by ``tinymtcnn train``), or a dict
+        ``{"pnet": path_or_net, ...}``.
+    """
+
+    def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.7), scale_factor=0.709, landmarks="onet",
+                 weights=None):
+        if not (np.isscalar(min_face_size) and np.isfinite(min_face_size) and min_face_size >= 1):
+            raise ValueError(f"min_face_size must be a number >= 1, got {min_face_size!r}")
+        if not (np.isscalar(scale_factor) and 0 < scale_factor < 1):
+            raise ValueError(f"scale_factor must be in (0, 1), got {scale_factor!r}")
+        thresholds = tuple(thresholds)
+        if len(thresholds) != 3 or not all(np.isscalar(t) and 0 <= t <= 1 for t in thresholds):
+            raise ValueError(f"thresholds must be three numbers in [0, 1], got {thresholds!r}")
+        if landmarks not in LANDMARK_MODES:
+            raise ValueError(f"landmarks must be one of {LANDMARK_MODES}, got {landmarks!r}")
+        self.min_face_size = float(min_face_size)
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.scale_factor = float(scale_factor)
+        self.landmarks = landmarks
+        self.nets = _load_nets(weights, with_lnet=landmarks == "refine")
+
+    def __repr__(self):
+        return (f"MTCNN(min_face_size={self.min_face_size:g}, thresholds={self.thresholds}, "
+                f"scale_factor={self.scale_factor}, landmarks={self.landmarks!r})")
+
+    # ------------------------------------------------------------------ running
+    def _cascade(self, image, on_level=None):
+        t1, t2, t3 = self.thresholds
+        s1 = propose(image, self.nets["pnet"], min_face_size=self.min_face_size, scale_factor=self.scale_factor,
+                     threshold=t1, on_level=on_level)
+        s2 = refine(image, s1.boxes, self.nets["rnet"], threshold=t2)
+        s3 = output(image, s2.boxes, self.nets["onet"], threshold=t3, mirror=self.landmarks == "mirror")
+        landmarks = s3.landmarks
+        if self.landmarks == "refine":
+            landmarks = refine_landmarks(image, s3.boxes, landmarks, self.nets["lnet"])
+        order = np.argsort(-s3.scores, kind="stable")
+        faces = Detections(to_zero_based(s3.boxes)[order], s3.scores[order], landmarks[order])
+        return faces, s1, s2
+
+    def detect(self, image):
+        """Find the faces in one image.
+
+        Parameters
+        ----------
+        image : path, PIL image or ndarray
+            A file (decoded with Pillow, EXIF orientation applied), or an array
+            H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA); uint8, uint16 or float in [0, 1].
+
+        Returns
+        -------
+        Detections
+            ``boxes (N, 4)``, ``scores (N,)``, ``landmarks (N, 5, 2)``, 0-based, best first.
+        """
+        from ..io import load_image
+
+        return self._cascade(load_image(image))[0]
+
+    def detect_batch(self, images):
+        """``[self.detect(im) for im in images]`` (the cascade runs image by image)."""
+        return [self.detect(im) for im in images]
+
+    def trace(self, image):
+        """Run the cascade and keep what every stage produced, for pictures and teaching.
+
+        Returns
+        -------
+        dict
+            ``"image"`` (H, W, 3) uint8; ``"pyramid"``: list of ``(scale, (h, w))``;
+            ``"pnet_maps"``: list of ``(scale, prob map (h', w'))``; ``"pnet"``, ``"rnet"``:
+            ``(boxes (K, 4) 0-based, scores)`` after stages 1 and 2; ``"onet"``: the final
+            :class:`Detections`.
+        """
+        from ..io import load_image
+
+        img = load_image(image)
+        maps = []
+        faces, s1, s2 = self._cascade(img, on_level=lambda s, level, prob: maps.append((s, prob)))
+        return {
+            "image": img,
+            "pyramid": [(s, level_size(img.shape[0], img.shape[1], s)) for s, _ in maps],
+            "pnet_maps": maps,
+            "pnet": (to_zero_based(s1.boxes), s1.scores),
+            "rnet": (to_zero_based(s2.boxes), s2.scores),
+            "onet": faces,
+        }

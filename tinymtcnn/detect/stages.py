@@ -1,0 +1,201 @@
+"""The three stages of the cascade, each a small function returning its candidates.
+
+Port of: detect_face.m (MTCNNv1 2016 = MTCNNv2 stages 1-3; spec §5). Boxes stay in
+M's 1-based inclusive convention throughout (see :mod:`tinymtcnn.detect.boxes`);
+``detector.MTCNN`` converts them to 0-based at the end. Every function takes the
+image as ``(H, W, 3)`` uint8 RGB and returns plain arrays, so a notebook can draw
+the candidates after every step.
+
+NMS schedule (spec §5.7): 0.5 'union' per pyramid level, 0.7 'union' across levels,
+0.7 'union' after R-Net, 0.7 'min' after O-Net.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from ..kernels.nms import nms
+from .boxes import (apply_box_regression, decode_landmarks, heatmap_to_boxes, mirror_landmarks, square_boxes,
+                    truncate_boxes)
+from .crops import crop_and_resize
+from .pyramid import iter_pyramid
+
+# crops per forward pass of R-Net / O-Net / LNet: bounds memory on images with many candidates
+CHUNK = 256
+
+
+class StageOutput(NamedTuple):
+    """Candidates after a stage, M's 1-based boxes ``(K, 4)`` and scores ``(K,)``."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+
+def _empty_stage():
+    return StageOutput(np.zeros((0, 4)), np.zeros(0))
+
+
+def _forward_in_chunks(net, crops, keys):
+    """Run ``net`` on ``crops`` in chunks of ``CHUNK``; returns the ``keys`` outputs as float64."""
+    parts = {k: [] for k in keys}
+    for i in range(0, len(crops), CHUNK):
+        out = net.forward(crops[i:i + CHUNK])
+        for k in keys:
+            parts[k].append(np.asarray(out[k], dtype=np.float64))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def pnet_level(level, scale, pnet, threshold):
+    """P-Net on one normalised pyramid level, its cells turned into boxes, NMS 0.5 'union'.
+
+    Port of: detect_face.m (stage-1 loop body) + generateBoundingBox.m.
+
+    Parameters
+    ----------
+    level : (hs, ws, 3) float32, normalised
+    scale : float, the level's nominal scale
+    pnet : PNet
+    threshold : float, cells with ``prob >= threshold`` are kept
+
+    Returns
+    -------
+    boxes (K, 4), scores (K,), offsets (K, 4), prob map (h', w')
+    """
+    out = pnet.forward(level.transpose(2, 0, 1)[None])
+    prob = out["face_prob"][0]
+    boxes, scores, offsets = heatmap_to_boxes(prob, out["box_reg"][0], scale, threshold)
+    keep = nms(boxes, scores, 0.5, "union")
+    return boxes[keep], scores[keep], offsets[keep], prob
+
+
+def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6, on_level=None):
+    """Stage 1: P-Net over the pyramid, NMS across levels, regression, squaring, ``fix``.
+
+    Port of: detect_face.m (first stage). Levels are built and processed one at a
+    time, so memory stays bounded on large photos.
+
+    Regression here uses ``w = x2 - x1`` (no +1), as M; then ``square_boxes`` (rerec.m)
+    and truncation toward zero.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    on_level : optional callable ``(scale, level, prob_map) -> None`` (used by ``trace``)
+
+    Returns
+    -------
+    StageOutput with integer-valued boxes, ready to crop.
+    """
+    all_boxes, all_scores, all_offsets = [], [], []
+    for scale, level in iter_pyramid(image, min_face_size, scale_factor):
+        boxes, scores, offsets, prob = pnet_level(level, scale, pnet, threshold)
+        if on_level is not None:
+            on_level(scale, level, prob)
+        all_boxes.append(boxes)
+        all_scores.append(scores)
+        all_offsets.append(offsets)
+    if not all_boxes or sum(len(s) for s in all_scores) == 0:
+        return _empty_stage()
+    boxes, scores, offsets = (np.concatenate(a) for a in (all_boxes, all_scores, all_offsets))
+    keep = nms(boxes, scores, 0.7, "union")
+    boxes = apply_box_regression(boxes[keep], offsets[keep], plus_one=False)
+    return StageOutput(truncate_boxes(square_boxes(boxes)), scores[keep])
+
+
+def refine(image, boxes, rnet, *, threshold=0.7):
+    """Stage 2: R-Net on 24x24 crops, threshold (strict ``>``), NMS 0.7 'union', regression (+1), squaring.
+
+    Port of: detect_face.m (second stage), pad.m, bbreg.m, rerec.m.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    boxes : (K, 4) integer-valued 1-based boxes from :func:`propose`
+
+    Returns
+    -------
+    StageOutput (float boxes; stage 3 truncates them)
+    """
+    if len(boxes) == 0:
+        return _empty_stage()
+    crops = crop_and_resize(image, boxes, 24)
+    out = _forward_in_chunks(rnet, crops, ("face_prob", "box_reg"))
+    passed = out["face_prob"] > threshold
+    boxes, scores, offsets = boxes[passed], out["face_prob"][passed], out["box_reg"][passed]
+    if len(boxes) == 0:
+        return _empty_stage()
+    keep = nms(boxes, scores, 0.7, "union")
+    boxes = apply_box_regression(boxes[keep], offsets[keep], plus_one=True)
+    return StageOutput(square_boxes(boxes), scores[keep])
+
+
+class OutputStage(NamedTuple):
+    """Final faces (M's 1-based boxes), scores, landmarks ``(K, 5, 2)``, and the O-Net input boxes."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+    input_boxes: np.ndarray
+
+
+def output(image, boxes, onet, *, threshold=0.7, mirror=False):
+    """Stage 3: O-Net on 48x48 crops, threshold (``>``), landmarks, regression (+1), NMS 0.7 'min'.
+
+    Port of: detect_face.m (third stage). Landmarks are decoded relative to the O-Net
+    *input* box (before regression), as M. With ``mirror=True`` O-Net also runs on the
+    horizontally flipped crops of the surviving faces and the two landmark estimates are
+    averaged (MTCNNv1 after 2017, spec §5.5); boxes and scores are unchanged.
+
+    Returns
+    -------
+    OutputStage
+    """
+    if len(boxes) == 0:
+        return OutputStage(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)), np.zeros((0, 4)))
+    boxes = truncate_boxes(boxes)
+    crops = crop_and_resize(image, boxes, 48)
+    out = _forward_in_chunks(onet, crops, ("face_prob", "box_reg", "landmarks"))
+    passed = out["face_prob"] > threshold
+    in_boxes, scores = boxes[passed], out["face_prob"][passed]
+    lmk, offsets, crops = out["landmarks"][passed], out["box_reg"][passed], crops[passed]
+    final = apply_box_regression(in_boxes, offsets, plus_one=True)
+    keep = nms(final, scores, 0.7, "min")
+    in_boxes, lmk = in_boxes[keep], lmk[keep]
+    if mirror and len(keep):
+        flipped = _forward_in_chunks(onet, np.ascontiguousarray(crops[keep][..., ::-1]), ("landmarks",))
+        lmk = 0.5 * (lmk + mirror_landmarks(flipped["landmarks"]))
+    return OutputStage(final[keep], scores[keep], decode_landmarks(in_boxes, lmk), in_boxes)
+
+
+def refine_landmarks(image, boxes, landmarks, lnet):
+    """MTCNNv2's extended stage: LNet moves each landmark within a patch around it.
+
+    Port of: MTCNNv2/detect_face.m (extended stage, spec §5.6). With the final boxes'
+    ``P = fix(0.25 * max(w, h))`` (+1 if odd, ``w = x2 - x1 + 1``), patch ``k`` is the
+    zero-padded box ``[fix(X - P/2), fix(Y - P/2), ... + P, ... + P]`` resampled to 24x24;
+    LNet gives ``(ox, oy)`` per point, reset to 0.5 when either is more than 0.35 from
+    0.5, and the point becomes ``X - P/2 + ox * P``, ``Y - P/2 + oy * P``.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    boxes : (K, 4) final boxes (M's convention)
+    landmarks : (K, 5, 2) decoded O-Net landmarks
+
+    Returns
+    -------
+    (K, 5, 2) float64 refined landmarks
+    """
+    if len(boxes) == 0:
+        return landmarks
+    side = np.maximum(boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1)
+    patch = np.fix(0.25 * side)
+    patch = patch + (np.mod(patch, 2) == 1)
+    stacks = []
+    for k in range(5):
+        x1 = np.fix(landmarks[:, k, 0] - 0.5 * patch)
+        y1 = np.fix(landmarks[:, k, 1] - 0.5 * patch)
+        stacks.append(crop_and_resize(image, np.stack([x1, y1, x1 + patch, y1 + patch], axis=1), 24))
+    offsets = _forward_in_chunks(lnet, np.concatenate(stacks, axis=1), ("landmark_offsets",))["landmark_offsets"]
+    too_far = np.any(np.abs(offsets - 0.5) > 0.35, axis=2, keepdims=True)  # "do not make a large movement"
+    offsets = np.where(too_far, 0.5, offsets)
+    return landmarks - 0.5 * patch[:, None, None] + offsets * patch[:, None, None]
