@@ -1,0 +1,129 @@
+"""tinymtcnn.cli: argument handling, detect over folders (errors, JSON, PNGs, workers), demo."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinymtcnn import __version__, cli
+
+REPO = Path(__file__).resolve().parents[1]
+ASTRONAUT = REPO / "tinymtcnn" / "assets" / "astronaut.png"
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory):
+    """A half-size astronaut (fast), a mirrored copy in a sub-folder, a corrupt .jpg and a text file."""
+    d = tmp_path_factory.mktemp("photos")
+    small = Image.open(ASTRONAUT).resize((256, 256), Image.BILINEAR)
+    small.save(d / "astronaut.png")
+    (d / "sub").mkdir()
+    small.transpose(Image.FLIP_LEFT_RIGHT).save(d / "sub" / "astronaut.png")
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 10)
+    (d / "notes.txt").write_text("not an image")
+    return d
+
+
+def test_version(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"tinymtcnn {__version__}"
+
+
+@pytest.mark.parametrize("argv", [[], ["detect"], ["detect", "x.png", "--thresholds", "0.5", "0.5"],
+                                  ["detect", "x.png", "--workers", "0"], ["detect", "x.png", "--landmarks", "nope"],
+                                  ["detect", "x.png", "--min-face-size", "abc"], ["frobnicate"]])
+def test_usage_errors_exit_2(argv, capsys):
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["detect", "x.png", "--min-face-size", "0"],
+                                  ["detect", "x.png", "--scale-factor", "1.5"],
+                                  ["detect", "x.png", "--thresholds", "0.5", "0.5", "2"]])
+def test_bad_detector_values_exit_2(argv, capsys):
+    assert cli.main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_png_names_avoid_collisions(tmp_path):
+    names = cli._png_names([Path("a/x.jpg"), Path("b/x.png"), Path("y.tif"), Path("c/X.bmp")], tmp_path)
+    assert [n.name for n in names] == ["x.png", "x-1.png", "y.png", "X-2.png"]
+
+
+def test_detect_folder(photo_dir, tmp_path, capsys):
+    out = tmp_path / "annotated"
+    status = cli.main(["detect", str(photo_dir), "--out", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    assert status == 1  # broken.jpg failed
+    assert "broken.jpg" in captured.err and "notes.txt" not in captured.err  # .txt not listed from a folder
+    records = json.loads(captured.out)
+    assert [Path(r["path"]).relative_to(photo_dir).as_posix() for r in records] == ["astronaut.png",
+                                                                                    "sub/astronaut.png"]
+    first, mirrored = records
+    assert (first["width"], first["height"]) == (256, 256)
+    assert len(first["faces"]) == 1 and first["faces"][0]["score"] > 0.99
+    assert set(first["faces"][0]["landmarks"]) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
+    # the mirrored photo has the mirrored face: x1' = 256 - x2
+    assert len(mirrored["faces"]) == 1
+    assert abs(mirrored["faces"][0]["box"][0] - (256 - first["faces"][0]["box"][2])) < 6
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut-1.png", "astronaut.png"]
+    png = Image.open(out / "astronaut.png")
+    assert png.size == (256, 256) and png.mode == "RGB"
+    assert not np.array_equal(np.asarray(png), np.asarray(Image.open(photo_dir / "astronaut.png")))
+
+
+def test_detect_explicit_files_and_json_file(photo_dir, tmp_path, capsys):
+    target = tmp_path / "result.json"
+    status = cli.main(["detect", str(photo_dir / "astronaut.png"), str(photo_dir / "notes.txt"),
+                       str(tmp_path / "missing.png"), "--json", str(target), "--no-progress"])
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == ""
+    assert "notes.txt" in captured.err and "missing.png" in captured.err
+    records = json.loads(target.read_text())
+    assert len(records) == 1 and len(records[0]["faces"]) == 1
+
+
+def test_detect_success_exit_0_and_empty_folder(photo_dir, tmp_path, capsys):
+    assert cli.main(["detect", str(photo_dir / "sub"), "--no-progress"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["detect", str(tmp_path / "empty")]) == 1
+    assert "no image files" in capsys.readouterr().err
+
+
+def test_workers_give_same_json(photo_dir, tmp_path, capsys):
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    assert cli.main(["detect", str(photo_dir), "--json", str(one), "--no-progress"]) == 1
+    assert cli.main(["detect", str(photo_dir), "--json", str(two), "--no-progress", "--workers", "2"]) == 1
+    assert one.read_text() == two.read_text()
+    assert "broken.jpg" in capsys.readouterr().err
+
+
+def test_demo(tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    assert cli.main(["demo", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "1 face(s)" in text and "left_eye" in text
+    assert Image.open(out).size == (512, 512)
+
+
+def test_train_subcommand_registered_when_available(monkeypatch, capsys):
+    def fake_register(subparsers):
+        p = subparsers.add_parser("train", help="fake")
+        p.add_argument("--epochs", type=int, default=1)
+        p.set_defaults(func=lambda args: 7 if args.epochs == 3 else 0)
+
+    monkeypatch.setattr(cli, "_register_train", fake_register)
+    assert cli.main(["train", "--epochs", "3"]) == 7
+    monkeypatch.setattr(cli, "_register_train", None)
+    assert cli.main(["train"]) == 2
+    capsys.readouterr()
+
+
+def test_python_dash_m(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tinymtcnn", "--version"], capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"tinymtcnn {__version__}"

@@ -1,0 +1,241 @@
+"""Command line: ``tinymtcnn detect | demo | train`` (also ``python -m tinymtcnn``).
+
+Exit status: 0 success, 1 when some input could not be processed (each one is
+reported on stderr and skipped), 2 for usage errors (bad options or values).
+"""
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from importlib import resources
+from multiprocessing import get_context
+from pathlib import Path
+
+from . import __version__
+
+try:
+    from .train.cli import register as _register_train
+except ImportError:
+    _register_train = None
+
+PROG = "tinymtcnn"
+
+
+# ------------------------------------------------------------------ per-image work
+_WORKER_DETECTOR = None
+
+
+def _make_detector(options):
+    from .detect.detector import MTCNN
+
+    return MTCNN(**options)
+
+
+def _init_worker(options):
+    """ProcessPoolExecutor initializer: one detector per worker process, built once."""
+    global _WORKER_DETECTOR
+    _WORKER_DETECTOR = _make_detector(options)
+
+
+def _process(detector, path, png_path):
+    """Detect on one file -> ``(record, None)`` or ``(None, error message)``."""
+    from .io import load_image
+
+    try:
+        image = load_image(path)
+    except (ValueError, TypeError, OSError) as exc:
+        return None, f"skipped: {exc}"  # load_image's messages name the path
+    try:
+        faces = detector.detect(image)
+        if png_path is not None:
+            from .viz import annotate_image
+
+            annotate_image(image, faces).save(png_path)
+    except Exception as exc:  # one bad image must not abort a batch: reported, exit status 1
+        return None, f"failed on {str(path)!r}: {type(exc).__name__}: {exc}"
+    record = {"path": str(path), "width": int(image.shape[1]), "height": int(image.shape[0]),
+              "faces": faces.to_dicts()}
+    return record, None
+
+
+def _process_in_worker(task):
+    return _process(_WORKER_DETECTOR, *task)
+
+
+def _png_names(paths, out_dir):
+    """``out_dir/<stem>.png`` per input, ``<stem>-1.png``, ``<stem>-2.png``... on collisions within the run."""
+    used, names = set(), []
+    for p in paths:
+        stem = Path(p).stem or "image"
+        name, k = f"{stem}.png", 0
+        while name.lower() in used:
+            k += 1
+            name = f"{stem}-{k}.png"
+        used.add(name.lower())
+        names.append(out_dir / name)
+    return names
+
+
+# ------------------------------------------------------------------ commands
+def _detector_options(args):
+    return {"min_face_size": args.min_face_size, "thresholds": tuple(args.thresholds),
+            "scale_factor": args.scale_factor, "landmarks": args.landmarks}
+
+
+def _cmd_detect(args):
+    from tqdm import tqdm
+
+    from .io import iter_image_files
+
+    options = _detector_options(args)
+    try:
+        detector = _make_detector(options)  # validates the options before any work
+    except ValueError as exc:
+        print(f"{PROG} detect: error: {exc}", file=sys.stderr)
+        return 2
+    paths = list(iter_image_files(args.paths))
+    if not paths:
+        print(f"{PROG} detect: no image files found in {' '.join(args.paths)}", file=sys.stderr)
+        return 1
+    png_names = [None] * len(paths)
+    if args.out is not None:
+        out_dir = Path(args.out)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"{PROG} detect: error: cannot create output directory {str(out_dir)!r}: {exc}", file=sys.stderr)
+            return 1
+        png_names = _png_names(paths, out_dir)
+    tasks = list(zip(paths, png_names))
+    progress = dict(total=len(tasks), desc="detect", unit="img", file=sys.stderr,
+                    disable=True if args.no_progress else None)
+
+    records, failed = [], 0
+
+    def collect(results):
+        nonlocal failed
+        for record, error in tqdm(results, **progress):
+            if error is None:
+                records.append(record)
+            else:
+                failed += 1
+                tqdm.write(f"{PROG} detect: {error}", file=sys.stderr)
+
+    if args.workers > 1 and len(tasks) > 1:
+        del detector  # each worker builds its own
+        # spawn: fresh interpreters, no fork of a process that may hold Numba/OpenMP threads
+        with ProcessPoolExecutor(max_workers=min(args.workers, len(tasks)), mp_context=get_context("spawn"),
+                                 initializer=_init_worker, initargs=(options,)) as pool:
+            collect(pool.map(_process_in_worker, tasks))  # map keeps input order
+    else:
+        collect(_process(detector, p, png) for p, png in tasks)
+
+    text = json.dumps(records, indent=2)
+    if args.json is None:
+        print(text)
+    else:
+        try:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"{PROG} detect: error: cannot write {args.json!r}: {exc}", file=sys.stderr)
+            return 1
+    if failed:
+        print(f"{PROG} detect: {failed} of {len(tasks)} file(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_demo(args):
+    from .io import load_image
+    from .viz import annotate_image
+
+    asset = resources.files("tinymtcnn") / "assets" / "astronaut.png"
+    with resources.as_file(asset) as path:
+        image = load_image(path)
+    faces = _make_detector({}).detect(image)
+    print(f"astronaut.png ({image.shape[1]}x{image.shape[0]}, NASA, public domain): {len(faces)} face(s)")
+    for i, face in enumerate(faces.to_dicts()):
+        box = ", ".join(f"{v:.1f}" for v in face["box"])
+        print(f"  face {i}: score {face['score']:.4f}  box [{box}]")
+        for name, (x, y) in face["landmarks"].items():
+            print(f"    {name:<12} ({x:.1f}, {y:.1f})")
+    try:
+        annotate_image(image, faces).save(args.out)
+    except (OSError, ValueError) as exc:
+        print(f"{PROG} demo: error: cannot write {args.out!r}: {exc}", file=sys.stderr)
+        return 1
+    print(f"annotated picture written to {args.out}")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser():
+    """The ``argparse`` parser of the ``tinymtcnn`` command (sub-commands detect, demo, train)."""
+    parser = argparse.ArgumentParser(prog=PROG, description="MTCNN face detection and 5-point landmarks "
+                                                            "(numpy + Numba, no deep-learning framework).")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    det = sub.add_parser("detect", help="detect faces in images and folders of images",
+                         description="Detect faces; JSON (a list of {path, width, height, faces}) on stdout "
+                                     "or --json FILE. Unreadable files are reported on stderr and skipped "
+                                     "(exit status 1).")
+    det.add_argument("paths", nargs="+", metavar="PATH", help="image files or directories (walked recursively)")
+    det.add_argument("--out", metavar="DIR", help="write annotated PNGs (<stem>.png) into DIR")
+    det.add_argument("--json", metavar="FILE", help="write the JSON to FILE instead of stdout")
+    det.add_argument("--min-face-size", type=float, default=20.0, metavar="N", help="smallest face in pixels (20)")
+    det.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("A", "B", "C"),
+                     help="P-Net, R-Net, O-Net thresholds (0.6 0.7 0.7)")
+    det.add_argument("--scale-factor", type=float, default=0.709, metavar="F", help="pyramid ratio (0.709)")
+    det.add_argument("--landmarks", choices=("onet", "mirror", "refine"), default="onet",
+                     help="landmark mode (onet)")
+    det.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                     help="parallel worker processes (1)")
+    det.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    det.set_defaults(func=_cmd_detect)
+
+    demo = sub.add_parser("demo", help="detect on the bundled astronaut photo",
+                          description="Detect faces on the bundled photo of astronaut Eileen Collins "
+                                      "(NASA, public domain) and write the annotated picture.")
+    demo.add_argument("--out", default="astronaut_detections.png", metavar="FILE",
+                      help="annotated picture (./astronaut_detections.png)")
+    demo.set_defaults(func=_cmd_demo)
+
+    if _register_train is not None:
+        _register_train(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``tinymtcnn`` console script; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (``sys.argv[1:]`` when None).
+
+    Returns
+    -------
+    int
+        0 success, 1 some input failed, 2 usage error.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    status = args.func(args)
+    return 0 if status is None else int(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
