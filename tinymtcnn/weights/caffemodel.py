@@ -21,13 +21,12 @@ A blob's shape is ``BlobShape.dim`` when present, else the legacy 4-D
 Arrays come back as float32 in Caffe's own layout (see :mod:`tinymtcnn.weights.layout`).
 V0 layers (``V1LayerParameter.layer = 1``, pre-2014 files) are not supported.
 """
-import os
 import struct
-import tempfile
 from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
+from ..atomic import atomic_write_bytes
 
 CaffeLayer = namedtuple("CaffeLayer", ["name", "type", "blobs"])
 CaffeLayer.__doc__ = "One layer of a caffemodel: ``name`` (str), ``type`` (str), ``blobs`` (list of float32 arrays)."
@@ -286,18 +285,4 @@ def write_caffemodel(path, layers, *, net_name="", packed=True, legacy_dims=Fals
             body = _bytes_field(1, name.encode("utf-8")) + _bytes_field(2, kind.encode("utf-8"))
             body += b"".join(_bytes_field(7, b) for b in blob_bytes)
             parts.append(_bytes_field(100, body))
-    _atomic_write_bytes(path, b"".join(parts))
-
-
-def _atomic_write_bytes(path, data):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, b"".join(parts))

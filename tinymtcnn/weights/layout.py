@@ -41,12 +41,11 @@ Files: ``save_params_npz`` / ``load_params_npz`` store a flat params dict
 and optionally ``"__source__"`` in a deflate-compressed ``.npz`` with fixed zip timestamps,
 so the same weights always give the same bytes (for a given zlib).
 """
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+from ..atomic import atomic_path
 
 LAYOUTS = ("caffe", "natural")
 
@@ -145,23 +144,13 @@ def save_params_npz(path, params, layout, *, source=None):
     entries[LAYOUT_KEY] = np.array(layout)
     if source is not None:
         entries[SOURCE_KEY] = np.array(str(source))
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w") as zf:
-            for key, value in entries.items():
-                info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                with zf.open(info, "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, np.asarray(value, order="C"), allow_pickle=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as zf:
+        for key, value in entries.items():
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(value, order="C"), allow_pickle=False)
 
 
 def _text_entry(path, key, value):
