@@ -40,7 +40,6 @@ setup(
     entry_points={"console_scripts": ["tinymtcnn=tinymtcnn.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
-        "License :: OSI Approved :: MIT License",
         "Topic :: Scientific/Engineering :: Image Recognition",
     ],
 )
