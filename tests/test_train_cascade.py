@@ -1,0 +1,71 @@
+"""Cascade evaluation (matching, recall, landmark error) and the end-to-end ``train all`` on a few photos."""
+import json
+
+import numpy as np
+import pytest
+
+from tinymtcnn.detect.result import Detections
+from tinymtcnn.train.cascade import evaluate_detector, match_detections
+from tinymtcnn.train.cli import main as train_main
+from tinymtcnn.train.synthetic import SyntheticFaces
+
+
+@pytest.mark.task_6_2
+def test_matching_is_greedy_by_score_and_one_to_one():
+    gt = np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]])
+    pred = np.array([[0.0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]])
+    assert match_detections(pred, np.array([0.5, 0.9, 0.8]), gt) == [(1, 0)]
+    assert match_detections(pred, np.array([0.9, 0.5, 0.8]), gt) == [(0, 0)]
+    assert match_detections(pred[:0], np.zeros(0), gt) == []
+
+
+class _Oracle:
+    """Returns the ground truth of the photos it is asked about, with shifted landmarks and one false positive."""
+
+    def __init__(self, photos, shift):
+        self.truth = {photos[i].image.tobytes(): photos[i] for i in range(len(photos))}
+        self.shift = shift
+
+    def detect(self, image):
+        p = self.truth[image.tobytes()]
+        boxes = np.concatenate([p.boxes, [[0.0, 0, 5, 5]]])
+        lms = np.concatenate([p.landmarks + [self.shift, 0], np.zeros((1, 5, 2))])
+        return Detections(boxes, np.linspace(1, 0.5, len(boxes)), lms)
+
+
+@pytest.mark.task_6_2
+def test_evaluate_detector_counts_and_normalises_landmark_error():
+    photos = SyntheticFaces(3, seed=4, faces=(1, 2), min_face=30)
+    r = evaluate_detector(_Oracle(photos, 2.0), photos, progress=False)
+    n = sum(len(photos[i].boxes) for i in range(3))
+    assert r["recall"] == 1.0 and r["faces"] == n and r["detections"] == n + 3
+    assert r["false_positives_per_photo"] == 1.0
+    iod = np.concatenate([np.linalg.norm(photos[i].landmarks[:, 1] - photos[i].landmarks[:, 0], axis=1)
+                          for i in range(3)])
+    np.testing.assert_allclose(r["landmark_nme"], np.mean(2.0 / iod))
+
+
+@pytest.mark.task_3_1
+@pytest.mark.task_4_2
+@pytest.mark.task_4_3
+@pytest.mark.task_6_1
+@pytest.mark.task_6_2
+def test_train_all_end_to_end_on_a_few_photos(tmp_path, capsys):
+    """``train all`` on two small photos given as a JSON annotation file (CLI path of real data)."""
+    from PIL import Image
+
+    photos = SyntheticFaces(2, seed=6, faces=(1, 2), min_face=20, max_face=40, size=(72, 64))
+    records = []
+    for i in range(len(photos)):
+        p = photos[i]
+        Image.fromarray(p.image).save(tmp_path / f"p{i}.png")
+        records.append({"image": f"p{i}.png", "boxes": p.boxes.tolist(), "landmarks5": p.landmarks.tolist()})
+    (tmp_path / "a.json").write_text(json.dumps(records))
+    out = tmp_path / "run"
+    status = train_main(["train", "all", "--data", str(tmp_path / "a.json"), "--classroom", "--epochs", "1",
+                         "--out", str(out), "--no-progress", "--workers", "1"])
+    assert status == 0
+    for kind in ("pnet", "rnet", "onet"):
+        assert (out / f"{kind}.npz").is_file() and (out / f"{kind}.ckpt.npz").is_file()
+    text = capsys.readouterr().out
+    assert "onet epoch 1/1" in text and "weights written" in text

@@ -1,0 +1,44 @@
+"""Hard-example mining: labelling of detections, caps, targets; the miner survives pickling."""
+import pickle
+
+import numpy as np
+import pytest
+
+from tinymtcnn.detect.stages import StageOutput
+from tinymtcnn.nets import PNet
+from tinymtcnn.train import mining
+from tinymtcnn.train.readers import Photo
+from tinymtcnn.train.samples import box_targets
+
+
+@pytest.mark.task_6_2
+def test_detections_are_labelled_by_iou(monkeypatch):
+    gt = np.array([[20.0, 20, 60, 60]])
+    photo = Photo(np.zeros((100, 100, 3), np.uint8), gt)
+    # M's 1-based boxes: (x1+1, y1+1, x2, y2) is the 0-based half-open crop (x1, y1, x2, y2)
+    zero_based = np.array([[20, 20, 60, 60],   # IoU 1 -> positive
+                           [26, 26, 66, 66],   # IoU ~0.53 -> part
+                           [70, 0, 100, 30],   # IoU 0 -> negative
+                           [0, 0, 30, 30],     # IoU ~0.06 -> negative
+                           [1, 1, 11, 11],     # too small -> skipped
+                           [80, 80, 110, 110],  # crosses the border -> skipped
+                           [30, 30, 70, 70]])  # IoU ~0.39, in the gap -> skipped
+    boxes = (zero_based + [1, 1, 0, 0]).astype(float)
+    monkeypatch.setattr(mining, "propose", lambda image, pnet, **kw: StageOutput(boxes, np.ones(len(boxes))))
+    miner = mining.HardExampleMiner(PNet(rng=np.random.default_rng(0)), max_negatives=1, min_side=20)
+    out = miner.photo_crops(photo, np.random.default_rng(0))
+    labels = list(out["labels"])
+    assert labels[:2] == [1, -1] and labels[2:] == [0] and len(labels) == 3
+    np.testing.assert_array_equal(out["crops"][:2], zero_based[:2])
+    np.testing.assert_allclose(out["boxes"][:2], box_targets(zero_based[:2], np.repeat(gt, 2, 0)), rtol=1e-6)
+    assert np.all(out["boxes"][2] == 0)
+
+
+def test_miner_pickles_without_caches_and_keeps_its_fingerprint():
+    net = PNet(landmark_head=True, rng=np.random.default_rng(1))
+    net.forward(np.zeros((2, 3, 12, 12), np.float32))
+    miner = mining.HardExampleMiner(net, thresholds=(0.5, 0.2))
+    copy = pickle.loads(pickle.dumps(miner))
+    assert copy.fingerprint == miner.fingerprint and copy.rnet is None
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(copy.pnet.params[k], v)

@@ -1,0 +1,121 @@
+"""Sample shards on disk: build once, reuse on the next run.
+
+``build_samples(photos, size, out_dir, ...)`` turns a photo sequence (:class:`~.readers.PhotoList`,
+:class:`~.synthetic.SyntheticFaces`) into :class:`~.samples.SampleSet` shards
+``out_dir/shard-00000.npz`` ... of ``shard_photos`` photos each, plus ``manifest.json`` recording
+everything the samples depend on (source fingerprint, crop size, seed, sampling config, miner).
+A rerun with the same manifest loads the existing shards and builds only the missing ones (an
+interrupted build resumes); a different manifest clears the old shards first.
+
+Determinism: photo ``i`` is sampled with ``numpy.random.default_rng([seed, i])``, so the samples do
+not depend on the shard size or on the number of worker processes.
+"""
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from .samples import SamplingConfig, make_samples, photo_crops
+from .sampleset import SampleSet
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+def _shard_path(out_dir, k):
+    return Path(out_dir) / f"shard-{k:05d}.npz"
+
+
+def _atomic_savez(path, arrays):
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _photo_samples(photos, i, size, seed, config, miner):
+    photo = photos[i]
+    rng = np.random.default_rng([seed, i])
+    crops = photo_crops(photo, rng, config)
+    if miner is not None:
+        from .mining import concat_crops
+
+        crops = concat_crops([crops, miner.photo_crops(photo, rng)])
+    return SampleSet(make_samples(photo, i, size, crops), size)
+
+
+def _build_shard(args):
+    photos, k, lo, hi, size, seed, config, miner, out_dir = args
+    parts = [_photo_samples(photos, i, size, seed, config, miner) for i in range(lo, hi)]
+    shard = SampleSet.concat(parts, size)
+    _atomic_savez(_shard_path(out_dir, k), shard.arrays)
+    return k, hi - lo
+
+
+def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), miner=None, shard_photos=250,
+                  workers=1, progress=True, log=print):
+    """Build (or reuse) the sample shards of ``photos`` at crop ``size``; returns the whole SampleSet.
+
+    Parameters
+    ----------
+    photos : sequence of Photo with a ``fingerprint`` attribute
+    size : 12, 24 or 48
+    out_dir : directory for ``manifest.json`` and the shards
+    seed : int
+    config : SamplingConfig for the random crops (A's P-Net rules)
+    miner : optional :class:`~.mining.HardExampleMiner`; its detections add hard samples
+    shard_photos : photos per shard
+    workers : processes building shards in parallel (1: in this process)
+    progress : tqdm bar on stderr
+    """
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": FORMAT_VERSION, "source": getattr(photos, "fingerprint", repr(photos)),
+                "n_photos": len(photos), "size": int(size), "seed": int(seed), "config": asdict(config),
+                "miner": miner.fingerprint if miner is not None else None, "shard_photos": int(shard_photos)}
+    man_path = out_dir / MANIFEST
+    old = json.loads(man_path.read_text()) if man_path.is_file() else None
+    if old != manifest:
+        stale = sorted(out_dir.glob("shard-*.npz"))
+        if stale:
+            log(f"samples in {out_dir} were built with other settings: rebuilding {len(stale)} shards")
+        for p in stale:
+            p.unlink()
+        tmp = man_path.with_name(MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, man_path)
+    n_shards = (len(photos) + shard_photos - 1) // shard_photos
+    todo = [k for k in range(n_shards) if not _shard_path(out_dir, k).is_file()]
+    if todo:
+        jobs = [(photos, k, k * shard_photos, min(len(photos), (k + 1) * shard_photos), size, seed, config, miner,
+                 out_dir) for k in todo]
+        bar = tqdm(total=sum(j[3] - j[2] for j in jobs), desc=f"samples {size}x{size}", unit="photo",
+                   disable=not progress, leave=False)
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+                for _, n in pool.map(_build_shard, jobs):
+                    bar.update(n)
+        else:
+            for job in jobs:
+                bar.update(_build_shard(job)[1])
+        bar.close()
+    else:
+        log(f"reusing {n_shards} sample shards in {out_dir}")
+    return load_samples(out_dir, size)
+
+
+def load_samples(out_dir, size):
+    """Concatenate every shard of ``out_dir`` (in shard order)."""
+    parts = []
+    for p in sorted(Path(out_dir).glob("shard-*.npz")):
+        if p.name.endswith(".tmp.npz"):
+            continue
+        with np.load(p) as z:
+            parts.append(SampleSet({k: z[k] for k in z.files}, size))
+    return SampleSet.concat(parts, size)

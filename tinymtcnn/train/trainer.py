@@ -1,0 +1,252 @@
+"""``Trainer``: mini-batch training of one MTCNN net on a :class:`~.samples.SampleSet`.
+
+    >>> t = Trainer("pnet", "runs/demo", TrainConfig(epochs=5))        # doctest: +SKIP
+    >>> history = t.fit(train_samples, val_samples)                    # doctest: +SKIP
+
+Per epoch: shuffled mini-batches (random horizontal flips of every sample with their targets,
+``flip=True``), the joint loss with OHEM (:func:`~.losses.joint_loss`), the gradient rescaled to a
+global L2 norm of at most ``clip_norm`` (10; not in the paper, it keeps the first O-Net steps at
+high learning rates finite), one optimiser step per batch with the scheduled learning rate, then
+validation metrics, a log line and two files written atomically (temporary file + ``os.replace``):
+
+* ``OUT/<kind>.npz``: the weights, readable by ``tinymtcnn.weights.load_net(kind, path)`` and by
+  ``MTCNN(weights=OUT)`` (P-Net and R-Net carry a landmark head for joint training; ``load_net``
+  drops it unless ``landmark_head=True``);
+* ``OUT/<kind>.ckpt.npz``: weights, optimiser state, epoch, history, random state and config, so
+  ``fit(..., resume=True)`` continues exactly where an interrupted run stopped.
+"""
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..nets import ONet, PNet, RNet
+from ..weights import save_net
+from .losses import NEGATIVE, POSITIVE, TASK_WEIGHTS, LANDMARK, joint_loss
+from .optim import make_optimizer, make_schedule
+
+INPUT_SIZE = {"pnet": 12, "rnet": 24, "onet": 48}
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters (defaults: the paper/A where they exist, spec §8.4-8.5; ``lr`` for SGD)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    warmup: float = 0.0
+    ohem: Optional[float] = 0.7
+    task_weights: Optional[tuple] = None  # None: TASK_WEIGHTS[kind]
+    flip: bool = True
+    dropout: Optional[float] = None  # O-Net's dropout before prelu5; None: the net's default (0.25)
+    clip_norm: Optional[float] = 10.0  # rescale the gradient when its global L2 norm exceeds this
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def make_net(kind, seed=0, *, dropout=None):
+    """A freshly initialised net (Xavier weights, zero biases, PReLU 0.25); P/R-Net with a landmark head;
+    ``dropout`` sets O-Net's dropout probability (None: the net's default)."""
+    rng = np.random.default_rng(seed)
+    if kind == "pnet":
+        return PNet(landmark_head=True, rng=rng)
+    if kind == "rnet":
+        return RNet(landmark_head=True, rng=rng)
+    if kind == "onet":
+        return ONet(rng=rng) if dropout is None else ONet(rng=rng, dropout=dropout)
+    raise ValueError(f"unknown net kind {kind!r}; use pnet, rnet or onet")
+
+
+def _atomic_savez(path, arrays):
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Train one net of kind ``"pnet"``, ``"rnet"`` or ``"onet"``, writing into ``out_dir``."""
+
+    def __init__(self, kind, out_dir, config=None, *, net=None, log=print, progress=True):
+        if kind not in INPUT_SIZE:
+            raise ValueError(f"unknown net kind {kind!r}; use pnet, rnet or onet")
+        self.kind, self.out_dir = kind, Path(out_dir)
+        self.config = TrainConfig() if config is None else config
+        self.net = make_net(kind, self.config.seed, dropout=self.config.dropout) if net is None else net
+        self.weights = tuple(self.config.task_weights or TASK_WEIGHTS[kind])
+        self.optimizer = make_optimizer(self.config.optimizer, self.net.params, lr=self.config.lr,
+                                        momentum=self.config.momentum, weight_decay=self.config.weight_decay)
+        self.schedule = make_schedule(self.config.schedule, self.config.lr, self.config.epochs,
+                                      warmup=self.config.warmup)
+        self.rng = np.random.default_rng([self.config.seed, 1])
+        self.epoch = 0
+        self.history = []
+        self.log, self.progress = log, progress
+
+    @property
+    def weights_path(self):
+        return self.out_dir / f"{self.kind}.npz"
+
+    @property
+    def checkpoint_path(self):
+        return self.out_dir / f"{self.kind}.ckpt.npz"
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self):
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save_net(self.net, self.weights_path, source=f"tinymtcnn train {self.kind}, epoch {self.epoch}")
+        arrays = {f"param::{k}": v for k, v in self.net.params.items()}
+        arrays.update({f"optim::{k}": v for k, v in self.optimizer.state_dict().items()})
+        meta = {"kind": self.kind, "epoch": self.epoch, "history": self.history, "config": asdict(self.config),
+                "rng": self.rng.bit_generator.state}
+        arrays["meta"] = np.array(json.dumps(meta, default=str))
+        _atomic_savez(self.checkpoint_path, arrays)
+
+    def load_checkpoint(self, path=None):
+        """Restore net, optimiser, epoch, history and random state; returns True if a checkpoint existed."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        if not path.is_file():
+            return False
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            if meta["kind"] != self.kind:
+                raise ValueError(f"{path} is a {meta['kind']} checkpoint, not {self.kind}")
+            self.net.load_params({k[7:]: z[k] for k in z.files if k.startswith("param::")})
+            self.optimizer.params = self.net.params  # load_params replaced the arrays
+            self.optimizer.load_state_dict({k[7:]: z[k] for k in z.files if k.startswith("optim::")})
+        self.epoch, self.history = int(meta["epoch"]), list(meta["history"])
+        self.rng.bit_generator.state = meta["rng"]
+        return True
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, batch, lr):
+        """One forward/backward/update on a batch dict; returns ``(total, parts)``."""
+        self.optimizer.lr = lr
+        out = self.net.forward(batch["images"])
+        total, parts, grads = joint_loss(out, batch, weights=self.weights, ohem=self.config.ohem)
+        self.net.zero_grad()
+        self.net.backward(grads)
+        grads = self.net.grads
+        clip = self.config.clip_norm
+        if clip:
+            norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values())))
+            parts["grad_norm"] = norm
+            if norm > clip:
+                grads = {k: g * (clip / norm) for k, g in grads.items()}
+        self.optimizer.step(grads)
+        return total, parts
+
+    def fit(self, train, val=None, *, resume=False):
+        """Train for ``config.epochs`` epochs (continuing from the checkpoint with ``resume``); returns history."""
+        from tqdm import tqdm
+
+        if len(train) == 0:
+            raise ValueError("no training samples")
+        if train.size != INPUT_SIZE[self.kind]:
+            raise ValueError(f"{self.kind} needs {INPUT_SIZE[self.kind]}x{INPUT_SIZE[self.kind]} samples, "
+                             f"got {train.size}x{train.size}")
+        if resume and self.load_checkpoint():
+            self.log(f"{self.kind}: resumed from {self.checkpoint_path} after epoch {self.epoch}")
+        bs = self.config.batch_size
+        n_batches = max(1, len(train) // bs)
+        while self.epoch < self.config.epochs:
+            start, cpu = time.perf_counter(), time.process_time()
+            self.net.train()
+            order = self.rng.permutation(len(train))
+            sums, count = {"loss": 0.0, "cls": 0.0, "box": 0.0, "landmark": 0.0}, 0
+            bar = tqdm(range(n_batches), desc=f"{self.kind} {self.epoch + 1}/{self.config.epochs}", unit="batch",
+                       disable=not self.progress, leave=False)
+            for b in bar:
+                idx = np.sort(order[b * bs:(b + 1) * bs])
+                flip = self.rng.random(len(idx)) < 0.5 if self.config.flip else None
+                lr = self.schedule(self.epoch + b / n_batches)
+                total, parts = self.train_step(train.batch(idx, flip=flip), lr)
+                if not np.isfinite(total):
+                    raise FloatingPointError(f"{self.kind}: loss became {total} at epoch {self.epoch + 1}, batch {b}"
+                                             " (learning rate too high?)")
+                for k, v in (("loss", total), ("cls", parts["cls"]), ("box", parts["box"]),
+                             ("landmark", parts["landmark"])):
+                    sums[k] += v
+                count += 1
+                if b % 20 == 0:
+                    bar.set_postfix(loss=f"{sums['loss'] / count:.4f}", lr=f"{lr:.2g}")
+            bar.close()
+            self.epoch += 1
+            record = {"epoch": self.epoch, "lr": lr, "seconds": 0.0,
+                      "train": {k: v / max(count, 1) for k, v in sums.items()}}
+            if val is not None and len(val):
+                record["val"] = self.evaluate(val)
+            record["seconds"] = round(time.perf_counter() - start, 2)
+            record["cpu_seconds"] = round(time.process_time() - cpu, 2)
+            self.history.append(record)
+            self.save_checkpoint()
+            self.log(format_record(self.kind, record, self.config.epochs))
+        self.net.eval()
+        return self.history
+
+    def evaluate(self, samples, batch_size=512):
+        """Validation metrics (see :func:`evaluate_samples`)."""
+        return evaluate_samples(self.net, samples, weights=self.weights, batch_size=batch_size)
+
+
+def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=512):
+    """Metrics of ``net`` on ``samples`` (eval mode, no OHEM):
+
+    ``cls``, ``box``, ``landmark``: each loss term averaged over all its valid samples (not per
+    batch); ``loss``: their weighted sum; ``accuracy`` on pos+neg with
+    ``P(face) > 0.5``; ``recall`` (positives found) and ``precision``; ``landmark_error``: mean
+    point distance in crop units on landmark samples (multiply by the crop side for pixels).
+    """
+    was_training = net.training
+    net.eval()
+    probs, sums, counts = [], {"cls": 0.0, "box": 0.0, "landmark": 0.0}, {"cls": 0, "box": 0, "landmark": 0}
+    lm_err, lm_n = 0.0, 0
+    for lo in range(0, len(samples), batch_size):
+        idx = np.arange(lo, min(lo + batch_size, len(samples)))
+        batch = samples.batch(idx)
+        out = net.forward(batch["images"])
+        _, parts, _ = joint_loss(out, batch, weights=weights, ohem=None)
+        for k, nk in (("cls", "n_cls"), ("box", "n_box"), ("landmark", "n_landmark")):
+            sums[k] += parts[k] * parts[nk]  # each term is a mean over its own valid samples
+            counts[k] += parts[nk]
+        probs.append(np.asarray(out["face_prob"]).reshape(len(idx)))
+        if "landmarks" in out:
+            is_lm = batch["labels"] == LANDMARK
+            if is_lm.any():
+                pred = np.asarray(out["landmarks"]).reshape(len(idx), 10)[is_lm]
+                d = pred - batch["landmarks"][is_lm]
+                lm_err += float(np.sum(np.hypot(d[:, :5], d[:, 5:])))
+                lm_n += int(is_lm.sum()) * 5
+    net.train(was_training)
+    labels = samples["labels"]
+    prob = np.concatenate(probs) if probs else np.zeros(0)
+    face, pos, neg = prob > 0.5, labels == POSITIVE, labels == NEGATIVE
+    cls = pos | neg
+    tp = int(np.sum(face & pos))
+    metrics = {k: sums[k] / max(counts[k], 1) for k in sums}
+    metrics["loss"] = float(np.dot(weights, [metrics["cls"], metrics["box"], metrics["landmark"]]))
+    metrics.update({"accuracy": float(np.mean(face[cls] == pos[cls])) if cls.any() else float("nan"),
+                    "recall": tp / max(int(pos.sum()), 1),
+                    "precision": tp / max(int(np.sum(face & cls)), 1),
+                    "landmark_error": lm_err / lm_n if lm_n else float("nan")})
+    return metrics
+
+
+def format_record(kind, rec, epochs):
+    t = rec["train"]
+    line = (f"{kind} epoch {rec['epoch']}/{epochs} lr {rec['lr']:.2g} | train loss {t['loss']:.4f} "
+            f"(cls {t['cls']:.4f} box {t['box']:.4f} lmk {t['landmark']:.4f})")
+    if "val" in rec:
+        v = rec["val"]
+        line += (f" | val cls {v['cls']:.4f} box {v['box']:.4f} lmk {v['landmark']:.4f} acc {v['accuracy']:.3f} "
+                 f"recall {v['recall']:.3f} prec {v['precision']:.3f} lmk_err {v['landmark_error']:.4f}")
+    return line + f" | {rec['seconds']:.1f}s (cpu {rec.get('cpu_seconds', float('nan')):.1f}s)"
