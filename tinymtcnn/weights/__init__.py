@@ -53,13 +53,24 @@ def load_net(kind, path=None, *, dtype=np.float32, landmark_head=False, transpos
     Raises
     ------
     ValueError
-        Unknown kind, unreadable file, or missing / mis-shaped arrays (named).
+        Unknown kind; a missing file, a directory, a file that is not a readable ``.npz``
+        (each naming the path); missing, mis-shaped (key and both shapes) or non-finite arrays
+        (named, prefixed by the path).
     """
+    if kind not in NET_KINDS:
+        raise ValueError(f"unknown net {kind!r}; expected one of {NET_KINDS}")
     path = pretrained_path(kind) if path is None else Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a weights .npz file")
     params, layout = load_params_npz(path)
-    if layout == "caffe" and transpose:
-        params = caffe_to_natural(params, FLATTEN_SHAPES[kind])
     net = _make_net(kind, dtype, landmark_head)
+    if layout == "caffe" and transpose:
+        # re-order only the flattening layers the file has: a missing one is named with the others below
+        shapes = {layer: shape for layer, shape in FLATTEN_SHAPES[kind].items() if f"{layer}.w" in params}
+        try:
+            params = caffe_to_natural(params, shapes)
+        except ValueError as err:
+            raise ValueError(f"{path}: cannot load weights into {type(net).__name__}: {err}") from None
     if not landmark_head:
         head = {"pnet": "conv4-3.", "rnet": "conv5-3."}.get(kind)
         params = {k: v for k, v in params.items() if not (head and k.startswith(head))}
