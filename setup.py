@@ -32,6 +32,7 @@ setup(
         "pillow>=9.0",
         "matplotlib>=3.5",
         "tqdm>=4.60",
+        "threadpoolctl>=3.1",
     ],
     extras_require={
         "dev": ["pytest>=7", "nbmake>=1.4", "jupytext>=1.14", "nbformat>=5", "ipykernel>=6"],

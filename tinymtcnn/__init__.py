@@ -7,6 +7,8 @@ __version__ = "0.1.0"
 
 from .detect.detector import MTCNN  # noqa: E402
 from .detect.result import Detections  # noqa: E402
+from .threads import get_num_threads, set_num_threads  # noqa: E402
 from .weights import load_net, load_pretrained  # noqa: E402
 
-__all__ = ["MTCNN", "Detections", "load_net", "load_pretrained", "__version__"]
+__all__ = ["MTCNN", "Detections", "load_net", "load_pretrained", "set_num_threads", "get_num_threads",
+           "__version__"]

@@ -7,11 +7,13 @@
 It runs the authors' cascade (:mod:`tinymtcnn.detect.stages`) with the authors'
 weights and reports 0-based coordinates (see :class:`~tinymtcnn.detect.result.Detections`).
 """
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..nets.base import Net
+from ..threads import limit_threads
 from .boxes import to_zero_based
 from .pyramid import level_size
 from .result import Detections
@@ -22,28 +24,50 @@ LANDMARK_MODES = ("onet", "mirror", "refine")
 
 def _load_nets(weights, with_lnet):
     """Nets from ``weights``: None (the authors'), a directory of ``pnet.npz``/``rnet.npz``/``onet.npz``
-    [``lnet.npz``], or a dict ``kind -> path or Net``."""
-    from ..weights import load_net
+    [``lnet.npz``], or a dict ``kind -> path or Net`` (kinds left out: the authors' nets).
+
+    Raises ``ValueError`` for a missing directory or file (named), unknown dict keys and bad
+    weight files (see :func:`tinymtcnn.weights.load_net`); ``TypeError`` for a dict value that
+    is neither a path nor a net of the right class.
+    """
+    from ..nets import LNet, ONet, PNet, RNet
+    from ..weights import NET_KINDS, load_net
 
     kinds = ("pnet", "rnet", "onet") + (("lnet",) if with_lnet else ())
     if weights is None:
         return {k: load_net(k) for k in kinds}
-    if isinstance(weights, (str, Path)):
+    if isinstance(weights, (str, os.PathLike)):
         folder = Path(weights)
         if not folder.is_dir():
-            raise ValueError(f"weights must be a directory holding pnet.npz, rnet.npz, onet.npz; got {folder}")
+            what = (f"is a file (for one net pass a dict, e.g. weights={{'onet': {str(folder)!r}}})"
+                    if folder.is_file() else "does not exist")
+            raise ValueError(f"weights must be a directory holding pnet.npz, rnet.npz, onet.npz; {folder} {what}")
+        absent = [f"{k}.npz" for k in kinds[:3] if not (folder / f"{k}.npz").is_file()]
+        if absent:
+            held = sorted(f.name for f in folder.glob("*.npz")) or "no .npz file"
+            raise ValueError(f"weights directory {folder} has no {', '.join(absent)} (it holds {held}); "
+                             f"expected pnet.npz, rnet.npz, onet.npz")
         weights = {k: folder / f"{k}.npz" for k in kinds if (folder / f"{k}.npz").exists() or k != "lnet"}
     if not isinstance(weights, dict):
         raise TypeError(f"weights must be None, a directory or a dict, got {type(weights).__name__}")
+    unknown = sorted(map(repr, set(weights) - set(NET_KINDS)))
+    if unknown:
+        raise ValueError(f"unknown keys {', '.join(unknown)} in weights; expected some of {NET_KINDS}")
+    classes = {"pnet": PNet, "rnet": RNet, "onet": ONet, "lnet": LNet}
     nets = {}
     for k in kinds:
         src = weights.get(k)
         if src is None:
             nets[k] = load_net(k)  # e.g. the authors' LNet next to self-trained P/R/O-Nets
         elif isinstance(src, Net):
+            if not isinstance(src, classes[k]):
+                raise TypeError(f"weights[{k!r}] is {type(src).__name__}, expected {classes[k].__name__}")
             nets[k] = src
-        else:
+        elif isinstance(src, (str, os.PathLike)):
             nets[k] = load_net(k, src)
+        else:
+            raise TypeError(f"weights[{k!r}] must be a path to a .npz file or {classes[k].__name__}, "
+                            f"got {type(src).__name__}")
     return nets
 
 
@@ -66,10 +90,13 @@ class MTCNN:
         None: the authors' weights shipped with the package. A directory with ``pnet.npz``,
         ``rnet.npz``, ``onet.npz`` (e.g. written by ``tinymtcnn train``), or a dict
         ``{"pnet": path_or_net, ...}``.
+    num_threads : int or None
+        Threads for this detector's kernels and BLAS; None: :func:`tinymtcnn.get_num_threads`
+        (every core unless :func:`tinymtcnn.set_num_threads` said otherwise).
     """
 
     def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.7), scale_factor=0.709, landmarks="onet",
-                 weights=None):
+                 weights=None, num_threads=None):
         if not (np.isscalar(min_face_size) and np.isfinite(min_face_size) and min_face_size >= 1):
             raise ValueError(f"min_face_size must be a number >= 1, got {min_face_size!r}")
         if not (np.isscalar(scale_factor) and 0 < scale_factor < 1):
@@ -79,6 +106,10 @@ class MTCNN:
             raise ValueError(f"thresholds must be three numbers in [0, 1], got {thresholds!r}")
         if landmarks not in LANDMARK_MODES:
             raise ValueError(f"landmarks must be one of {LANDMARK_MODES}, got {landmarks!r}")
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                        or num_threads < 1):
+            raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+        self.num_threads = num_threads
         self.min_face_size = float(min_face_size)
         self.thresholds = tuple(float(t) for t in thresholds)
         self.scale_factor = float(scale_factor)
@@ -91,6 +122,10 @@ class MTCNN:
 
     # ------------------------------------------------------------------ running
     def _cascade(self, image, on_level=None):
+        with limit_threads(self.num_threads, blas=1):  # BLAS threads spin; see tinymtcnn.threads
+            return self._run_stages(image, on_level)
+
+    def _run_stages(self, image, on_level):
         t1, t2, t3 = self.thresholds
         s1 = propose(image, self.nets["pnet"], min_face_size=self.min_face_size, scale_factor=self.scale_factor,
                      threshold=t1, on_level=on_level)

@@ -19,7 +19,7 @@ from .boxes import (apply_box_regression, decode_landmarks, heatmap_to_boxes, mi
 from .crops import crop_and_resize
 from .pyramid import iter_pyramid
 
-# crops per forward pass of R-Net / O-Net / LNet: bounds memory on images with many candidates
+# 24x24 crops per forward pass of R-Net / LNet (O-Net's 48x48: a quarter as many): bounds memory
 CHUNK = 256
 
 
@@ -35,10 +35,12 @@ def _empty_stage():
 
 
 def _forward_in_chunks(net, crops, keys):
-    """Run ``net`` on ``crops`` in chunks of ``CHUNK``; returns the ``keys`` outputs as float64."""
+    """Run ``net`` on ``crops`` in chunks of ``CHUNK`` 24x24 crops (or as many pixels); returns the
+    ``keys`` outputs as float64."""
+    chunk = max(16, CHUNK * 24 * 24 // (crops.shape[2] * crops.shape[3]))
     parts = {k: [] for k in keys}
-    for i in range(0, len(crops), CHUNK):
-        out = net.forward(crops[i:i + CHUNK])
+    for i in range(0, len(crops), chunk):
+        out = net.infer(crops[i:i + chunk])
         for k in keys:
             parts[k].append(np.asarray(out[k], dtype=np.float64))
     return {k: np.concatenate(v) for k, v in parts.items()}
@@ -60,7 +62,7 @@ def pnet_level(level, scale, pnet, threshold):
     -------
     boxes (K, 4), scores (K,), offsets (K, 4), prob map (h', w')
     """
-    out = pnet.forward(level.transpose(2, 0, 1)[None])
+    out = pnet.infer(level.transpose(2, 0, 1)[None])
     prob = out["face_prob"][0]
     boxes, scores, offsets = heatmap_to_boxes(prob, out["box_reg"][0], scale, threshold)
     keep = nms(boxes, scores, 0.5, "union")

@@ -38,6 +38,7 @@ def pool_output_size(size, kernel, stride, ceil_mode=True):
 def maxpool_forward_reference(x, kernel, stride, ceil_mode=True):
     """Readable max-pool: ``(N,C,H,W) -> (out (N,C,OH,OW), argmax (N,C,OH,OW) int64)``."""
     n, c, h, w = x.shape
+    # >>> TASK 2.4: ceil-mode max-pool forward and backward
     oh = pool_output_size(h, kernel, stride, ceil_mode)
     ow = pool_output_size(w, kernel, stride, ceil_mode)
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
@@ -50,12 +51,14 @@ def maxpool_forward_reference(x, kernel, stride, ceil_mode=True):
             k = win.argmax(axis=2)  # first maximum in row-major order
             out[:, :, oy, ox] = np.take_along_axis(win, k[..., None], axis=2)[..., 0]
             arg[:, :, oy, ox] = (y0 + k // (x1 - x0)) * w + x0 + k % (x1 - x0)
+    # <<< TASK 2.4
     return out, arg
 
 
 def maxpool_backward_reference(dout, argmax, x_shape):
     """Readable max-pool backward: scatter-add ``dout`` to the argmax cells."""
     n, c, h, w = x_shape
+    # >>> TASK 2.4: ceil-mode max-pool forward and backward
     dx = np.zeros((n, c, h * w), dtype=dout.dtype)
     flat_d = dout.reshape(n, c, -1)
     flat_a = argmax.reshape(n, c, -1)
@@ -63,6 +66,7 @@ def maxpool_backward_reference(dout, argmax, x_shape):
         for ch in range(c):
             np.add.at(dx[b, ch], flat_a[b, ch], flat_d[b, ch])
     return dx.reshape(x_shape)
+    # <<< TASK 2.4
 
 
 # --------------------------------------------------------------------------- Numba kernels

@@ -15,14 +15,17 @@ Backward, with ``g = dL/dout``::
     dxp[n, c, y, x] = sum over every (f, oy, ox, i, j) that read (y, x) of g[n, f, oy, ox] * w[f, c, i, j]
 
 Two versions with the same signature: ``conv2d_forward_naive`` loops over output
-positions (readable; the test oracle) and ``conv2d_forward`` unrolls the windows
-with im2col so that the whole layer is one matrix product per image.
+positions (readable; the test oracle) and ``conv2d_forward`` unrolls the windows of
+the whole batch with im2col (:mod:`tinymtcnn.kernels.im2col_batch`) so that the layer
+is one matrix product, and its backward pass two.
 """
 from typing import NamedTuple, Tuple
 
 import numpy as np
 
-from ..kernels.im2col import col2im, conv_output_size, im2col
+from ..kernels.im2col import conv_output_size
+from ..kernels.im2col_batch import col2im_batch, im2col_batch
+from ..threads import matmul
 from ._checks import check_array, check_positive_int
 
 
@@ -31,7 +34,7 @@ class ConvCache(NamedTuple):
 
     x_shape: Tuple[int, int, int, int]
     x: np.ndarray  # the input (naive) or None
-    cols: np.ndarray  # im2col columns (fast) or None
+    cols: np.ndarray  # im2col columns (fast) of the whole batch, (C*KH*KW, N*OH*OW), or None
     w: np.ndarray
     stride: int
     pad: int
@@ -55,7 +58,7 @@ def _check_conv_args(x, w, b, stride, pad):
 
 
 def conv2d_forward(x, w, b, *, stride=1, pad=0):
-    """Convolution by im2col + one matrix product per image (formula in the module docstring).
+    """Convolution by im2col + one matrix product for the batch (formula in the module docstring).
 
     Parameters
     ----------
@@ -72,10 +75,11 @@ def conv2d_forward(x, w, b, *, stride=1, pad=0):
     stride, pad, oh, ow = _check_conv_args(x, w, b, stride, pad)
     f, _, kh, kw = w.shape
     w = w.astype(x.dtype, copy=False)
-    cols = im2col(x, kh, kw, stride, pad)  # (N, C*KH*KW, OH*OW)
-    out = np.matmul(w.reshape(f, -1), cols)  # (N, F, OH*OW)
-    out += b.astype(x.dtype, copy=False)[None, :, None]
-    return out.reshape(x.shape[0], f, oh, ow), ConvCache(x.shape, None, cols, w, stride, pad)
+    n = x.shape[0]
+    cols = im2col_batch(x, kh, kw, stride, pad)  # (C*KH*KW, N*OH*OW)
+    out = matmul(w.reshape(f, -1), cols).reshape(f, n, oh * ow)  # (F, N, OH*OW)
+    out = np.add(out.transpose(1, 0, 2), b.astype(x.dtype, copy=False)[None, :, None], order="C")  # (N, F, OH*OW)
+    return out.reshape(n, f, oh, ow), ConvCache(x.shape, None, cols, w, stride, pad)
 
 
 def conv2d_backward(dout, cache):
@@ -86,17 +90,17 @@ def conv2d_backward(dout, cache):
     w = cache.w
     g = dout.reshape(n, f, -1)
     db = g.sum(axis=(0, 2))
-    # dw = sum_n g_n @ cols_n^T, done as one product over the stacked (n, p) axis
-    cols = cache.cols
-    dw = np.tensordot(g, cols, axes=([0, 2], [0, 2])).reshape(w.shape)
-    dcols = np.matmul(w.reshape(f, -1).T, g)  # (N, C*KH*KW, OH*OW)
-    dx = col2im(dcols, cache.x_shape, w.shape[2], w.shape[3], cache.stride, cache.pad)
+    g = np.ascontiguousarray(g.transpose(1, 0, 2)).reshape(f, -1)  # (F, N*OH*OW), the columns' order
+    dw = matmul(g, cache.cols.T).reshape(w.shape)  # sum over every (n, oy, ox) in one product
+    dcols = matmul(w.reshape(f, -1).T, g)  # (C*KH*KW, N*OH*OW)
+    dx = col2im_batch(dcols, cache.x_shape, w.shape[2], w.shape[3], cache.stride, cache.pad)
     return dx, dw, db
 
 
 def conv2d_forward_naive(x, w, b, *, stride=1, pad=0):
     """Readable convolution: one loop over output positions (same result as ``conv2d_forward``)."""
     stride, pad, oh, ow = _check_conv_args(x, w, b, stride, pad)
+    # >>> TASK 2.1: conv forward (naive loops)
     f, _, kh, kw = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     out = np.empty((x.shape[0], f, oh, ow), dtype=x.dtype)
@@ -104,12 +108,14 @@ def conv2d_forward_naive(x, w, b, *, stride=1, pad=0):
         for ox in range(ow):
             window = xp[:, :, oy * stride:oy * stride + kh, ox * stride:ox * stride + kw]  # (N, C, KH, KW)
             out[:, :, oy, ox] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    # <<< TASK 2.1
     return out, ConvCache(x.shape, x, None, w, stride, pad)
 
 
 def conv2d_backward_naive(dout, cache):
     """Readable backward pass: for each output position, push its gradient to the window it read."""
     x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    # >>> TASK 2.2: conv backward (naive loops)
     f, _, kh, kw = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     dxp = np.zeros_like(xp)
@@ -122,3 +128,4 @@ def conv2d_backward_naive(dout, cache):
             dxp[:, :, ys, xs] += np.tensordot(g, w, axes=([1], [0]))
     h, wd = x.shape[2], x.shape[3]
     return dxp[:, :, pad:pad + h, pad:pad + wd], dw, dout.sum(axis=(0, 2, 3))
+    # <<< TASK 2.2

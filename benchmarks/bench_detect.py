@@ -1,0 +1,225 @@
+"""Detection speed, memory and start-up: tinymtcnn vs facenet-pytorch vs OpenCV's Haar cascade.
+
+    python benchmarks/bench_detect.py                       # tinymtcnn alone
+    /work/torchenv/bin/python benchmarks/bench_detect.py    # + facenet-pytorch and OpenCV columns
+
+For every photo and thread count: the median wall time of a full detection with each
+detector, tinymtcnn's time per stage (pyramid + P-Net, R-Net, O-Net), the faces found,
+and ``facenet/ours`` (> 1: tinymtcnn is faster). Each detector runs in its own fresh
+process (see ``_common.py`` for why), three times in turn (ours, facenet, haar, ours, ...),
+and the best of the medians is kept, so that a burst of load on the machine does not decide
+a ratio; ``cpu ratio`` compares CPU time per detection, steadier still on a busy machine. All MTCNNs use the same settings (min face 20, factor 0.709, thresholds
+0.6/0.7/0.7). Then, each in a fresh process: the peak RSS (``VmHWM``; the process's
+``ru_maxrss`` would include the parent's RSS at ``exec``) of one detection on an 8000x6000
+photo, and the start-up time (``import tinymtcnn`` + first detection) with a warm Numba
+cache and with an empty one.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import environment, have, load, print_table, ratio, run_worker, set_threads, thread_counts, timed  # noqa
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ASTRONAUT = REPO / "tinymtcnn" / "assets" / "astronaut.png"
+SHARED = Path(os.environ.get("TINYMTCNN_SHARED", REPO.parent / "shared"))
+
+
+def photos():
+    """``[(name, HxWx3 uint8)]``, small to large."""
+    from PIL import Image
+
+    from tinymtcnn.io import load_image
+
+    def resize(img, w, h):
+        return np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
+
+    a = load_image(ASTRONAUT)
+    out = [("astronaut 256x256", resize(a, 256, 256)), ("astronaut 450x344", resize(a, 450, 344)),
+           ("astronaut 512x512", a), ("astronaut 1024x1024", resize(a, 1024, 1024)),
+           ("3 astronauts 1200x630", resize(np.concatenate([a, a[:, ::-1], a], axis=1), 1200, 630))]
+    ref = SHARED / "reference" / "mtcnn_caffe"
+    dev = SHARED / "data" / "faces_dev" / "images"
+    for path in (ref / "test1.jpg", ref / "test2.jpg", dev / "2007_007763.jpg", dev / "maksssksksss543.png",
+                 dev / "einstein.jpg"):
+        if path.exists():
+            img = load_image(path)
+            out.append((f"{path.name} {img.shape[1]}x{img.shape[0]}", img))
+    return sorted(out, key=lambda p: p[1].shape[0] * p[1].shape[1])
+
+
+def detector(name):
+    """``callable(image) -> number of faces`` for ``name`` in ("ours", "facenet", "haar")."""
+    if name == "facenet":
+        from facenet_pytorch import MTCNN as FacenetMTCNN
+        from PIL import Image
+
+        fn = FacenetMTCNN(keep_all=True, device="cpu", min_face_size=20, thresholds=[0.6, 0.7, 0.7], factor=0.709)
+
+        def facenet(img):
+            boxes, _, _ = fn.detect(Image.fromarray(img), landmarks=True)
+            return 0 if boxes is None else len(boxes)
+        return facenet
+    if name == "haar":
+        import cv2
+
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+
+        def haar(img):
+            gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+            return len(cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(20, 20)))
+        return haar
+    from tinymtcnn import MTCNN
+
+    det = MTCNN()
+    return lambda img: len(det.detect(img))
+
+
+def stage_times(img):
+    """Median ms of tinymtcnn's three stages on ``img`` (inside the worker's thread setting)."""
+    from tinymtcnn import MTCNN
+    from tinymtcnn.detect import stages
+
+    nets = MTCNN().nets
+    pnet, rnet, onet = nets["pnet"], nets["rnet"], nets["onet"]
+    s1 = stages.propose(img, pnet)
+    s2 = stages.refine(img, s1.boxes, rnet)
+    return (timed(lambda: stages.propose(img, pnet)), timed(lambda: stages.refine(img, s1.boxes, rnet)),
+            timed(lambda: stages.output(img, s2.boxes, onet)))
+
+
+def worker(name, n, repeat):
+    """Time detector ``name`` on every photo at ``n`` threads; print one JSON line."""
+    set_threads(n, {"facenet": "torch", "haar": "cv2"}.get(name, "ours"))  # before tinymtcnn is imported
+    detect = detector(name)
+    result = []
+    for label, img in photos():
+        ms, cpu = timed(lambda: detect(img), repeat=repeat, cpu=True)
+        row = {"photo": label, "ms": ms, "cpu": cpu, "faces": detect(img)}
+        if name == "ours":
+            row["stages"] = stage_times(img)
+        result.append(row)
+    print(json.dumps(result))
+
+
+def speed_table(n, repeat, rounds):
+    names = ["ours"] + [k for k, mod in (("facenet", "facenet_pytorch"), ("haar", "cv2")) if have(mod)]
+    runs = {k: [] for k in names}
+    for _ in range(rounds):
+        for k in names:
+            runs[k].append(run_worker(__file__, k, n, "--repeat", repeat))
+    best = {k: [min(r[i]["ms"] for r in runs[k]) for i in range(len(runs[k][0]))] for k in names}
+    cpu = {k: [min(r[i]["cpu"] for r in runs[k]) for i in range(len(runs[k][0]))] for k in names}
+    rows = []
+    for i, ours in enumerate(runs["ours"][0]):
+        stages = [min(r[i]["stages"][j] for r in runs["ours"]) for j in range(3)]
+        row = [ours["photo"], best["ours"][i], *stages]
+        for k in names[1:]:
+            row += [best[k][i], ratio(best[k][i], best["ours"][i])]
+            if k == "facenet":
+                row += [ratio(cpu[k][i], cpu["ours"][i])]
+        rows.append(row + ["/".join(str(runs[k][0][i]["faces"]) for k in names)])
+    heads = ["photo", "ours", "pyr+P", "R", "O"]
+    for k in names[1:]:
+        heads += [k, f"{k}/ours"] + (["cpu ratio"] if k == "facenet" else [])
+    print(f"\n## detect, {n} thread(s): median wall ms, best of {rounds} runs (faces found: {'/'.join(names)}); "
+          f"{load()}")
+    if "facenet" in names:
+        print("(cpu ratio: facenet's CPU time per detection over ours, all threads counted)")
+    print_table(heads + ["faces"], rows)
+
+
+PEAK_RSS = r"""
+import json, resource, sys, time
+import numpy as np
+from PIL import Image
+import tinymtcnn
+
+
+def hwm_mb():  # this process's peak RSS (VmHWM): ru_maxrss would also count the parent's RSS at exec
+    line = [x for x in open("/proc/self/status") if x.startswith("VmHWM:")][0]
+    return int(line.split()[1]) / 1024
+
+
+a = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
+# nearest-neighbour upscaling by indexing: no intermediate bigger than the photo itself
+img = a[(np.arange(6000) * a.shape[0]) // 6000][:, (np.arange(8000) * a.shape[1]) // 8000]
+before = hwm_mb()
+t = time.perf_counter()
+faces = tinymtcnn.MTCNN(num_threads=int(sys.argv[2])).detect(img)
+dt = time.perf_counter() - t
+print(json.dumps({"before_mb": before, "peak_mb": hwm_mb(), "seconds": dt, "faces": len(faces),
+                  "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+STARTUP = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import tinymtcnn
+t1 = time.perf_counter()
+faces = tinymtcnn.MTCNN().detect(sys.argv[1])
+t2 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "first_detect": t2 - t1, "faces": len(faces)}))
+"""
+
+
+def _child(code, *args, env=None):
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["process"] = time.perf_counter() - t
+    return res
+
+
+def memory_and_startup(counts):
+    print("\n## peak RSS (VmHWM) of one detection on an 8000x6000 photo (fresh process; goal < 1.5 GB)")
+    for n in counts:
+        r = _child(PEAK_RSS, ASTRONAUT, n)
+        print(f"{n} thread(s): peak RSS {r['peak_mb']:.0f} MB (peak before the detection, with the 144 MB photo: "
+              f"{r['before_mb']:.0f} MB), "
+              f"{r['seconds']:.2f} s, {r['faces']} faces")
+    print("\n## start-up: `import tinymtcnn` + first detection of the 512x512 astronaut, fresh process "
+          "(goal < 2 s warm)")
+    _child(STARTUP, ASTRONAUT)  # make sure the cache is warm
+    warm = [_child(STARTUP, ASTRONAUT) for _ in range(3)]
+    warm.sort(key=lambda r: r["import"] + r["first_detect"])
+    w = warm[1]
+    with tempfile.TemporaryDirectory() as cache:
+        c = _child(STARTUP, ASTRONAUT, env={"NUMBA_CACHE_DIR": cache})
+    for label, r in (("warm Numba cache", w), ("cold (empty NUMBA_CACHE_DIR)", c)):
+        print(f"{label}: import {r['import']:.2f} s + first detection {r['first_detect']:.2f} s = "
+              f"{r['import'] + r['first_detect']:.2f} s (whole process {r['process']:.2f} s)")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=7, help="timed calls per detector and photo")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of every detector; the best median is kept")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true", help="skip the RSS and start-up processes")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.threads[0], args.repeat)
+    print(environment())
+    counts = thread_counts(args.threads)
+    if not args.skip_speed:
+        for n in counts:
+            speed_table(n, args.repeat, args.rounds)
+    if not args.skip_memory:
+        memory_and_startup(counts)
+    print("\n" + load())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""The inference fast paths against their readable twins (no timings here: see benchmarks/).
+
+Direct 3x3 convolution and the fused P-Net strips (kernels/conv_direct.py), the
+batch-innermost im2col / pool / bias+PReLU (kernels/chwn.py), ``Net.infer`` against
+``Net.forward``, and the thread settings.
+"""
+import numpy as np
+import pytest
+
+import tinymtcnn
+from tinymtcnn import MTCNN, load_net
+from tinymtcnn.kernels import chwn, conv_direct, im2col_batch, resample
+from tinymtcnn.kernels import prelu as k_prelu
+from tinymtcnn.nets import LNet, ONet, PNet, RNet
+from tinymtcnn.threads import limit_threads
+
+
+def _f32(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _pnet_args(net):
+    p = net.params
+    keys = [k for k in ("conv4-1", "conv4-2", "conv4-3") if f"{k}.w" in p]
+    return [p["conv1.w"], p["conv1.b"], p["PReLU1.alpha"], p["conv2.w"], p["conv2.b"], p["PReLU2.alpha"],
+            p["conv3.w"], p["conv3.b"], p["PReLU3.alpha"],
+            np.concatenate([p[f"{k}.w"][:, :, 0, 0] for k in keys]), np.concatenate([p[f"{k}.b"] for k in keys])]
+
+
+# ---------------------------------------------------------------------------- conv_direct
+@pytest.mark.parametrize("c,f,h,w", [(3, 10, 12, 12), (10, 16, 5, 31), (16, 32, 9, 3), (2, 3, 3, 7)])
+def test_conv3x3_prelu_matches_twin(rng, c, f, h, w):
+    x, wt, b = _f32(rng, c, h, w), _f32(rng, f, c, 3, 3), _f32(rng, f)
+    alpha = rng.uniform(0, 0.5, f).astype(np.float32)
+    np.testing.assert_allclose(conv_direct.conv3x3_prelu(x, wt, b, alpha),
+                               conv_direct.conv3x3_prelu_reference(x, wt, b, alpha), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("h,w", [(12, 12), (13, 12), (40, 29), (97, 64)])
+def test_pnet_trunk_matches_twin_and_the_layers(rng, h, w):
+    net = PNet(rng=rng)
+    for _, m in net.named_modules():  # non-trivial biases and slopes
+        for k, v in m.params.items():
+            m.params[k] = (v + 0.1 * rng.standard_normal(v.shape)).astype(np.float32)
+    args = _pnet_args(net)
+    x = rng.uniform(-1, 1, (3, h, w)).astype(np.float32)
+    out = conv_direct.pnet_trunk(x, *args)
+    assert out.shape == (6,) + conv_direct.pnet_output_size(h, w)
+    np.testing.assert_allclose(out, conv_direct.pnet_trunk_reference(x, *args), rtol=1e-5, atol=1e-5)
+    ref = net.forward(x[None])
+    np.testing.assert_allclose(out[:2], ref["face_logits"][0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out[2:], ref["box_reg"][0], rtol=1e-5, atol=1e-5)
+
+
+def test_pnet_strips_give_the_same_bits_whatever_their_height(rng):
+    args = _pnet_args(load_net("pnet"))
+    hwc = rng.uniform(-1, 1, (71, 53, 3)).astype(np.float32)
+    x = hwc.transpose(2, 0, 1)  # a strided view, as the pyramid levels are passed
+    whole = conv_direct.pnet_trunk(np.ascontiguousarray(x), *args, rows=1000)
+    for rows in (1, 2, 3, 7, 16):
+        np.testing.assert_array_equal(conv_direct.pnet_trunk(x, *args, rows=rows), whole)
+    np.testing.assert_array_equal(conv_direct.pnet_trunk(x, *args, rows=5, parallel=True), whole)
+
+
+# ---------------------------------------------------------------------------- chwn
+@pytest.mark.parametrize("shape,k", [((3, 24, 24, 5), 3), ((4, 7, 6, 1), 2), ((2, 5, 5, 3), 1)])
+def test_im2col_chwn_matches_twin(rng, shape, k):
+    x = _f32(rng, *shape)
+    ref = chwn.im2col_chwn_reference(x, k, k)
+    np.testing.assert_array_equal(chwn.im2col_chwn(x, k, k), ref)
+    out = np.full(ref.shape, np.nan, np.float32)
+    assert chwn.im2col_chwn(x, k, k, out=out) is out
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_im2col_chwn_product_is_the_convolution(rng):
+    x, w = _f32(rng, 3, 9, 8, 4), _f32(rng, 5, 3, 3, 2)
+    y = (w.reshape(5, -1) @ chwn.im2col_chwn(x, 3, 2)).reshape(5, 7, 7, 4)
+    ref = np.stack([conv_direct.conv3x3_prelu_reference(np.pad(x[..., n], ((0, 0), (0, 0), (0, 1))),
+                                                        np.pad(w, ((0, 0), (0, 0), (0, 0), (0, 1))),
+                                                        np.zeros(5, np.float32), np.ones(5, np.float32))
+                    for n in range(4)], axis=-1)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,kernel,stride", [((2, 22, 22, 7), 3, 2), ((3, 9, 9, 2), 3, 2), ((2, 6, 5, 3), 2, 2),
+                                                 ((1, 1, 1, 1), 2, 2)])
+def test_maxpool_chwn_matches_twin(rng, shape, kernel, stride):
+    x = _f32(rng, *shape)
+    ref = chwn.maxpool_chwn_reference(x, kernel, stride)
+    np.testing.assert_array_equal(chwn.maxpool_chwn(x, kernel, stride), ref)
+
+
+@pytest.mark.parametrize("with_alpha", [True, False])
+def test_bias_prelu_rows_matches_twin(rng, with_alpha):
+    y, b = _f32(rng, 6, 50), _f32(rng, 6)
+    alpha = rng.uniform(0, 1, 6).astype(np.float32) if with_alpha else None
+    ref = chwn.bias_prelu_rows_reference(y, b, alpha)
+    np.testing.assert_array_equal(chwn.bias_prelu_rows(y, b, alpha), ref)
+
+
+# ---------------------------------------------------------------------------- Net.infer
+@pytest.mark.parametrize("make,shape", [
+    (lambda rng: PNet(rng=rng), (2, 3, 30, 41)), (lambda rng: PNet(rng=rng, landmark_head=True), (1, 3, 12, 12)),
+    (lambda rng: PNet(rng=rng), (9, 3, 14, 12)),  # a batch of crops: the batch-innermost path
+    (lambda rng: RNet(rng=rng), (5, 3, 24, 24)), (lambda rng: RNet(rng=rng, landmark_head=True), (1, 3, 24, 24)),
+    (lambda rng: ONet(rng=rng), (3, 3, 48, 48)), (lambda rng: LNet(rng=rng), (2, 15, 24, 24)),
+])
+def test_infer_gives_forwards_outputs(rng, make, shape):
+    net = make(rng)
+    x = rng.uniform(-1, 1, shape).astype(np.float32)
+    ref, out = net.forward(x), net.infer(x)
+    assert set(out) == set(ref)
+    for k in ref:
+        assert out[k].shape == ref[k].shape, k
+        np.testing.assert_allclose(out[k], ref[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_infer_with_the_authors_weights_and_float64(rng):
+    for kind, side in (("pnet", 37), ("rnet", 24), ("onet", 48)):
+        net = load_net(kind)
+        x = rng.uniform(-1, 1, (3, 3, side, side)).astype(np.float32)
+        ref, out = net.forward(x), net.infer(x)
+        np.testing.assert_allclose(out["face_prob"], ref["face_prob"], atol=1e-5)
+        np.testing.assert_allclose(out["box_reg"], ref["box_reg"], atol=1e-5)
+        net.to(np.float64)  # the generic (non-fused) path
+        np.testing.assert_allclose(net.infer(x)["box_reg"], ref["box_reg"], atol=1e-5)
+
+
+def test_infer_results_do_not_alias_scratch(rng):
+    net = RNet(rng=rng)
+    a = net.infer(rng.uniform(-1, 1, (4, 3, 24, 24)).astype(np.float32))
+    kept = {k: v.copy() for k, v in a.items()}
+    net.infer(rng.uniform(-1, 1, (4, 3, 24, 24)).astype(np.float32))
+    for k in kept:
+        np.testing.assert_array_equal(a[k], kept[k])
+
+
+def test_infer_in_training_mode_is_forward(rng):
+    net = ONet(rng=rng).train()
+    x = rng.uniform(-1, 1, (2, 3, 48, 48)).astype(np.float32)
+    net.infer(x)
+    net.backward({"box_reg": np.ones((2, 4), np.float32)})  # forward's caches are there
+
+
+# ---------------------------------------------------------------------------- serial == parallel, threads
+def test_resample_and_crops_serial_equal_parallel(rng):
+    # the parallel builds run only on big problems, so they are called directly here
+    img = rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)
+    yi, yw = resample.axis_taps(300, 130)
+    xi, xw = resample.axis_taps(200, 77)
+    a, b = (np.empty((130, 77, 3), np.float32) for _ in range(2))
+    resample._resample_loop_serial(img, yi, yw, xi, xw, a)
+    with limit_threads(2):
+        resample._resample_loop(img, yi, yw, xi, xw, b)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, resample.resample_reference(img, 130, 77), atol=1e-4)
+    boxes = np.array([[-5, 3, 60, 70], [100, 100, 180, 150], [1, 1, 12, 12], [5, 5, 4, 9]])
+    c, d = (np.empty((4, 3, 24, 24), np.float32) for _ in range(2))
+    resample._crop_resize_loop_serial(img, boxes, 24, c)
+    with limit_threads(2):
+        resample._crop_resize_loop(img, boxes, 24, d)
+    np.testing.assert_array_equal(c, d)
+    np.testing.assert_allclose(c, resample.crop_resize_reference(img, boxes, 24), atol=1e-4)
+
+
+def test_parallel_builds_of_the_batch_kernels_match_the_serial_ones(rng):
+    x = _f32(rng, 4, 3, 9, 8)
+    cols = [np.empty((3 * 9, 4 * 7 * 6), np.float32) for _ in range(2)]
+    for build, out in zip(("serial", "parallel"), cols):
+        getattr(im2col_batch._im2col_batch_loop, build)(x, 3, 3, 1, 0, 7, 6, out)
+    np.testing.assert_array_equal(*cols)
+    y = _f32(rng, 5, 6, 7, 3)
+    pooled = [np.empty((5, 3, 3 * 3), np.float32) for _ in range(2)]
+    for build, out in zip(("serial", "parallel"), pooled):
+        getattr(chwn._maxpool_chwn_loop, build)(y.reshape(5, 6, -1), 3, 2, 7, 3, out)
+    np.testing.assert_array_equal(*pooled)
+    g, alpha = _f32(rng, 2, 3, 20), np.full(3, 0.3, np.float32)
+    grads = [(np.empty_like(g), np.empty(3)) for _ in range(2)]
+    for build, (dx, da) in zip(("serial", "parallel"), grads):
+        getattr(k_prelu._backward_loop, build)(g, x.reshape(2, 3, -1)[:, :, :20], alpha, dx, da)
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+
+
+def test_thread_settings():
+    before = tinymtcnn.get_num_threads()
+    try:
+        assert tinymtcnn.set_num_threads(1) == 1 and tinymtcnn.get_num_threads() == 1
+        with limit_threads(2) as n:
+            assert tinymtcnn.get_num_threads() == n == min(2, tinymtcnn.threads.max_threads())
+        assert tinymtcnn.get_num_threads() == 1
+        assert tinymtcnn.set_num_threads(None) == tinymtcnn.threads.max_threads()
+    finally:
+        tinymtcnn.set_num_threads(before)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError):
+            tinymtcnn.set_num_threads(bad)
+        with pytest.raises(ValueError):
+            MTCNN(num_threads=bad)
+
+
+@pytest.mark.task_3_1  # the cascade's box code, as in test_detector.py
+@pytest.mark.task_4_2
+@pytest.mark.task_4_3
+def test_detection_does_not_depend_on_the_thread_count():
+    from tinymtcnn.io import load_image
+
+    img = load_image(tinymtcnn.__file__.replace("__init__.py", "assets/astronaut.png"))
+    one, two = MTCNN(num_threads=1).detect(img), MTCNN(num_threads=2).detect(img)
+    np.testing.assert_array_equal(one.boxes, two.boxes)
+    np.testing.assert_array_equal(one.landmarks, two.landmarks)
+
+
+# ---------------------------------------------------------------------------- training kernels
+@pytest.mark.parametrize("shape,kh,kw,stride,pad", [
+    ((2, 3, 7, 9), 3, 3, 1, 0), ((1, 2, 8, 5), 3, 2, 2, 1), ((3, 1, 6, 6), 2, 3, 1, 2), ((1, 4, 5, 5), 1, 1, 3, 0),
+    ((2, 2, 4, 4), 3, 3, 1, 3),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_im2col_batch_and_col2im_batch_match_twins(rng, shape, kh, kw, stride, pad, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    cols = im2col_batch.im2col_batch(x, kh, kw, stride, pad)
+    np.testing.assert_array_equal(cols, im2col_batch.im2col_batch_reference(x, kh, kw, stride, pad))
+    c = rng.standard_normal(cols.shape).astype(dtype)
+    np.testing.assert_allclose(im2col_batch.col2im_batch(c, shape, kh, kw, stride, pad),
+                               im2col_batch.col2im_batch_reference(c, shape, kh, kw, stride, pad), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (7, 6), (1, 4, 9)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prelu_kernels_match_twins(rng, shape, dtype):
+    x, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    alpha = rng.uniform(0, 0.5, shape[1]).astype(dtype)
+    np.testing.assert_array_equal(k_prelu.prelu_forward(x, alpha), k_prelu.prelu_forward_reference(x, alpha))
+    dx, da = k_prelu.prelu_backward(g, x, alpha)
+    dx_r, da_r = k_prelu.prelu_backward_reference(g, x, alpha)
+    np.testing.assert_array_equal(dx, dx_r)
+    assert da.dtype == dtype
+    np.testing.assert_allclose(da, da_r, rtol=1e-6, atol=1e-6)
