@@ -13,6 +13,7 @@ from tinymtcnn.detect.boxes import (
 )
 
 
+@pytest.mark.task_3_1
 def test_heatmap_cells_at_scale_one_are_the_receptive_fields(rng):
     prob = np.zeros((4, 5))
     prob[0, 0] = 0.6  # threshold is inclusive (M's >=)
@@ -28,6 +29,7 @@ def test_heatmap_cells_at_scale_one_are_the_receptive_fields(rng):
     assert boxes.dtype == scores.dtype == offsets.dtype == np.float64
 
 
+@pytest.mark.task_3_1
 def test_heatmap_scale_uses_fix():
     prob = np.zeros((3, 3))
     prob[1, 2] = 1.0  # u = 2, v = 1
@@ -36,6 +38,7 @@ def test_heatmap_scale_uses_fix():
     assert boxes[0].tolist() == [7, 4, 22, 20]
 
 
+@pytest.mark.task_3_1
 def test_heatmap_order_and_counts_on_random_map(rng):
     prob = rng.random((9, 7))
     boxes, scores, _ = heatmap_to_boxes(prob, rng.random((4, 9, 7)), 0.5, 0.5)
@@ -46,6 +49,7 @@ def test_heatmap_order_and_counts_on_random_map(rng):
     assert np.all(np.diff(boxes[:, 1]) >= 0)  # y-major, x fastest
 
 
+@pytest.mark.task_3_1
 def test_heatmap_empty():
     boxes, scores, offsets = heatmap_to_boxes(np.zeros((2, 3)), np.zeros((4, 2, 3)), 0.3, 0.6)
     assert boxes.shape == (0, 4) and scores.shape == (0,) and offsets.shape == (0, 4)
@@ -61,6 +65,7 @@ def test_heatmap_bad_shapes():
         heatmap_to_boxes(np.zeros((2, 3)), np.zeros((4, 2, 3)), 0.0, 0.5)
 
 
+@pytest.mark.task_4_2
 def test_box_regression_with_and_without_plus_one():
     boxes = np.array([[10.0, 20.0, 30.0, 60.0]])
     offsets = np.array([[0.1, -0.25, 0.5, 0.125]])
@@ -73,6 +78,7 @@ def test_box_regression_with_and_without_plus_one():
         apply_box_regression(boxes, np.zeros((2, 4)), True)
 
 
+@pytest.mark.task_4_3
 def test_square_boxes_keeps_centre_and_uses_longer_side(rng):
     boxes = np.array([[10.0, 20.0, 30.0, 60.0], [0, 0, 9, 3], [5.5, 5.5, 7.5, 7.5]])
     sq = square_boxes(boxes)

@@ -53,6 +53,9 @@ def test_png_names_avoid_collisions(tmp_path):
     assert [n.name for n in names] == ["x.png", "x-1.png", "y.png", "X-2.png"]
 
 
+@pytest.mark.task_3_1
+@pytest.mark.task_4_2
+@pytest.mark.task_4_3
 def test_detect_folder(photo_dir, tmp_path, capsys):
     out = tmp_path / "annotated"
     status = cli.main(["detect", str(photo_dir), "--out", str(out), "--no-progress"])
@@ -75,6 +78,9 @@ def test_detect_folder(photo_dir, tmp_path, capsys):
     assert not np.array_equal(np.asarray(png), np.asarray(Image.open(photo_dir / "astronaut.png")))
 
 
+@pytest.mark.task_3_1
+@pytest.mark.task_4_2
+@pytest.mark.task_4_3
 def test_detect_explicit_files_and_json_file(photo_dir, tmp_path, capsys):
     target = tmp_path / "result.json"
     status = cli.main(["detect", str(photo_dir / "astronaut.png"), str(photo_dir / "notes.txt"),
@@ -86,6 +92,9 @@ def test_detect_explicit_files_and_json_file(photo_dir, tmp_path, capsys):
     assert len(records) == 1 and len(records[0]["faces"]) == 1
 
 
+@pytest.mark.task_3_1
+@pytest.mark.task_4_2
+@pytest.mark.task_4_3
 def test_detect_success_exit_0_and_empty_folder(photo_dir, tmp_path, capsys):
     assert cli.main(["detect", str(photo_dir / "sub"), "--no-progress"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 1
@@ -102,6 +111,9 @@ def test_workers_give_same_json(photo_dir, tmp_path, capsys):
     assert "broken.jpg" in capsys.readouterr().err
 
 
+@pytest.mark.task_3_1
+@pytest.mark.task_4_2
+@pytest.mark.task_4_3
 def test_demo(tmp_path, capsys):
     out = tmp_path / "demo.png"
     assert cli.main(["demo", "--out", str(out)]) == 0

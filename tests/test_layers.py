@@ -28,6 +28,8 @@ def _conv_inputs(rng, xs, ks, dtype=np.float64):
 
 
 @pytest.mark.parametrize("xs,ks,stride,pad", CONV_CASES)
+@pytest.mark.task_2_1
+@pytest.mark.task_2_2
 def test_conv_fast_matches_naive(rng, xs, ks, stride, pad):
     x, w, b = _conv_inputs(rng, xs, ks)
     out_f, cache_f = conv2d_forward(x, w, b, stride=stride, pad=pad)
@@ -41,7 +43,7 @@ def test_conv_fast_matches_naive(rng, xs, ks, stride, pad):
 
 
 @pytest.mark.parametrize("xs,ks,stride,pad", CONV_CASES)
-@pytest.mark.parametrize("naive", [False, True])
+@pytest.mark.parametrize("naive", [False, pytest.param(True, marks=[pytest.mark.task_2_1, pytest.mark.task_2_2])])
 def test_conv_gradients(rng, xs, ks, stride, pad, naive):
     fwd, bwd = (conv2d_forward_naive, conv2d_backward_naive) if naive else (conv2d_forward, conv2d_backward)
     x, w, b = _conv_inputs(rng, xs, ks)
@@ -60,6 +62,7 @@ def test_conv_known_values():
     np.testing.assert_array_equal(out[0, 0], [[8.5, 12.5], [20.5, 24.5]])
 
 
+@pytest.mark.task_2_1
 def test_conv_float32_keeps_dtype(rng):
     x, w, b = _conv_inputs(rng, (1, 3, 8, 8), (2, 3, 3), np.float32)
     out, _ = conv2d_forward(x, w, b)
@@ -91,6 +94,7 @@ def _away_from_zero(rng, shape):
 
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (4, 6)])
 @pytest.mark.parametrize("naive", [False, True])
+@pytest.mark.task_2_3
 def test_prelu(rng, shape, naive):
     fwd, bwd = (prelu_forward_naive, prelu_backward_naive) if naive else (prelu_forward, prelu_backward)
     x = _away_from_zero(rng, shape)
@@ -138,6 +142,7 @@ def _tie_free(rng, shape):
     ((1, 1, 22, 22), 3, 2),
 ])
 @pytest.mark.parametrize("naive", [False, True])
+@pytest.mark.task_2_4
 def test_maxpool(rng, shape, kernel, stride, naive):
     fwd, bwd = (maxpool2d_forward_naive, maxpool2d_backward_naive) if naive else (maxpool2d_forward, maxpool2d_backward)
     x = _tie_free(rng, shape)

@@ -69,6 +69,7 @@ def heatmap_to_boxes(prob, reg, scale, threshold):
         raise ValueError(f"reg must have shape (4, {prob.shape[0]}, {prob.shape[1]}), got {reg.shape}")
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
+    # >>> TASK 3.1: heat map to boxes
     v, u = np.nonzero(prob >= threshold)
     cells = np.stack([u, v], axis=1).astype(np.float64)  # (K, 2) as (x, y), 0-based
     top_left = np.fix((PNET_STRIDE * cells + 1) / scale)
@@ -77,6 +78,7 @@ def heatmap_to_boxes(prob, reg, scale, threshold):
     scores = prob[v, u]
     offsets = reg[:, v, u].T.reshape(-1, 4).copy()
     return boxes, scores, offsets
+    # <<< TASK 3.1
 
 
 def apply_box_regression(boxes, offsets, plus_one):
@@ -96,11 +98,13 @@ def apply_box_regression(boxes, offsets, plus_one):
     offsets = _boxes(offsets, "offsets")
     if offsets.shape != boxes.shape:
         raise ValueError(f"offsets shape {offsets.shape} does not match boxes shape {boxes.shape}")
+    # >>> TASK 4.2: box regression
     extra = 1.0 if plus_one else 0.0
     w = boxes[:, 2] - boxes[:, 0] + extra
     h = boxes[:, 3] - boxes[:, 1] + extra
     size = np.stack([w, h, w, h], axis=1)
     return boxes + offsets * size
+    # <<< TASK 4.2
 
 
 def square_boxes(boxes):
@@ -111,12 +115,14 @@ def square_boxes(boxes):
         x1' = x1 + w*0.5 - L*0.5,  y1' = y1 + h*0.5 - L*0.5,  x2' = x1' + L,  y2' = y1' + L
     """
     boxes = _boxes(boxes)
+    # >>> TASK 4.3: square boxes
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
     side = np.maximum(w, h)
     x1 = boxes[:, 0] + w * 0.5 - side * 0.5
     y1 = boxes[:, 1] + h * 0.5 - side * 0.5
     return np.stack([x1, y1, x1 + side, y1 + side], axis=1)
+    # <<< TASK 4.3
 
 
 def truncate_boxes(boxes):
