@@ -144,3 +144,8 @@ def test_modules_have_matching_params_and_grads_and_repr():
 def test_backward_before_forward_is_an_error():
     with pytest.raises(RuntimeError):
         PNet().backward({"box_reg": np.zeros((1, 4, 1, 1), np.float32)})
+
+
+def test_empty_batch_gives_empty_outputs():
+    out = ONet().forward(np.zeros((0, 3, 48, 48), np.float32))
+    assert out["face_prob"].shape == (0,) and out["landmarks"].shape == (0, 10)

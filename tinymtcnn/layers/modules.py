@@ -168,7 +168,7 @@ class Flatten(Module):
 
     def forward(self, x):
         self.cache = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))  # also for an empty batch
 
     def backward(self, dout):
         return dout.reshape(self._need_cache())

@@ -125,7 +125,10 @@ class Net:
     def forward(self, x):
         """Run the net. Returns a dict with ``face_logits`` (N, 2, ...), ``face_prob`` (N, ...),
         ``box_reg`` (N, 4, ...) and, where the net has that head, ``landmarks`` (N, 10, ...)."""
-        feats = self.forward_trunk(self._check_input(x))
+        x = self._check_input(x)
+        if x.shape[0] == 0:  # an empty batch: the shapes of a one-sample pass, with N = 0
+            return {k: v[:0] for k, v in self.forward(np.zeros((1,) + x.shape[1:], self.dtype)).items()}
+        feats = self.forward_trunk(x)
         out = {}
         for key, layers in self.heads.items():
             y = feats

@@ -4,7 +4,7 @@ and the evaluation of the trained cascade on held-out photos.
 ``train_cascade(photos, out_dir)`` writes ``out_dir/{pnet,rnet,onet}.npz`` (plus checkpoints and
 sample shards under ``out_dir/samples/``), so ``MTCNN(weights=out_dir)`` runs the result.
 :func:`classroom_plan` holds the settings of the 10-minute synthetic run (``tinymtcnn train all
---synthetic 2000``, see ``tools/train_real.md``).
+--synthetic 2000``, see ``docs/training.md``).
 """
 import json
 import resource
