@@ -1,0 +1,453 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Layers and backpropagation
+#
+# The three MTCNN networks are built from only five kinds of layer: **convolution**, **PReLU**,
+# **max pooling**, **fully connected** (Caffe's `InnerProduct`) and a final **softmax**. In
+# `tinymtcnn.layers` every layer is a pair of plain functions,
+#
+# ```python
+# out, cache = conv2d_forward(x, w, b)        # forward pass; cache = what backward needs
+# dx, dw, db = conv2d_backward(dout, cache)   # dout = dL/d(out)  ->  dL/dx, dL/dw, dL/db
+# ```
+#
+# and each has a slow, readable **`*_naive` twin** written with loops, used as the oracle in the
+# tests. This notebook looks at:
+#
+# 1. convolution **via im2col** — the column matrix, and why it turns a convolution into one
+#    matrix product;
+# 2. **PReLU** and the slopes the authors' networks learned;
+# 3. **ceil-mode pooling**, and why floor mode breaks R-Net (256 values instead of 576);
+# 4. **gradient checks** with `tinymtcnn.gradcheck` — and what a wrong backward pass looks like;
+# 5. naive vs fast: how much the im2col / Numba versions gain.
+#
+# The derivations of every backward pass are in `docs/backprop.md`.
+
+# %%
+import os
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tinymtcnn import MTCNN, load_net
+from tinymtcnn.gradcheck import numerical_gradient, random_indices, rel_error
+from tinymtcnn.kernels.im2col import col2im, im2col, im2col_reference
+from tinymtcnn.layers import (conv2d_backward, conv2d_forward, conv2d_forward_naive, linear_backward,
+                              linear_forward, maxpool2d_backward, maxpool2d_forward, maxpool2d_forward_naive,
+                              pool_output_size, prelu_backward, prelu_forward, softmax_cross_entropy)
+from tinymtcnn.layers.modules import MaxPool2d
+
+FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
+# %config InlineBackend.figure_format = 'png'
+plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 72})
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# **Warm-up.** The fast kernels (im2col, col2im, pooling) are compiled by Numba on their first
+# call and cached on disk; the first call can take seconds. One tiny detection compiles (or loads)
+# all of them, so that the timings at the end of the notebook measure running, not compiling.
+
+# %%
+start = time.perf_counter()
+MTCNN().detect(np.full((48, 48, 3), 128, np.uint8))
+print(f"warm-up detection: {time.perf_counter() - start:.2f} s (includes compiling / loading the Numba cache)")
+
+# %% [markdown]
+# ## 1. Convolution via im2col
+#
+# A convolution layer (Caffe and PyTorch compute a *cross-correlation*) with weights
+# `w (F, C, KH, KW)` and bias `b (F,)` produces
+#
+# ```
+# out[n, f, oy, ox] = b[f] + Σ_{c,i,j} w[f, c, i, j] · x[n, c, oy·stride + i, ox·stride + j]
+# ```
+#
+# Written with loops (`conv2d_forward_naive`), this is a loop over output positions. **im2col**
+# ("image to columns") instead copies the input window of every output position into one column
+# of a matrix:
+#
+# ```
+# cols[n, r, p] = x[n, c, oy·stride − pad + i, ox·stride − pad + j]
+#     row    r = (c·KH + i)·KW + j      (channel, kernel row, kernel column)
+#     column p = oy·OW + ox             (output position)
+# ```
+#
+# Then the whole layer is **one matrix product** per image, `W.reshape(F, C·KH·KW) @ cols[n]`,
+# which numpy hands to an optimised BLAS routine. Here is the column matrix of a tiny input: two
+# channels of 4 × 4 pixels, numbered so that you can see where each value comes from, and a 3 × 3
+# kernel (so 2 × 2 output positions).
+
+# %%
+x = np.arange(2 * 4 * 4, dtype=np.float64).reshape(1, 2, 4, 4)
+print("x[0, 0] =\n", x[0, 0], "\nx[0, 1] =\n", x[0, 1])
+cols = im2col(x, 3, 3, 1, 0)
+print("\ncols shape (N, C*KH*KW, OH*OW) =", cols.shape)
+
+fig, ax = plt.subplots(figsize=(4.5, 6))
+ax.imshow(cols[0], cmap="viridis", aspect="auto")
+for r in range(cols.shape[1]):
+    for p in range(cols.shape[2]):
+        ax.text(p, r, f"{cols[0, r, p]:.0f}", ha="center", va="center", color="white", fontsize=8)
+ax.set_yticks(range(18))
+ax.set_yticklabels([f"c={r // 9} i={r // 3 % 3} j={r % 3}" for r in range(18)], fontsize=7)
+ax.set_xticks(range(4))
+ax.set_xticklabels([f"(oy={p // 2}, ox={p % 2})" for p in range(4)], fontsize=7, rotation=20)
+ax.set_title("im2col: one column per output position", fontsize="small")
+plt.show()
+
+# %% [markdown]
+# Column 0 holds the top-left 3 × 3 window of channel 0 (0, 1, 2, 4, 5, 6, 8, 9, 10) and then of
+# channel 1 (16, 17, ...); column 1 is the same window moved one pixel to the right. A kernel
+# flattened into a row vector of 18 weights, times this matrix, gives the four outputs at once.
+#
+# With `pad = 1` the windows reach outside the image and read zeros, which appear in the columns:
+
+# %%
+print(im2col(x[:, :1], 3, 3, 1, 1)[0][:, :5])  # channel 0, pad 1: first five output positions
+
+# %%
+w = rng.standard_normal((3, 2, 3, 3))
+b = rng.standard_normal(3)
+by_hand = (w.reshape(3, -1) @ cols[0]).reshape(3, 2, 2) + b[:, None, None]
+fast, _ = conv2d_forward(x, w, b)
+naive, _ = conv2d_forward_naive(x, w, b)
+print("matrix product vs conv2d_forward:      ", np.abs(by_hand - fast[0]).max())
+print("conv2d_forward vs conv2d_forward_naive:", np.abs(fast - naive).max())
+
+# %% [markdown]
+# **Backward.** Because the forward pass is a matrix product `Y = W · cols`, its gradients are
+# matrix products too: `dW = G · colsᵀ` and `dcols = Wᵀ · G`. `col2im` then adds every entry of
+# `dcols` back onto the pixel it was copied from — overlapping windows add up. `col2im` is the
+# **transpose (adjoint)** of `im2col`: `⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩` for any `x` and `c`.
+
+# %%
+x_rand = rng.standard_normal((2, 3, 7, 6))
+c_rand = rng.standard_normal(im2col(x_rand, 3, 3, 2, 1).shape)
+lhs = np.sum(im2col(x_rand, 3, 3, 2, 1) * c_rand)
+rhs = np.sum(x_rand * col2im(c_rand, x_rand.shape, 3, 3, 2, 1))
+print(f"<im2col(x), c> = {lhs:.10f}\n<x, col2im(c)> = {rhs:.10f}")
+
+# %% [markdown]
+# ## 2. PReLU
+#
+# After every convolution and every hidden fully connected layer comes a **parametric ReLU**
+# with one learned slope `α_c` per channel: `y = x` for `x > 0`, `y = α_c · x` otherwise. A plain
+# ReLU is `α = 0`; a leaky ReLU fixes `α = 0.01`. Caffe initialises `α = 0.25` and lets training
+# move it. The authors' trained nets show that training used this freedom: some slopes became
+# negative (the layer then outputs `|x|`-like responses) and some exceed 1.
+
+# %%
+pnet, onet = load_net("pnet"), load_net("onet")
+slopes = {f"{kind}.{name}": m.params["alpha"] for kind, net in (("P-Net", pnet), ("O-Net", onet))
+          for name, m in net.named_modules() if "alpha" in m.params}
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+t = np.linspace(-3, 3, 200)
+for alpha in (0.0, 0.25, -0.5):
+    ax1.plot(t, prelu_forward(t.reshape(1, 1, 1, -1), np.array([alpha]))[0].ravel(), label=f"α = {alpha}")
+ax1.legend(fontsize="small")
+ax1.set_title("PReLU", fontsize="small")
+ax1.grid(alpha=0.3)
+all_slopes = np.concatenate(list(slopes.values()))
+ax2.hist(all_slopes, bins=40, color="tab:blue")
+ax2.axvline(0.25, color="red", ls="--", label="initial 0.25")
+ax2.legend(fontsize="small")
+ax2.set_title(f"learned slopes of P-Net and O-Net ({all_slopes.size} channels)", fontsize="small")
+plt.show()
+for name, a in slopes.items():
+    print(f"{name:16s} {a.size:4d} slopes, range [{a.min():+.2f}, {a.max():+.2f}]")
+
+# %% [markdown]
+# The gradient follows from the two cases: `dx = g` where `x > 0` and `α_c · g` elsewhere, and
+# `dα_c = Σ g · x` over the elements of channel `c` with `x ≤ 0`.
+#
+# ## 3. Ceil-mode max pooling, and why floor mode breaks R-Net
+#
+# Max pooling with a `k × k` window and stride `s` slides the window in steps of `s` and keeps the
+# maximum. How many windows fit along a side of `n` cells? Caffe **rounds up**:
+#
+# ```
+# out = ceil((n − k) / s) + 1     (Caffe, "ceil mode")
+# out = floor((n − k) / s) + 1    (the default of most other frameworks)
+# ```
+#
+# In ceil mode the last window may hang over the edge and takes the maximum of the cells that
+# exist. R-Net's first pool sees 22 columns with `k = 3, s = 2`: floor mode fits 10 windows and
+# **never looks at column 21**; ceil mode adds an 11th window over columns 20–21.
+
+# %%
+n, k, s = 22, 3, 2
+fig, axes = plt.subplots(1, 2, figsize=(9, 3), sharey=True)
+for ax, ceil_mode in zip(axes, (False, True)):
+    count = pool_output_size(n, k, s, ceil_mode)
+    for o in range(count):  # one row per window: which of the 22 cells it covers
+        first, last = o * s, min(o * s + k, n)
+        ax.barh(o, last - first, left=first, height=0.7, color="tab:red" if o * s + k > n else "tab:blue")
+    ax.axvspan(n - 1, n, color="gold", alpha=0.4, label="column 21")
+    ax.set_xlim(0, n + 1)
+    ax.set_xticks(range(0, n + 1, 2))
+    ax.set_xlabel("input column")
+    ax.set_title(f"{'ceil' if ceil_mode else 'floor'} mode: {count} windows", fontsize="small")
+axes[0].set_ylabel("window")
+axes[0].invert_yaxis()
+axes[1].legend(fontsize="small", loc="lower left")
+plt.tight_layout()
+plt.show()
+print("pool_output_size(22, 3, 2):", pool_output_size(22, 3, 2, True), "(ceil) vs",
+      pool_output_size(22, 3, 2, False), "(floor)")
+
+# %% [markdown]
+# One window less per pooling layer changes every shape that follows. Let us push a 24 × 24 crop
+# through R-Net's trunk twice: with its real (ceil-mode) pooling layers, and with the same layers
+# in floor mode. R-Net's first fully connected layer was trained on **64 × 3 × 3 = 576** values;
+# floor mode delivers **64 × 2 × 2 = 256**, and the authors' weights cannot even be applied.
+
+# %%
+rnet = load_net("rnet")
+
+
+def trunk_shapes(net, x, ceil_mode):
+    shapes = []
+    for name, layer in net.trunk:
+        if isinstance(layer, MaxPool2d):
+            layer = MaxPool2d(layer.kernel, layer.stride, ceil_mode=ceil_mode)
+        try:
+            x = layer.forward(x)
+        except ValueError as err:
+            shapes.append((name, f"ValueError: {err}"))
+            break
+        shapes.append((name, x.shape[1:]))
+    return shapes
+
+
+crop = rng.standard_normal((1, 3, 24, 24)).astype(np.float32)
+ceil_shapes = trunk_shapes(rnet, crop, ceil_mode=True)
+floor_shapes = trunk_shapes(rnet, crop, ceil_mode=False)
+print(f"{'layer':8s} {'ceil mode (Caffe)':22s} floor mode")
+for (name, a), (_, b2) in zip(ceil_shapes, floor_shapes):
+    print(f"{name:8s} {str(a):22s} {b2}")
+
+# %% [markdown]
+# P-Net is affected too, more quietly: it is fully convolutional, so nothing crashes, but on
+# levels of odd size its output map loses a row or column of cells — windows that are never
+# scored. Its output size in ceil mode is `ceil(H/2) − 5`:
+
+# %%
+for size in (12, 13, 25, 31):
+    # conv 3x3 (-2), pool 2/2, conv 3x3 (-2), conv 3x3 (-2)
+    cells_floor = pool_output_size(size - 2, 2, 2, ceil_mode=False) - 4
+    real = pnet.forward(np.zeros((1, 3, size, size), np.float32))["face_prob"].shape[1:]
+    print(f"input {size:2d}: P-Net map {real}, ceil(H/2) - 5 = {int(np.ceil(size / 2)) - 5}, "
+          f"floor mode would give {cells_floor}")
+
+# %% [markdown]
+# ## 4. Gradient checks
+#
+# A hand-written backward pass is easy to get subtly wrong, so we compare it with a **numerical
+# gradient**. For a layer `f` and a random upstream gradient `g` (standing in for `dL/dout`), the
+# scalar `L(x) = Σ f(x) · g` has the gradient the backward pass should return. Central
+# differences estimate it one element at a time:
+#
+# ```
+# dL/dx_i ≈ (L(x + h·e_i) − L(x − h·e_i)) / (2h)
+# ```
+#
+# `tinymtcnn.gradcheck.numerical_gradient(f, x, dout)` does exactly this (in float64, perturbing
+# `x` in place and restoring it) and `rel_error(a, b) = ‖a − b‖ / (‖a‖ + ‖b‖)` compares the two.
+# In float64 a correct backward pass gives about 1e-9 or less; a wrong one gives 1e-2 or more.
+
+# %%
+results = {}
+
+# convolution: with respect to x, w and b (stride 2, pad 1 to exercise every branch)
+x = rng.standard_normal((2, 3, 7, 8))
+w = rng.standard_normal((4, 3, 3, 3))
+b = rng.standard_normal(4)
+out, cache = conv2d_forward(x, w, b, stride=2, pad=1)
+g = rng.standard_normal(out.shape)
+dx, dw, db = conv2d_backward(g, cache)
+results["conv dx"] = rel_error(dx, numerical_gradient(lambda v: conv2d_forward(v, w, b, stride=2, pad=1)[0], x, g))
+results["conv dw"] = rel_error(dw, numerical_gradient(lambda v: conv2d_forward(x, v, b, stride=2, pad=1)[0], w, g))
+results["conv db"] = rel_error(db, numerical_gradient(lambda v: conv2d_forward(x, w, v, stride=2, pad=1)[0], b, g))
+
+# PReLU: inputs kept away from the kink at 0
+x = rng.standard_normal((3, 4, 5, 5))
+x[np.abs(x) < 0.05] = 0.1
+alpha = rng.uniform(-0.5, 0.5, 4)
+out, cache = prelu_forward(x, alpha)
+g = rng.standard_normal(out.shape)
+dx, dalpha = prelu_backward(g, cache)
+results["PReLU dx"] = rel_error(dx, numerical_gradient(lambda v: prelu_forward(v, alpha)[0], x, g))
+results["PReLU dalpha"] = rel_error(dalpha, numerical_gradient(lambda v: prelu_forward(x, v)[0], alpha, g))
+
+# max pool 3/2 in ceil mode on an odd size (the last windows hang over the edge)
+x = rng.permutation(2 * 3 * 9 * 9).reshape(2, 3, 9, 9) / 10.0  # distinct values: no ties
+out, cache = maxpool2d_forward(x, kernel=3, stride=2)
+g = rng.standard_normal(out.shape)
+results["maxpool dx"] = rel_error(maxpool2d_backward(g, cache),
+                                  numerical_gradient(lambda v: maxpool2d_forward(v, kernel=3, stride=2)[0], x, g,
+                                                     h=1e-4))
+
+# fully connected
+x = rng.standard_normal((5, 7))
+w = rng.standard_normal((3, 7))
+b = rng.standard_normal(3)
+out, cache = linear_forward(x, w, b)
+g = rng.standard_normal(out.shape)
+dx, dw, db = linear_backward(g, cache)
+results["linear dx"] = rel_error(dx, numerical_gradient(lambda v: linear_forward(v, w, b)[0], x, g))
+results["linear dw"] = rel_error(dw, numerical_gradient(lambda v: linear_forward(x, v, b)[0], w, g))
+
+# softmax cross-entropy (a scalar loss: no dout)
+logits = rng.standard_normal((6, 2))
+labels = rng.integers(0, 2, 6)
+loss, dlogits = softmax_cross_entropy(logits, labels)
+results["softmax CE"] = rel_error(dlogits, numerical_gradient(lambda v: softmax_cross_entropy(v, labels)[0], logits))
+
+for name, err in results.items():
+    print(f"{name:14s} relative error {err:.1e}")
+
+# %% [markdown]
+# ### What a bug looks like
+#
+# Suppose we forgot that negative inputs are scaled by `α` on the way back, and wrote
+# `dx = g where x > 0 else g` — a copy-paste slip that still "runs". The gradient check catches it
+# immediately:
+
+# %%
+def prelu_backward_buggy(dout, cache):
+    x, alpha = cache
+    return dout.copy(), prelu_backward(dout, cache)[1]  # forgot alpha * g for x <= 0
+
+
+x = rng.standard_normal((3, 4, 5, 5))
+x[np.abs(x) < 0.05] = 0.1
+out, cache = prelu_forward(x, alpha)
+g = rng.standard_normal(out.shape)
+buggy_error = rel_error(prelu_backward_buggy(g, cache)[0],
+                        numerical_gradient(lambda v: prelu_forward(v, alpha)[0], x, g))
+print(f"buggy PReLU dx: relative error {buggy_error:.2f}")
+
+# %% [markdown]
+# ### A whole network
+#
+# The same check works for a complete net. `Net.backward` takes a dict `{head: dL/d(head output)}`
+# and applies the chain rule back through the heads (their gradients **add up** where they meet the
+# shared trunk) and the trunk. We check the authors' P-Net in float64 on a 14 × 16 input (a 2 × 3
+# output map) for the input and for sampled entries of every parameter array.
+
+# %%
+net = load_net("pnet", dtype=np.float64)
+x = rng.standard_normal((2, 3, 14, 16))
+outputs = net.forward(x)
+upstream = {key: rng.standard_normal(outputs[key].shape) for key in ("face_logits", "box_reg")}
+
+
+def scalar_loss(_):
+    out = net.forward(x)
+    return sum(np.sum(out[key] * upstream[key]) for key in upstream)
+
+
+net.zero_grad()
+net.forward(x)
+dx = net.backward(upstream)
+analytic = dict(net.grads)
+net_errors = {"input": rel_error(dx, numerical_gradient(scalar_loss, x))}
+for key, param in net.params.items():
+    idx = random_indices(param.shape, 3 if FAST else 8, rng)
+    numeric = numerical_gradient(scalar_loss, param, indices=idx)
+    net_errors[key] = rel_error(np.array([analytic[key][i] for i in idx]), numeric)
+for key, err in net_errors.items():
+    print(f"P-Net {key:14s} relative error {err:.1e}")
+
+# %% [markdown]
+# ## 5. Naive vs fast
+#
+# The `*_naive` twins exist to be read and to test the fast versions; the fast versions exist to
+# be used. A convolution the size of R-Net's second layer on a batch of crops, a 3 × 3 / 2 pooling,
+# and a full P-Net forward pass on one pyramid level with every layer switched to its naive twin:
+
+# %%
+def best_time(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+repeats = 2 if FAST else 5
+batch = 8 if FAST else 32
+x = rng.standard_normal((batch, 28, 11, 11)).astype(np.float32)
+w = rng.standard_normal((48, 28, 3, 3)).astype(np.float32)
+b = np.zeros(48, np.float32)
+timings = {
+    "conv 28->48 3x3": (best_time(lambda: conv2d_forward_naive(x, w, b), repeats),
+                        best_time(lambda: conv2d_forward(x, w, b), repeats)),
+}
+x_pool = rng.standard_normal((batch, 28, 22, 22)).astype(np.float32)
+timings["maxpool 3/2"] = (best_time(lambda: maxpool2d_forward_naive(x_pool, kernel=3, stride=2), repeats),
+                          best_time(lambda: maxpool2d_forward(x_pool, kernel=3, stride=2), repeats))
+
+level = rng.standard_normal((1, 3, 110, 110)).astype(np.float32)
+fast_net, naive_net = load_net("pnet"), load_net("pnet")
+for _, module in naive_net.named_modules():
+    module.naive = True
+timings["P-Net on 110x110"] = (best_time(lambda: naive_net.forward(level), repeats),
+                               best_time(lambda: fast_net.forward(level), repeats))
+same_output = np.abs(naive_net.forward(level)["face_prob"] - fast_net.forward(level)["face_prob"]).max()
+
+print(f"{'':18s} {'naive':>9s} {'fast':>9s}  speed-up")
+for name, (slow, quick) in timings.items():
+    print(f"{name:18s} {slow * 1e3:7.2f}ms {quick * 1e3:7.2f}ms  {slow / quick:6.1f}x")
+print(f"P-Net naive vs fast: max |difference| of the face probability {same_output:.1e}")
+
+# %% [markdown]
+# ## Checks
+#
+# * im2col matches its numpy twin and the index formula; convolution by matrix product equals the
+#   loop version; `col2im` is the adjoint of `im2col`;
+# * ceil mode gives R-Net its 576 inputs, floor mode 256 (and the authors' weights refuse them);
+#   P-Net's maps are `ceil(H/2) − 5` cells;
+# * every backward pass agrees with central differences (relative error < 1e-7; whole P-Net
+#   < 1e-6), and the deliberately broken PReLU backward does not;
+# * the fast and naive versions compute the same numbers.
+
+# %%
+assert np.array_equal(cols, im2col_reference(x=np.arange(32.0).reshape(1, 2, 4, 4), kh=3, kw=3, stride=1, pad=0))
+assert cols[0, (1 * 3 + 2) * 3 + 1, 1 * 2 + 0] == 16 + (1 + 2) * 4 + (0 + 1)  # c=1, i=2, j=1, oy=1, ox=0
+assert np.allclose(by_hand, fast[0]) and np.allclose(fast, naive)
+assert np.isclose(lhs, rhs)
+
+assert ceil_shapes[-1][1] == (128,) and dict(ceil_shapes)["flatten"] == (576,)
+assert dict(floor_shapes)["flatten"] == (256,) and "ValueError" in str(floor_shapes[-1][1])
+for size in (12, 13, 25, 31, 40):
+    assert pnet.forward(np.zeros((1, 3, size, size), np.float32))["face_prob"].shape[1] == int(np.ceil(size / 2)) - 5
+assert pool_output_size(22, 3, 2, True) == 11 and pool_output_size(22, 3, 2, False) == 10
+
+assert all(err < 1e-7 for err in results.values()), results
+assert all(err < 1e-6 for err in net_errors.values()), net_errors
+assert buggy_error > 1e-2
+assert np.allclose(prelu_forward(np.array([[-2.0, 3.0]]), np.array([0.25, 0.25]))[0], [[-0.5, 3.0]])
+
+assert same_output < 1e-5
+print("all checks passed")
