@@ -238,3 +238,17 @@ def test_prelu_kernels_match_twins(rng, shape, dtype):
     np.testing.assert_array_equal(dx, dx_r)
     assert da.dtype == dtype
     np.testing.assert_allclose(da, da_r, rtol=1e-6, atol=1e-6)
+
+
+def test_parallel_map_keeps_the_order_and_raises():
+    from tinymtcnn.threads import parallel_map
+
+    assert parallel_map(lambda v: v * v, range(7), 2) == [v * v for v in range(7)]
+    assert parallel_map(abs, [], 2) == []
+
+    def fail(v):
+        if v == 3:
+            raise KeyError(v)
+        return v
+    with pytest.raises(KeyError):
+        parallel_map(fail, range(6), 2)

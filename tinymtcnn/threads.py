@@ -12,8 +12,9 @@ medium-sized products they cost more than they save: measured on a busy 2-core
 machine, a product 7x slower with 2 BLAS threads than with 1. The large products
 of R-Net and O-Net are instead cut into column blocks that :func:`matmul` hands to
 ``n`` threads of its own, each calling single-threaded BLAS. P-Net, the costly
-stage, does not use BLAS at all; its strips are shared out by Numba. Small problems
-run single-threaded whatever the setting: waking a thread costs more than it saves.
+stage, does not use BLAS at all: whole pyramid levels go to the threads
+(:func:`parallel_map`; the first level is about half the work). Small problems run
+single-threaded whatever the setting: waking a thread costs more than it saves.
 
 Numba's parallel kernels run on OpenMP when it is available; unless
 ``OMP_WAIT_POLICY`` is set, tinymtcnn sets it to ``PASSIVE`` before Numba starts
@@ -32,7 +33,7 @@ import numpy as np
 
 from .kernels import _jit
 
-__all__ = ["set_num_threads", "get_num_threads", "limit_threads", "max_threads", "matmul"]
+__all__ = ["set_num_threads", "get_num_threads", "limit_threads", "max_threads", "matmul", "parallel_map"]
 
 max_threads = _jit.max_threads
 get_num_threads = _jit.get_num_threads
@@ -124,3 +125,35 @@ def matmul(a, b, out=None):
     for job in jobs:
         job.result()
     return out
+
+
+def parallel_map(fn, items, n=None):
+    """``[fn(x) for x in items]`` on up to ``n`` threads (default :func:`get_num_threads`): the
+    caller's and pool threads, each taking the next item as it frees up; results in order.
+
+    Worth it when ``fn`` spends its time in code that releases the GIL (Numba ``nogil``
+    kernels, numpy on large arrays).
+    """
+    items = list(items)
+    n = min(get_num_threads() if n is None else n, len(items))
+    if n <= 1:
+        return [fn(x) for x in items]
+    results = [None] * len(items)
+    order = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def drain():
+        while True:
+            with lock:
+                i = next(order, None)
+            if i is None:
+                return
+            results[i] = fn(items[i])
+
+    jobs = [_executor().submit(drain) for _ in range(n - 1)]
+    try:
+        drain()
+    finally:
+        for job in jobs:
+            job.result()
+    return results

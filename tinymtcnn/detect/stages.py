@@ -14,10 +14,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ..kernels.nms import nms
+from ..threads import get_num_threads, limit_threads, parallel_map
 from .boxes import (apply_box_regression, decode_landmarks, heatmap_to_boxes, mirror_landmarks, square_boxes,
                     truncate_boxes)
 from .crops import crop_and_resize
-from .pyramid import iter_pyramid
+from .pyramid import _levels, iter_pyramid, pyramid_scales
 
 # 24x24 crops per forward pass of R-Net / LNet (O-Net's 48x48: a quarter as many): bounds memory
 CHUNK = 256
@@ -73,7 +74,10 @@ def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6,
     """Stage 1: P-Net over the pyramid, NMS across levels, regression, squaring, ``fix``.
 
     Port of: detect_face.m (first stage). Levels are built and processed one at a
-    time, so memory stays bounded on large photos.
+    time, so memory stays bounded on large photos. With several threads (and no
+    ``on_level``), each thread builds and scans whole levels, largest first: the first
+    level is about half the work, so two threads share it out evenly without a single
+    parallel region; the candidates are gathered in level order, as sequentially.
 
     Regression here uses ``w = x2 - x1`` (no +1), as M; then ``square_boxes`` (rerec.m)
     and truncation toward zero.
@@ -88,7 +92,24 @@ def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6,
     StageOutput with integer-valued boxes, ready to crop.
     """
     all_boxes, all_scores, all_offsets = [], [], []
-    for scale, level in iter_pyramid(image, min_face_size, scale_factor):
+    levels = iter_pyramid(image, min_face_size, scale_factor)  # validates the arguments
+    if on_level is None and get_num_threads() > 1:
+        image = np.asarray(image)
+        scales = pyramid_scales(image.shape[0], image.shape[1], min_face_size, scale_factor)
+
+        def scan(scale):
+            _, level = next(_levels(image, [scale]))
+            return pnet_level(level, scale, pnet, threshold)[:3]
+
+        threads = get_num_threads()
+        with limit_threads(1, blas=1):  # one level per thread, serial kernels inside
+            found = parallel_map(scan, scales, threads)
+        levels = ()
+        for boxes, scores, offsets in found:
+            all_boxes.append(boxes)
+            all_scores.append(scores)
+            all_offsets.append(offsets)
+    for scale, level in levels:
         boxes, scores, offsets, prob = pnet_level(level, scale, pnet, threshold)
         if on_level is not None:
             on_level(scale, level, prob)

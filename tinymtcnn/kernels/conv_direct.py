@@ -167,7 +167,7 @@ def _pnet_strips_loop(x, rows, wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, o
         _pnet_strip(x, r0, min(r0 + rows, h), wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, out)
 
 
-_pnet_strips_serial = jit(_pnet_strips_loop)
+_pnet_strips_serial = jit(nogil=True)(_pnet_strips_loop)  # nogil: levels may run on several Python threads
 _pnet_strips_parallel = jit(parallel=True)(_pnet_strips_loop)
 
 

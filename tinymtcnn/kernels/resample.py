@@ -240,7 +240,7 @@ def _resample_rows(src, yi, yw, xi, xw, out):
                     out[b, xb, c] = out_row[xb, c]
 
 
-_resample_loop_serial = jit(_resample_rows)
+_resample_loop_serial = jit(nogil=True)(_resample_rows)  # nogil: levels may be built on several Python threads
 _resample_loop = jit(parallel=True)(_resample_rows)
 
 
