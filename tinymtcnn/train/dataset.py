@@ -11,7 +11,6 @@ Determinism: photo ``i`` is sampled with ``numpy.random.default_rng([seed, i])``
 not depend on the shard size or on the number of worker processes.
 """
 import json
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from multiprocessing import get_context
@@ -21,6 +20,7 @@ import numpy as np
 
 from .samples import SamplingConfig, make_samples, photo_crops
 from .sampleset import SampleSet
+from ..atomic import atomic_savez, atomic_write_text
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -28,13 +28,6 @@ FORMAT_VERSION = 1
 
 def _shard_path(out_dir, k):
     return Path(out_dir) / f"shard-{k:05d}.npz"
-
-
-def _atomic_savez(path, arrays):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
 
 
 def _photo_samples(photos, i, size, seed, config, miner):
@@ -52,7 +45,7 @@ def _build_shard(args):
     photos, k, lo, hi, size, seed, config, miner, out_dir = args
     parts = [_photo_samples(photos, i, size, seed, config, miner) for i in range(lo, hi)]
     shard = SampleSet.concat(parts, size)
-    _atomic_savez(_shard_path(out_dir, k), shard.arrays)
+    atomic_savez(_shard_path(out_dir, k), shard.arrays)
     return k, hi - lo
 
 
@@ -87,9 +80,7 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
             log(f"samples in {out_dir} were built with other settings: rebuilding {len(stale)} shards")
         for p in stale:
             p.unlink()
-        tmp = man_path.with_name(MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, man_path)
+        atomic_write_text(man_path, json.dumps(manifest, indent=1))
     n_shards = (len(photos) + shard_photos - 1) // shard_photos
     todo = [k for k in range(n_shards) if not _shard_path(out_dir, k).is_file()]
     if todo:

@@ -16,7 +16,6 @@ validation metrics, a log line and two files written atomically (temporary file 
   ``fit(..., resume=True)`` continues exactly where an interrupted run stopped.
 """
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..nets import ONet, PNet, RNet
 from ..weights import save_net
 from .losses import NEGATIVE, POSITIVE, TASK_WEIGHTS, LANDMARK, joint_loss
 from .optim import make_optimizer, make_schedule
+from ..atomic import atomic_savez
 
 INPUT_SIZE = {"pnet": 12, "rnet": 24, "onet": 48}
 
@@ -66,13 +66,6 @@ def make_net(kind, seed=0, *, dropout=None):
     raise ValueError(f"unknown net kind {kind!r}; use pnet, rnet or onet")
 
 
-def _atomic_savez(path, arrays):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
 class Trainer:
     """Train one net of kind ``"pnet"``, ``"rnet"`` or ``"onet"``, writing into ``out_dir``."""
 
@@ -109,7 +102,7 @@ class Trainer:
         meta = {"kind": self.kind, "epoch": self.epoch, "history": self.history, "config": asdict(self.config),
                 "rng": self.rng.bit_generator.state}
         arrays["meta"] = np.array(json.dumps(meta, default=str))
-        _atomic_savez(self.checkpoint_path, arrays)
+        atomic_savez(self.checkpoint_path, arrays)
 
     def load_checkpoint(self, path=None):
         """Restore net, optimiser, epoch, history and random state; returns True if a checkpoint existed."""
