@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from ..kernels.resample import NORM_MEAN, NORM_SCALE, resample
+from ..kernels.resample import check_image as check_resample_input
 
 PNET_CELL = 12
 
@@ -78,14 +79,11 @@ def normalize(img):
 
 
 def _check_image(image):
+    """The resampler's checks (dtype, at least one pixel) plus three channels."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
-    if not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
-        raise TypeError(f"image dtype must be uint8 (or float 0..255), got {image.dtype}")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"image must have at least one pixel, got {image.shape}")
-    return image
+    return check_resample_input(image)
 
 
 def iter_pyramid(image, min_face_size=20, scale_factor=0.709):

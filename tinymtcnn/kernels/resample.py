@@ -46,7 +46,7 @@ NORM_MEAN = 127.5
 NORM_SCALE = 0.0078125  # 1/128
 
 
-def _check_image(img):
+def check_image(img):
     img = np.asarray(img)
     if img.ndim not in (2, 3):
         raise ValueError(f"image must have shape (H, W) or (H, W, C), got {img.shape}")
@@ -95,7 +95,7 @@ def resample_reference(img, out_h, out_w):
 
     Port of: imResampleMex.cpp. x (columns) first, then y, as the C++; float64 inside.
     """
-    img = _check_image(img)
+    img = check_image(img)
     out_h, out_w = _check_size(out_h, out_w)
     return _resample_float64_reference(img.astype(np.float64), out_h, out_w).astype(np.float32)
 
@@ -249,7 +249,7 @@ def resample(img, out_h, out_w):
 
     Port of: imResampleMex.cpp. Numba kernel; same results as :func:`resample_reference`.
     """
-    img = _check_image(img)
+    img = check_image(img)
     out_h, out_w = _check_size(out_h, out_w)
     flat = img.ndim == 2
     src = np.ascontiguousarray(img[:, :, None] if flat else img)
