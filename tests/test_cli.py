@@ -34,7 +34,8 @@ def test_version(capsys):
 
 @pytest.mark.parametrize("argv", [[], ["detect"], ["detect", "x.png", "--thresholds", "0.5", "0.5"],
                                   ["detect", "x.png", "--workers", "0"], ["detect", "x.png", "--landmarks", "nope"],
-                                  ["detect", "x.png", "--min-face-size", "abc"], ["frobnicate"]])
+                                  ["detect", "x.png", "--min-face-size", "abc"], ["detect", "x.png", "--threads", "0"],
+                                  ["frobnicate"]])
 def test_usage_errors_exit_2(argv, capsys):
     assert cli.main(argv) == 2
     assert capsys.readouterr().err
@@ -109,6 +110,30 @@ def test_workers_give_same_json(photo_dir, tmp_path, capsys):
     assert cli.main(["detect", str(photo_dir), "--json", str(two), "--no-progress", "--workers", "2"]) == 1
     assert one.read_text() == two.read_text()
     assert "broken.jpg" in capsys.readouterr().err
+
+
+def test_workers_run_one_thread_each_unless_told():
+    args = cli.build_parser().parse_args(["detect", "x.png", "--workers", "2"])
+    assert cli._detector_options(args)["num_threads"] is None  # the single-process path: all cores
+    assert cli._worker_options(cli._detector_options(args))["num_threads"] == 1
+    args = cli.build_parser().parse_args(["detect", "x.png", "--workers", "2", "--threads", "2"])
+    assert cli._worker_options(cli._detector_options(args))["num_threads"] == 2
+
+
+def test_weights_folder_gives_the_same_answers(photo_dir, tmp_path, capsys):
+    from tinymtcnn.weights import load_net, save_net
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for kind in ("pnet", "rnet", "onet"):
+        save_net(load_net(kind), folder / f"{kind}.npz")
+    photo = str(photo_dir / "astronaut.png")
+    assert cli.main(["detect", photo, "--no-progress", "--threads", "1"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert cli.main(["detect", photo, "--no-progress", "--weights", str(folder)]) == 0
+    assert json.loads(capsys.readouterr().out) == default and len(default[0]["faces"]) == 1
+    assert cli.main(["detect", photo, "--weights", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
 
 
 @pytest.mark.task_3_1

@@ -113,3 +113,33 @@ def test_validation_terms_do_not_depend_on_batching():
         for k in ("cls", "box", "landmark"):
             assert m[k] == pytest.approx(whole[1][k], rel=1e-5), (bs, k)
         assert m["loss"] == pytest.approx(whole[0], rel=1e-5)
+
+
+@pytest.mark.task_6_1
+def test_training_runs_inside_the_thread_limit(tmp_path, monkeypatch):
+    """``TrainConfig.num_threads`` sets the threads of the kernels during ``fit`` (BLAS single-threaded)
+    and the previous setting comes back afterwards."""
+    from tinymtcnn import threads
+
+    seen = []
+    original = Trainer.train_step
+
+    def spy(self, batch, lr):
+        seen.append((threads.get_num_threads(), threads._blas_single or threads._blas_controller() is False))
+        return original(self, batch, lr)
+
+    monkeypatch.setattr(Trainer, "train_step", spy)
+    before = threads.get_num_threads()
+    t = Trainer("pnet", tmp_path, replace(CFG, epochs=1, num_threads=1), progress=False, log=lambda m: None)
+    t.fit(_samples(64, 12))
+    assert seen and all(s == (1, True) for s in seen)
+    assert threads.get_num_threads() == before
+
+
+def test_train_cli_rejects_bad_thread_and_plan_options(tmp_path, capsys):
+    base = ["train", "pnet", "--synthetic", "2", "--out", str(tmp_path / "r"), "--no-progress"]
+    assert train_main(base + ["--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
+    assert train_main(base + ["--plan", "laptop", "--classroom"]) == 2
+    assert "contradicts" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -79,7 +79,14 @@ def _png_names(paths, out_dir):
 # ------------------------------------------------------------------ commands
 def _detector_options(args):
     return {"min_face_size": args.min_face_size, "thresholds": tuple(args.thresholds),
-            "scale_factor": args.scale_factor, "landmarks": args.landmarks}
+            "scale_factor": args.scale_factor, "landmarks": args.landmarks, "weights": args.weights,
+            "num_threads": args.threads}
+
+
+def _worker_options(options):
+    """Options of each worker process: one thread each unless ``--threads`` says otherwise (N workers
+    with all cores each would run N x cores threads on the cores: oversubscription)."""
+    return dict(options, num_threads=options["num_threads"] or 1)
 
 
 def _cmd_detect(args):
@@ -125,7 +132,7 @@ def _cmd_detect(args):
         del detector  # each worker builds its own
         # spawn: fresh interpreters, no fork of a process that may hold Numba/OpenMP threads
         with ProcessPoolExecutor(max_workers=min(args.workers, len(tasks)), mp_context=get_context("spawn"),
-                                 initializer=_init_worker, initargs=(options,)) as pool:
+                                 initializer=_init_worker, initargs=(_worker_options(options),)) as pool:
             collect(pool.map(_process_in_worker, tasks))  # map keeps input order
     else:
         collect(_process(detector, p, png) for p, png in tasks)
@@ -195,8 +202,12 @@ def build_parser():
     det.add_argument("--scale-factor", type=float, default=0.709, metavar="F", help="pyramid ratio (0.709)")
     det.add_argument("--landmarks", choices=("onet", "mirror", "refine"), default="onet",
                      help="landmark mode (onet)")
+    det.add_argument("--weights", default=None, metavar="DIR",
+                     help="folder with pnet.npz, rnet.npz, onet.npz (default: the authors' weights)")
     det.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                      help="parallel worker processes (1)")
+    det.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                     help="threads per process (default: all cores; 1 per worker with --workers)")
     det.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     det.set_defaults(func=_cmd_detect)
 

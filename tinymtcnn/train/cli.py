@@ -36,8 +36,10 @@ def register(subparsers):
     p.add_argument("--synthetic", type=int, metavar="N", help="train on N procedural photos instead of --data")
     p.add_argument("--eval-synthetic", type=int, default=150, metavar="N", help="held-out synthetic photos (150)")
     p.add_argument("--max-photos", type=int, metavar="N", help="use only the first N photos of --data")
-    p.add_argument("--classroom", action="store_true",
-                   help="the small, fast settings of the synthetic demo (default with --synthetic)")
+    p.add_argument("--plan", choices=("paper", "laptop", "classroom"),
+                   help="stage settings: paper (A's, days; default with --data), laptop (real photos in ~2 h "
+                        "on 2 cores), classroom (the synthetic demo's; default with --synthetic)")
+    p.add_argument("--classroom", action="store_true", help="same as --plan classroom")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per stage")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--lr", type=float, metavar="LR", help="base learning rate")
@@ -48,6 +50,7 @@ def register(subparsers):
                    help="pyramid minimum face for mining and evaluation (20; 14 with --synthetic)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, metavar="N", help="processes building samples (2)")
+    p.add_argument("--threads", type=int, metavar="N", help="threads while training (default: all cores)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -56,7 +59,7 @@ def register(subparsers):
 
 def _overrides(args):
     keys = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
-            "schedule": args.schedule, "weight_decay": args.weight_decay}
+            "schedule": args.schedule, "weight_decay": args.weight_decay, "num_threads": args.threads}
     return {k: v for k, v in keys.items() if v is not None}
 
 
@@ -89,7 +92,7 @@ def run(args):
     """Execute ``tinymtcnn train``; returns the exit status."""
     import time
 
-    from .cascade import classroom_plan, cpu_seconds, default_plan, evaluate_detector, train_cascade, write_report
+    from .cascade import PLANS, cpu_seconds, evaluate_detector, train_cascade, write_report
 
     log = print
     t0, c0 = time.perf_counter(), cpu_seconds()
@@ -99,7 +102,14 @@ def run(args):
         print(f"tinymtcnn train: error: {exc}", file=sys.stderr)
         return 2
     synthetic = args.synthetic is not None
-    plans = classroom_plan() if (synthetic or args.classroom) else default_plan()
+    if args.threads is not None and args.threads < 1:
+        print(f"tinymtcnn train: error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+        return 2
+    plan = args.plan or ("classroom" if (synthetic or args.classroom) else "paper")
+    if args.classroom and plan != "classroom":
+        print("tinymtcnn train: error: --classroom contradicts --plan " + plan, file=sys.stderr)
+        return 2
+    plans = PLANS[plan]()
     over = _overrides(args)
     plans = {k: replace(p, train=replace(p.train, **over)) for k, p in plans.items()}
     min_face = args.min_face_size or (14.0 if synthetic else 20.0)

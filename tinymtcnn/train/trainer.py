@@ -28,6 +28,7 @@ from ..weights import save_net
 from .losses import NEGATIVE, POSITIVE, TASK_WEIGHTS, LANDMARK, joint_loss
 from .optim import make_optimizer, make_schedule
 from ..atomic import atomic_savez
+from ..threads import limit_threads
 
 INPUT_SIZE = {"pnet": 12, "rnet": 24, "onet": 48}
 
@@ -49,6 +50,7 @@ class TrainConfig:
     flip: bool = True
     dropout: Optional[float] = None  # O-Net's dropout before prelu5; None: the net's default (0.25)
     clip_norm: Optional[float] = 10.0  # rescale the gradient when its global L2 norm exceeds this
+    num_threads: Optional[int] = None  # Numba/product threads while training (None: all); BLAS runs single-threaded
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -139,9 +141,11 @@ class Trainer:
         return total, parts
 
     def fit(self, train, val=None, *, resume=False):
-        """Train for ``config.epochs`` epochs (continuing from the checkpoint with ``resume``); returns history."""
-        from tqdm import tqdm
+        """Train for ``config.epochs`` epochs (continuing from the checkpoint with ``resume``); returns history.
 
+        Runs inside ``limit_threads(config.num_threads, blas=1)``: the kernels and the large
+        products of the convolutions use ``num_threads`` threads, BLAS itself one.
+        """
         if len(train) == 0:
             raise ValueError("no training samples")
         if train.size != INPUT_SIZE[self.kind]:
@@ -149,6 +153,14 @@ class Trainer:
                              f"got {train.size}x{train.size}")
         if resume and self.load_checkpoint():
             self.log(f"{self.kind}: resumed from {self.checkpoint_path} after epoch {self.epoch}")
+        with limit_threads(self.config.num_threads, blas=1):  # BLAS threads spin; see tinymtcnn.threads
+            self._fit_epochs(train, val)
+        self.net.eval()
+        return self.history
+
+    def _fit_epochs(self, train, val):
+        from tqdm import tqdm
+
         bs = self.config.batch_size
         n_batches = max(1, len(train) // bs)
         while self.epoch < self.config.epochs:
@@ -183,8 +195,6 @@ class Trainer:
             self.history.append(record)
             self.save_checkpoint()
             self.log(format_record(self.kind, record, self.config.epochs))
-        self.net.eval()
-        return self.history
 
     def evaluate(self, samples, batch_size=512):
         """Validation metrics (see :func:`evaluate_samples`)."""
