@@ -43,6 +43,12 @@ def test_fddb_ellipse_bounding_box(tmp_path):
     f.write_text("x\n1\n20 10 0.1\n")
     with pytest.raises(ValueError, match=r"ellipseList.txt:3"):
         read_fddb(f, tmp_path)
+    f.write_text("x\n2\n20 10 0 30 40 1\n")
+    with pytest.raises(ValueError, match=r"ellipseList.txt:4: expected 2 ellipses for 'x', file ended"):
+        read_fddb(f, tmp_path)
+    f.write_text("x\n1\n20 10 0 30 40 1\ny\n")
+    with pytest.raises(ValueError, match=r"ellipseList.txt:5: missing face count after 'y'"):
+        read_fddb(f, tmp_path)
 
 
 def test_landmark_list_planar_and_interleaved(tmp_path):

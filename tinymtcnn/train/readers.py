@@ -111,11 +111,13 @@ def _count(line, path, lineno):
     return n
 
 
-def read_wider(path, image_root=None):
-    """WIDER FACE ``bbx_gt`` text (caltech_train uses it); images under ``image_root`` (default: beside)."""
-    path, lines = _lines(path)
-    root = Path(image_root) if image_root is not None else path.parent
-    out, i = [], 0
+def _blocks(path, lines, what, rows=lambda n, next_line: n):
+    """The ``name / face count / one line per face`` blocks of WIDER and FDDB files.
+
+    Yields ``(name, n, [(lineno, line), ...])``; ``rows(n, next_line)`` says how many lines follow
+    the count (WIDER writes a dummy line after a count of 0). Errors name the file and line.
+    """
+    i = 0
     while i < len(lines):
         if not lines[i].strip():
             i += 1
@@ -124,18 +126,27 @@ def read_wider(path, image_root=None):
         if i + 1 >= len(lines):
             raise ValueError(f"{path}:{i + 2}: missing face count after {name!r}")
         n = _count(lines[i + 1], path, i + 2)
-        rows = max(n, 1) if n == 0 and i + 2 < len(lines) and _looks_dummy(lines[i + 2]) else n
+        k = rows(n, lines[i + 2] if i + 2 < len(lines) else None)
+        if i + 2 + k > len(lines):
+            raise ValueError(f"{path}:{len(lines) + 1}: expected {n} {what} for {name!r}, file ended")
+        yield name, n, [(i + 3 + j, lines[i + 2 + j]) for j in range(k)]
+        i += 2 + k
+
+
+def read_wider(path, image_root=None):
+    """WIDER FACE ``bbx_gt`` text (caltech_train uses it); images under ``image_root`` (default: beside)."""
+    path, lines = _lines(path)
+    root = Path(image_root) if image_root is not None else path.parent
+    out = []
+    dummy = lambda n, nxt: 1 if n == 0 and nxt is not None and _looks_dummy(nxt) else n  # noqa: E731
+    for name, n, rows in _blocks(path, lines, "face lines", dummy):
         boxes = []
-        for k in range(rows):
-            lineno = i + 3 + k
-            if lineno - 1 >= len(lines):
-                raise ValueError(f"{path}:{lineno}: expected {n} face lines for {name!r}, file ended")
-            vals = _numbers(lines[lineno - 1].split(), path, lineno, 4)
+        for lineno, line in rows:
+            vals = _numbers(line.split(), path, lineno, 4)
             invalid = len(vals) >= 8 and vals[7] != 0
             if n and vals[2] > 0 and vals[3] > 0 and not invalid:
                 boxes.append([vals[0], vals[1], vals[0] + vals[2], vals[1] + vals[3]])
         out.append(Annotation(root / name, np.array(boxes, dtype=np.float64).reshape(-1, 4)))
-        i += 2 + rows
     return PhotoList(out, f"wider:{path}")
 
 
@@ -149,27 +160,16 @@ def read_fddb(path, image_root, extension=".jpg"):
     """FDDB ``*-ellipseList.txt``; boxes are the ellipses' axis-aligned bounding boxes."""
     path, lines = _lines(path)
     root = Path(image_root)
-    out, i = [], 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        name = lines[i].strip()
-        if i + 1 >= len(lines):
-            raise ValueError(f"{path}:{i + 2}: missing face count after {name!r}")
-        n = _count(lines[i + 1], path, i + 2)
+    out = []
+    for name, _, rows in _blocks(path, lines, "ellipses"):
         boxes = []
-        for k in range(n):
-            lineno = i + 3 + k
-            if lineno - 1 >= len(lines):
-                raise ValueError(f"{path}:{lineno}: expected {n} ellipses for {name!r}, file ended")
-            ra, rb, ang, cx, cy = _numbers(lines[lineno - 1].split(), path, lineno, 5)[:5]
+        for lineno, line in rows:
+            ra, rb, ang, cx, cy = _numbers(line.split(), path, lineno, 5)[:5]
             # ra along direction ang, rb perpendicular; extent of a rotated ellipse
             hx = math.sqrt((ra * math.cos(ang)) ** 2 + (rb * math.sin(ang)) ** 2)
             hy = math.sqrt((ra * math.sin(ang)) ** 2 + (rb * math.cos(ang)) ** 2)
             boxes.append([cx - hx, cy - hy, cx + hx, cy + hy])
         out.append(Annotation(root / (name + extension), np.array(boxes, dtype=np.float64).reshape(-1, 4)))
-        i += 2 + n
     return PhotoList(out, f"fddb:{path}")
 
 
