@@ -42,3 +42,26 @@ def test_miner_pickles_without_caches_and_keeps_its_fingerprint():
     assert copy.fingerprint == miner.fingerprint and copy.rnet is None
     for k, v in net.params.items():
         np.testing.assert_array_equal(copy.pnet.params[k], v)
+
+
+def test_parallel_build_with_a_miner_equals_the_serial_one(tmp_path):
+    """Worker processes (spawned, one thread each) give the shards of a single process, also after
+    this process has started its thread pools (a fork there once deadlocked O-Net mining)."""
+    from tinymtcnn.threads import limit_threads, parallel_map
+    from tinymtcnn.train.dataset import build_samples
+    from tinymtcnn.train.samples import SamplingConfig
+    from tinymtcnn.train.synthetic import SyntheticFaces
+    from tinymtcnn.weights import load_net
+
+    with limit_threads(2):
+        parallel_map(np.sum, [np.ones(4)] * 4, n=2)  # pool threads exist (if the machine has 2 cores)
+    photos = SyntheticFaces(4, seed=11, faces=(1, 2), min_face=24, max_face=60, size=(96, 80))
+    miner = mining.HardExampleMiner(load_net("pnet"), load_net("rnet"), min_face_size=20, thresholds=(0.3, 0.1))
+    cfg = SamplingConfig(random_negatives=2, near_negatives=1, face_crops=2, landmark_crops=1)
+    one = build_samples(photos, 48, tmp_path / "one", config=cfg, miner=miner, shard_photos=2, workers=1,
+                        progress=False, log=lambda m: None)
+    two = build_samples(photos, 48, tmp_path / "two", config=cfg, miner=miner, shard_photos=2, workers=2,
+                        progress=False, log=lambda m: None)
+    assert len(one) > 0 and set(one.arrays) == set(two.arrays)
+    for key in one.arrays:
+        np.testing.assert_array_equal(one.arrays[key], two.arrays[key])

@@ -42,8 +42,11 @@ def _photo_samples(photos, i, size, seed, config, miner):
 
 
 def _build_shard(args):
-    photos, k, lo, hi, size, seed, config, miner, out_dir = args
-    parts = [_photo_samples(photos, i, size, seed, config, miner) for i in range(lo, hi)]
+    from ..threads import limit_threads
+
+    photos, k, lo, hi, size, seed, config, miner, out_dir, threads = args
+    with limit_threads(threads, blas=1):  # a worker among several: one thread each
+        parts = [_photo_samples(photos, i, size, seed, config, miner) for i in range(lo, hi)]
     shard = SampleSet.concat(parts, size)
     atomic_savez(_shard_path(out_dir, k), shard.arrays)
     return k, hi - lo
@@ -84,12 +87,15 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
     n_shards = (len(photos) + shard_photos - 1) // shard_photos
     todo = [k for k in range(n_shards) if not _shard_path(out_dir, k).is_file()]
     if todo:
+        parallel = workers > 1 and len(todo) > 1
         jobs = [(photos, k, k * shard_photos, min(len(photos), (k + 1) * shard_photos), size, seed, config, miner,
-                 out_dir) for k in todo]
+                 out_dir, 1 if parallel else None) for k in todo]
         bar = tqdm(total=sum(j[3] - j[2] for j in jobs), desc=f"samples {size}x{size}", unit="photo",
                    disable=not progress, leave=False)
-        if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        if parallel:
+            # spawn, not fork: a fork of a process whose thread pools (Numba's, tinymtcnn.threads') have
+            # run can deadlock in the child on a lock some thread held at the fork (seen in O-Net mining)
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
                 for _, n in pool.map(_build_shard, jobs):
                     bar.update(n)
         else:
