@@ -120,6 +120,9 @@ def test_workers_run_one_thread_each_unless_told():
     assert cli._worker_options(cli._detector_options(args))["num_threads"] == 2
 
 
+@pytest.mark.task_3_1
+@pytest.mark.task_4_2
+@pytest.mark.task_4_3
 def test_weights_folder_gives_the_same_answers(photo_dir, tmp_path, capsys):
     from tinymtcnn.weights import load_net, save_net
 
