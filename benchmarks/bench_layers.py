@@ -5,7 +5,12 @@
 
 Shapes are MTCNN's: P-Net layers on a 300x300 pyramid level, R-Net layers on a batch of
 128 crops, O-Net layers on 32; then whole-net training steps (forward + backward of every
-head) at the training batch sizes, and inference. Times are medians of wall-clock ms; the
+head) at the training batch sizes, and inference. In the training steps neither library computes
+the gradient of the input images (PyTorch's input does not require grad; ours calls
+``backward(grads, input_grad=False)`` as ``Trainer.train_step`` does), so the comparison is fair.
+``--nets-only`` runs just the whole-net table. Training steps are also given in CPU time
+(``CPU``: the process's CPU ms per step, all threads; steadier than wall time on a busy
+machine, and at 2 threads it shows the threads' overhead: busy-waiting counts). Times are medians of wall-clock ms; the
 naive twins run once (they take seconds). ``fast/naive``: speed-up of the fast layer over
 its readable twin (forward + backward); ``torch/fast``: PyTorch's time over ours (> 1: we
 are faster). tinymtcnn and PyTorch each run in their own fresh process (``_common.py``),
@@ -113,18 +118,18 @@ def theirs(kind, shape, p):
 def _train_step(net, x, head_grads):
     def step():
         net.forward(x)
-        net.backward(head_grads)
+        net.backward(head_grads, input_grad=False)  # as Trainer.train_step; PyTorch's input needs no grad either
     return step
 
 
-NETS = (("pnet", 256, 12), ("rnet", 128, 24), ("onet", 32, 48))
+NETS = (("pnet", 256, 12), ("rnet", 128, 24), ("onet", 32, 48), ("onet", 64, 48))
 
 
-def worker_ours(naive):
+def worker_ours(naive, nets_only=False):
     from tinymtcnn.nets import ONet, PNet, RNet
 
     layers = []
-    for name, kind, shape, p in LAYERS:
+    for name, kind, shape, p in ([] if nets_only else LAYERS):
         f, b = ours(kind, shape, p, naive=False)
         row = {"fwd": timed(f), "bwd": timed(b)}
         if naive:
@@ -137,17 +142,17 @@ def worker_ours(naive):
         x = _f32(batch, 3, side, side)
         out = net.forward(x)
         grads = {k: _f32(*out[k].shape) for k in net.heads}
-        train = timed(_train_step(net, x, grads))
+        train, train_cpu = timed(_train_step(net, x, grads), cpu=True)
         net.eval()
-        nets.append({"train": train, "infer": timed(lambda: net.infer(x))})
+        nets.append({"train": train, "train_cpu": train_cpu, "infer": timed(lambda: net.infer(x))})
     return {"layers": layers, "nets": nets}
 
 
-def worker_torch():
+def worker_torch(nets_only=False):
     from facenet_pytorch.models.mtcnn import ONet as TO, PNet as TP, RNet as TR
 
     layers = []
-    for name, kind, shape, p in LAYERS:
+    for name, kind, shape, p in ([] if nets_only else LAYERS):
         f, both = theirs(kind, shape, p)
         layers.append({"fwd": timed(f), "both": timed(both)})
     nets = []
@@ -162,40 +167,46 @@ def worker_torch():
         def tinfer():
             with torch.no_grad():
                 tnet(tx)
-        nets.append({"train": timed(tstep), "infer": timed(tinfer)})
+        train, train_cpu = timed(tstep, cpu=True)
+        nets.append({"train": train, "train_cpu": train_cpu, "infer": timed(tinfer)})
     return {"layers": layers, "nets": nets}
 
 
-def tables(n, rounds):
+def tables(n, rounds, nets_only=False):
     names = ["ours"] + (["torch"] if have("torch") and have("facenet_pytorch") else [])
     runs = {k: [] for k in names}
     for r in range(rounds):
         for k in names:
-            runs[k].append(run_worker(__file__, k, n, *(["--naive"] if k == "ours" and r == 0 else [])))
+            extra = ["--naive"] if k == "ours" and r == 0 and not nets_only else []
+            extra += ["--nets-only"] if nets_only else []
+            runs[k].append(run_worker(__file__, k, n, *extra))
 
     def best(k, part, i, key):
         vals = [run[part][i][key] for run in runs[k] if key in run[part][i]]
         return min(vals) if vals else None
 
     rows = []
-    for i, (name, *_) in enumerate(LAYERS):
+    for i, (name, *_) in enumerate([] if nets_only else LAYERS):
         f, b, naive = best("ours", "layers", i, "fwd"), best("ours", "layers", i, "bwd"), best("ours", "layers", i, "naive")
         tf = best("torch", "layers", i, "fwd") if "torch" in runs else None
         tb = best("torch", "layers", i, "both") if "torch" in runs else None
         rows.append([name, naive, f, b, tf, tb, ratio(naive, f + b), ratio(tf, f), ratio(tb, f + b)])
-    print(f"\n## layers, {n} thread(s) (ms); {load()}")
-    print_table(["layer", "naive f+b", "fast fwd", "fast bwd", "torch fwd", "torch f+b", "fast/naive",
-                 "torch/fast fwd", "torch/fast f+b"], rows)
+    if not nets_only:
+        print(f"\n## layers, {n} thread(s) (ms); {load()}")
+        print_table(["layer", "naive f+b", "fast fwd", "fast bwd", "torch fwd", "torch f+b", "fast/naive",
+                     "torch/fast fwd", "torch/fast f+b"], rows)
     rows = []
     for i, (kind, batch, side) in enumerate(NETS):
         tr, inf = best("ours", "nets", i, "train"), best("ours", "nets", i, "infer")
         ttr = best("torch", "nets", i, "train") if "torch" in runs else None
         tinf = best("torch", "nets", i, "infer") if "torch" in runs else None
-        rows.append([f"{kind} x{batch} {side}x{side}", tr, ttr, ratio(ttr, tr), batch / tr * 1e3, inf, tinf,
-                     ratio(tinf, inf)])
+        cpu = best("ours", "nets", i, "train_cpu")
+        tcpu = best("torch", "nets", i, "train_cpu") if "torch" in runs else None
+        rows.append([f"{kind} x{batch} {side}x{side}", tr, ttr, ratio(ttr, tr), cpu, tcpu, ratio(tcpu, cpu),
+                     batch / tr * 1e3, inf, tinf, ratio(tinf, inf)])
     print(f"\n## whole nets, {n} thread(s): training step (forward + backward) and inference (ms); {load()}")
-    print_table(["net, batch", "train ours", "train torch", "torch/ours", "ours samples/s", "infer ours",
-                 "infer torch", "torch/ours"], rows)
+    print_table(["net, batch", "train ours", "train torch", "torch/ours", "CPU ours", "CPU torch", "torch/ours CPU",
+                 "ours samples/s", "infer ours", "infer torch", "torch/ours"], rows)
 
 
 def main(argv=None):
@@ -205,6 +216,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=2, help="runs of every library; the best median is kept")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--naive", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--nets-only", action="store_true", help="only the whole-net table (training steps, inference)")
     args = ap.parse_args(argv)
     if args.worker:
         n = args.threads[0]
@@ -213,15 +225,15 @@ def main(argv=None):
 
             torch = _torch
             set_threads(n, "torch")
-            result = worker_torch()
+            result = worker_torch(args.nets_only)
         else:
             set_threads(n, "ours")
-            result = worker_ours(args.naive)
+            result = worker_ours(args.naive, args.nets_only)
         print(json.dumps(result))
         return
     print(environment())
     for n in thread_counts(args.threads):
-        tables(n, args.rounds)
+        tables(n, args.rounds, args.nets_only)
     print("\n" + load())
 
 

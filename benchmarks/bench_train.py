@@ -5,7 +5,9 @@
 For P-Net (12x12, with landmark head), R-Net (24x24, with landmark head) and O-Net (48x48) it
 times full training steps on random inputs and mixed labels (3:1:1:2) in float32. If PyTorch is
 importable it times the same architectures in PyTorch (eager, CPU, float32, same thread count) for
-comparison; without PyTorch that column says so.
+comparison; without PyTorch that column says so. Neither computes the gradient of the input images
+(PyTorch's input does not require grad; tinymtcnn's step calls ``backward(grads, input_grad=False)``,
+as ``Trainer.train_step`` does).
 """
 import argparse
 import json
@@ -19,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tinymtcnn.threads import limit_threads  # noqa: E402
 from tinymtcnn.train.losses import TASK_WEIGHTS, joint_loss  # noqa: E402
 from tinymtcnn.train.optim import SGD  # noqa: E402
 from tinymtcnn.train.trainer import INPUT_SIZE, make_net  # noqa: E402
@@ -51,7 +54,7 @@ def bench_numpy(kind, batch_size, seconds, rng):
         out = net.forward(batch["images"])
         _, _, grads = joint_loss(out, batch, weights=TASK_WEIGHTS[kind])
         net.zero_grad()
-        net.backward(grads)
+        net.backward(grads, input_grad=False)
         opt.step(net.grads)
 
     return batch_size / _time(step, seconds)
@@ -104,7 +107,8 @@ def main(argv=None):
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
     ap.add_argument("--seconds", type=float, default=3.0, help="minimum timing per case")
     ap.add_argument("--nets", nargs="+", default=["pnet", "rnet", "onet"])
-    ap.add_argument("--threads", type=int, help="torch.set_num_threads (numpy/Numba: set the env vars)")
+    ap.add_argument("--threads", type=int, help="threads of both (torch.set_num_threads; tinymtcnn runs inside "
+                    "limit_threads(n, blas=1) as Trainer.fit does; default: all cores)")
     ap.add_argument("--json", help="also write the results as JSON")
     args = ap.parse_args(argv)
     try:
@@ -120,7 +124,8 @@ def main(argv=None):
     print(f"{'net':6} {'batch':>5} {'tinymtcnn samples/s':>20} {'torch samples/s':>16}")
     for kind in args.nets:
         for bs in args.batch_sizes:
-            ours = bench_numpy(kind, bs, args.seconds, rng)
+            with limit_threads(args.threads, blas=1):  # as Trainer.fit
+                ours = bench_numpy(kind, bs, args.seconds, rng)
             theirs = bench_torch(torch, kind, bs, args.seconds, rng) if torch else None
             rows.append({"net": kind, "batch": bs, "tinymtcnn": ours, "torch": theirs})
             print(f"{kind:6} {bs:5d} {ours:20.0f} {'%16.0f' % theirs if theirs else '   (no torch)':>16}")

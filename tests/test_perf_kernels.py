@@ -166,10 +166,6 @@ def test_resample_and_crops_serial_equal_parallel(rng):
 
 def test_parallel_builds_of_the_batch_kernels_match_the_serial_ones(rng):
     x = _f32(rng, 4, 3, 9, 8)
-    cols = [np.empty((3 * 9, 4 * 7 * 6), np.float32) for _ in range(2)]
-    for build, out in zip(("serial", "parallel"), cols):
-        getattr(im2col_batch._im2col_batch_loop, build)(x, 3, 3, 1, 0, 7, 6, out)
-    np.testing.assert_array_equal(*cols)
     y = _f32(rng, 5, 6, 7, 3)
     pooled = [np.empty((5, 3, 3 * 3), np.float32) for _ in range(2)]
     for build, out in zip(("serial", "parallel"), pooled):

@@ -14,13 +14,16 @@ of the maximum (the first one in row-major order on ties, as Caffe does).
 Backward sends each output gradient to that one input cell.
 
 ``maxpool_forward_reference`` / ``maxpool_backward_reference`` are the readable
-twins; ``maxpool_forward`` / ``maxpool_backward`` the Numba kernels.
+twins; ``maxpool_forward`` / ``maxpool_backward`` the Numba kernels. For float32
+planes with windows of 3x3 or more, the forward kernel turns every cell into one
+float64 key ordered by (value, earlier cell first), so that a window's maximum and
+its position come out of a branch-free ``max`` (comments at ``KEY_INDEX_BITS``).
 """
 import math
 
 import numpy as np
 
-from ._jit import jit_serial_or_parallel, prange
+from ._jit import jit
 
 
 def pool_output_size(size, kernel, stride, ceil_mode=True):
@@ -70,58 +73,140 @@ def maxpool_backward_reference(dout, argmax, x_shape):
 
 
 # --------------------------------------------------------------------------- Numba kernels
-@jit_serial_or_parallel
-def _maxpool_forward_loop(x, kernel, stride, out, arg):
+# float32 planes of fewer than 2**KEY_INDEX_BITS cells: every cell becomes one float64 key that
+# orders like (value, then the earlier cell), so a window's maximum and its first position come
+# out of one ``max`` over keys (``max`` of floats has no branches; a select of the index after a
+# comparison compiles to a branch, mispredicted about half the time on real data):
+#   key = (ordered(bits of x) + 2**31) * 2**KEY_INDEX_BITS + (2**KEY_INDEX_BITS - 1 - (y*W + x))
+# exact in float64 (< 2**53). ``ordered`` maps the int32 bits of a float32 to an int32 of the
+# same order (negative floats: the 31 low bits flipped; -0.0 ranks as +0.0, so a tie between
+# them goes to the first cell as well). NaN is not supported (as in the plain kernel).
+KEY_INDEX_BITS = 21
+_KEY_LAST = (1 << KEY_INDEX_BITS) - 1
+
+
+@jit
+def _maxpool_plane_keys(bits, out_bits, where, keys, kernel, stride):
+    # one (H, W) plane of float32 bits (int32) -> its maxima (bits) and flat argmax
+    h, w = bits.shape
+    oh, ow = out_bits.shape
+    for y in range(h):
+        for x in range(w):
+            i = np.int64(bits[y, x])
+            o = i if i >= 0 else (i ^ 0x7FFFFFFF) + (i == -2147483648)
+            keys[y, x] = np.float64((o + 2147483648) * (_KEY_LAST + 1) + (_KEY_LAST - (y * w + x)))
+    for oy in range(oh):
+        y0 = oy * stride
+        for ox in range(ow):
+            x0 = ox * stride
+            k = -1.0
+            if y0 + kernel <= h and x0 + kernel <= w:  # whole window: constant trip counts, unrolled
+                for i in range(kernel):
+                    row = keys[y0 + i]
+                    r = row[x0]
+                    for j in range(1, kernel):
+                        r = max(r, row[x0 + j])
+                    k = max(k, r)
+            else:  # a ceil-mode window over the bottom/right edge
+                for y in range(y0, min(y0 + kernel, h)):
+                    for x in range(x0, min(x0 + kernel, w)):
+                        k = max(k, keys[y, x])
+            ki = np.int64(k)
+            where[oy, ox] = _KEY_LAST - (ki & _KEY_LAST)
+            o = (ki >> KEY_INDEX_BITS) - 2147483648
+            out_bits[oy, ox] = o if o >= 0 else o ^ 0x7FFFFFFF
+
+
+@jit
+def _maxpool_plane(src, best, where, kernel, stride):
+    # any dtype: one (H, W) plane -> (OH, OW) maxima and their flat indices
+    h, w = src.shape
+    oh, ow = best.shape
+    for oy in range(oh):
+        y0 = oy * stride
+        y1 = min(y0 + kernel, h)
+        for ox in range(ow):
+            x0 = ox * stride
+            x1 = min(x0 + kernel, w)
+            b = src[y0, x0]
+            k = y0 * w + x0
+            for y in range(y0, y1):
+                for xx in range(x0, x1):
+                    v = src[y, xx]
+                    k = y * w + xx if v > b else k  # strict: the first maximum in row-major order
+                    b = max(v, b)
+            best[oy, ox] = b
+            where[oy, ox] = k
+
+
+@jit
+def _pool_plane(src, best, where, keys, kernel, stride):
+    if keys.shape[0] == 0:
+        _maxpool_plane(src, best, where, kernel, stride)
+    else:
+        _maxpool_plane_keys(src, best, where, keys, kernel, stride)
+
+
+# nogil, serial: the layer (tinymtcnn.layers.pool) runs chunks of the batch on several threads
+@jit(nogil=True)
+def _maxpool_forward_loop(x, kernel, stride, out, arg, use_keys):
+    # x, out: float arrays, or the int32 bits of float32 ones when use_keys
     n, c, h, w = x.shape
-    oh, ow = out.shape[2], out.shape[3]
-    for nc in prange(n * c):
-        b = nc // c
-        ch = nc % c
-        for oy in range(oh):
-            y0 = oy * stride
-            y1 = min(y0 + kernel, h)
-            for ox in range(ow):
-                x0 = ox * stride
-                x1 = min(x0 + kernel, w)
-                best = x[b, ch, y0, x0]
-                where = y0 * w + x0
-                for y in range(y0, y1):
-                    for xx in range(x0, x1):
-                        v = x[b, ch, y, xx]
-                        if v > best:
-                            best = v
-                            where = y * w + xx
-                out[b, ch, oy, ox] = best
-                arg[b, ch, oy, ox] = where
+    keys = np.empty((h if use_keys else 0, w), np.float64)
+    for nc in range(n * c):
+        src, best, where = x[nc // c, nc % c], out[nc // c, nc % c], arg[nc // c, nc % c]
+        # MTCNN's windows as constants, so that the compiler unrolls them
+        if kernel == 3 and stride == 2:
+            _pool_plane(src, best, where, keys, 3, 2)
+        elif kernel == 2 and stride == 2:
+            _pool_plane(src, best, where, keys, 2, 2)
+        else:
+            _pool_plane(src, best, where, keys, kernel, stride)
 
 
-@jit_serial_or_parallel
+@jit(nogil=True)
 def _maxpool_backward_loop(dout, arg, dx):
-    n, c, oh, ow = dout.shape
-    w = dx.shape[3]
-    for nc in prange(n * c):
-        b = nc // c
-        ch = nc % c
-        for oy in range(oh):
-            for ox in range(ow):
-                k = arg[b, ch, oy, ox]
-                dx[b, ch, k // w, k % w] += dout[b, ch, oy, ox]
+    # dout, arg (N, C, OH*OW); dx (N, C, H*W) flat planes: the argmax is the flat index
+    n, c, s = dout.shape
+    for nc in range(n * c):
+        g = dout[nc // c, nc % c]
+        k = arg[nc // c, nc % c]
+        d = dx[nc // c, nc % c]
+        for i in range(s):
+            d[k[i]] += g[i]
 
 
-def maxpool_forward(x, kernel, stride, ceil_mode=True):
-    """Max-pool ``(N,C,H,W)``; returns ``(out, argmax)`` like the reference twin. Numba kernel."""
+def maxpool_output_arrays(x_shape, kernel, stride, ceil_mode=True, dtype=np.float32):
+    """Empty ``(out, argmax)`` arrays for pooling an ``x_shape`` input (``argmax`` int32 unless a
+    plane has 2**31 cells or more)."""
+    n, c, h, w = x_shape
+    shape = (n, c, pool_output_size(h, kernel, stride, ceil_mode), pool_output_size(w, kernel, stride, ceil_mode))
+    return np.empty(shape, dtype=dtype), np.empty(shape, dtype=np.int32 if h * w < 2 ** 31 else np.int64)
+
+
+def maxpool_forward(x, kernel, stride, ceil_mode=True, out=None):
+    """Max-pool ``(N,C,H,W)``; returns ``(out, argmax)`` like the reference twin (``argmax`` int32
+    unless a plane has 2**31 cells or more). Numba kernel, one thread.
+
+    ``out``: the ``(out, argmax)`` pair to fill (C-contiguous, from :func:`maxpool_output_arrays`).
+    """
     assert x.ndim == 4
-    n, c, h, w = x.shape
-    oh = pool_output_size(h, kernel, stride, ceil_mode)
-    ow = pool_output_size(w, kernel, stride, ceil_mode)
-    out = np.empty((n, c, oh, ow), dtype=x.dtype)
-    arg = np.empty((n, c, oh, ow), dtype=np.int64)
-    _maxpool_forward_loop(x.size, np.ascontiguousarray(x), kernel, stride, out, arg)
+    h, w = x.shape[2:]
+    out, arg = maxpool_output_arrays(x.shape, kernel, stride, ceil_mode, x.dtype) if out is None else out
+    x = np.ascontiguousarray(x)
+    if x.dtype == np.float32 and h * w <= _KEY_LAST and kernel >= 3:  # (2x2 windows: the plain loop is as fast)
+        _maxpool_forward_loop(x.view(np.int32), kernel, stride, out.view(np.int32), arg, True)
+    else:
+        _maxpool_forward_loop(x, kernel, stride, out, arg, False)
     return out, arg
 
 
-def maxpool_backward(dout, argmax, x_shape):
-    """Route ``dout`` (N,C,OH,OW) to the argmax cells of an input of ``x_shape``. Numba kernel."""
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    _maxpool_backward_loop(dx.size, np.ascontiguousarray(dout), np.ascontiguousarray(argmax), dx)
-    return dx
+def maxpool_backward(dout, argmax, x_shape, out=None):
+    """Route ``dout`` (N,C,OH,OW) to the argmax cells of an input of ``x_shape``. Numba kernel, one
+    thread; adds into ``out`` (C-contiguous, ``x_shape``) when given, else into zeros."""
+    n, c, h, w = x_shape
+    dx = np.zeros((n, c, h * w), dtype=dout.dtype) if out is None else out.reshape(n, c, h * w)
+    s = dout.shape[2] * dout.shape[3]
+    _maxpool_backward_loop(np.ascontiguousarray(dout).reshape(n, c, s),
+                           np.ascontiguousarray(argmax).reshape(n, c, s), dx)
+    return dx.reshape(x_shape)

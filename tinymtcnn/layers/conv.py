@@ -15,29 +15,55 @@ Backward, with ``g = dL/dout``::
     dxp[n, c, y, x] = sum over every (f, oy, ox, i, j) that read (y, x) of g[n, f, oy, ox] * w[f, c, i, j]
 
 Two versions with the same signature: ``conv2d_forward_naive`` loops over output
-positions (readable; the test oracle) and ``conv2d_forward`` unrolls the windows of
-the whole batch with im2col (:mod:`tinymtcnn.kernels.im2col_batch`) so that the layer
-is one matrix product, and its backward pass two.
+positions (readable; the test oracle) and ``conv2d_forward`` unrolls the windows with
+im2col (:mod:`tinymtcnn.kernels.im2col_batch`) so that the layer is matrix products:
+``W (F, C*KH*KW) @ cols`` forward, ``cols @ G.T`` (dw, transposed) and ``W.T @ G`` +
+col2im (dx) backward, ``G`` the output gradient in the columns' order. It works on
+groups of images whose columns fit in a core's cache (about a megabyte, at least ~1024
+columns per product): the columns are built, used and dropped group by group (and built
+again in the backward pass, cheaper than keeping every group's columns in memory), and
+the groups go to :func:`tinymtcnn.threads.parallel_map` inside ``limit_threads(n,
+blas=1)`` (the Numba kernels release the GIL; BLAS is single-threaded there: OpenBLAS's
+own threads must not be entered from several threads at once), else run in turn. A
+group's products and sums do not depend on the thread count, so neither do the results.
 """
 from typing import NamedTuple, Tuple
 
 import numpy as np
 
 from ..kernels.im2col import conv_output_size
-from ..kernels.im2col_batch import col2im_batch, im2col_batch
-from ..threads import matmul
+from ..kernels.im2col_batch import batch_to_columns, col2im_batch, columns_to_batch, im2col_batch
+from .. import threads
 from ._checks import check_array, check_positive_int
 
 
 class ConvCache(NamedTuple):
-    """What ``conv2d_backward`` needs: the input (or its columns) and the settings."""
+    """What ``conv2d_backward`` needs: the input and the settings."""
 
     x_shape: Tuple[int, int, int, int]
-    x: np.ndarray  # the input (naive) or None
-    cols: np.ndarray  # im2col columns (fast) of the whole batch, (C*KH*KW, N*OH*OW), or None
+    x: np.ndarray  # the input
+    cols: np.ndarray  # unused (None): the fast path builds its columns again, group by group
     w: np.ndarray
     stride: int
     pad: int
+    groups: tuple = None  # image ranges ((lo, hi), ...) of the fast path; None: the naive one
+
+
+GROUP_COLUMNS = 1024  # columns (images x output positions) per product, at least ...
+GROUP_BYTES = 1 << 20  # ... unless a group's columns would outgrow this (about a core's L2 cache)
+
+
+def image_groups(n, rows, positions, itemsize):
+    """Split ``n`` images into ranges ``(lo, hi)`` whose im2col columns (``rows x positions``
+    per image) make products of about ``GROUP_COLUMNS`` columns within ``GROUP_BYTES``."""
+    size = -(-GROUP_COLUMNS // positions)
+    size = max(1, min(n, size, GROUP_BYTES // max(1, rows * positions * itemsize)))
+    return tuple((lo, min(n, lo + size)) for lo in range(0, n, size))
+
+
+def _map_groups(fn, groups):
+    """``[fn(g) for g in groups]``, on several threads only where BLAS is single-threaded."""
+    return threads.parallel_map(fn, groups, n=None if threads._blas_single else 1)
 
 
 def _check_conv_args(x, w, b, stride, pad):
@@ -58,7 +84,7 @@ def _check_conv_args(x, w, b, stride, pad):
 
 
 def conv2d_forward(x, w, b, *, stride=1, pad=0):
-    """Convolution by im2col + one matrix product for the batch (formula in the module docstring).
+    """Convolution by im2col + matrix products over groups of images (module docstring).
 
     Parameters
     ----------
@@ -72,29 +98,94 @@ def conv2d_forward(x, w, b, *, stride=1, pad=0):
     out : ndarray (N, F, OH, OW), dtype of ``x``
     cache : ConvCache
     """
+    out, _, cache = _forward(x, w, b, None, stride, pad)
+    return out, cache
+
+
+def conv2d_prelu_forward(x, w, b, alpha, *, stride=1, pad=0):
+    """``conv2d_forward`` followed by a PReLU with slopes ``alpha (F,)`` (formulas of
+    :mod:`tinymtcnn.layers.prelu`), applied group by group while the output is in cache.
+
+    Returns ``(act, pre, cache)``: the activation, the convolution's output (the PReLU's
+    input, for :func:`conv2d_prelu_backward`) and the convolution's cache.
+    """
+    return _forward(x, w, b, alpha, stride, pad)
+
+
+def _forward(x, w, b, alpha, stride, pad):
     stride, pad, oh, ow = _check_conv_args(x, w, b, stride, pad)
-    f, _, kh, kw = w.shape
+    f, c, kh, kw = w.shape
+    x = np.ascontiguousarray(x)
     w = w.astype(x.dtype, copy=False)
-    n = x.shape[0]
-    cols = im2col_batch(x, kh, kw, stride, pad)  # (C*KH*KW, N*OH*OW)
-    out = matmul(w.reshape(f, -1), cols).reshape(f, n, oh * ow)  # (F, N, OH*OW)
-    out = np.add(out.transpose(1, 0, 2), b.astype(x.dtype, copy=False)[None, :, None], order="C")  # (N, F, OH*OW)
-    return out.reshape(n, f, oh, ow), ConvCache(x.shape, None, cols, w, stride, pad)
+    w2, bias = w.reshape(f, -1), b.astype(x.dtype, copy=False)
+    n, s = x.shape[0], oh * ow
+    out = np.empty((n, f, s), dtype=x.dtype)
+    act = None if alpha is None else np.empty((n, f, s), dtype=x.dtype)
+    groups = image_groups(n, c * kh * kw, s, x.itemsize)
+
+    def run(group):
+        lo, hi = group
+        y = (w2 @ im2col_batch(x[lo:hi], kh, kw, stride, pad)).reshape(f, hi - lo, s)  # (F, G, S)
+        if alpha is None:
+            columns_to_batch(y, bias, out=out[lo:hi])  # (G, F, S) + bias
+        else:
+            columns_to_batch(y, bias, out=out[lo:hi], alpha=alpha, act=act[lo:hi])
+
+    _map_groups(run, groups)
+    cache = ConvCache(x.shape, x, None, w, stride, pad, groups)
+    out = out.reshape(n, f, oh, ow)
+    return (out, None, cache) if alpha is None else (act.reshape(n, f, oh, ow), out, cache)
 
 
-def conv2d_backward(dout, cache):
-    """Gradients of ``conv2d_forward``: returns ``(dx, dw, db)`` shaped like ``x, w, b``."""
-    if cache.cols is None:
-        return conv2d_backward_naive(dout, cache)
+def conv2d_backward(dout, cache, *, input_grad=True):
+    """Gradients of ``conv2d_forward``: returns ``(dx, dw, db)`` shaped like ``x, w, b``.
+
+    ``input_grad=False``: ``dx`` is None and not computed (no ``W.T @ G`` product, no col2im).
+    """
+    if cache.groups is None:
+        dx, dw, db = conv2d_backward_naive(dout, cache)
+        return (dx if input_grad else None), dw, db
+    return _backward(dout, cache, input_grad, None, None)[:3]
+
+
+def conv2d_prelu_backward(dact, cache, pre, alpha, *, input_grad=True):
+    """Gradients of :func:`conv2d_prelu_forward` from ``dact = dL/dact``: ``(dx, dw, db, dalpha)``
+    (``dx`` None with ``input_grad=False``); the PReLU's backward pass runs group by group."""
+    return _backward(dact, cache, input_grad, pre, alpha)
+
+
+def _backward(dout, cache, input_grad, pre, alpha):
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
     n, f = dout.shape[:2]
-    w = cache.w
-    g = dout.reshape(n, f, -1)
-    db = g.sum(axis=(0, 2))
-    g = np.ascontiguousarray(g.transpose(1, 0, 2)).reshape(f, -1)  # (F, N*OH*OW), the columns' order
-    dw = matmul(g, cache.cols.T).reshape(w.shape)  # sum over every (n, oy, ox) in one product
-    dcols = matmul(w.reshape(f, -1).T, g)  # (C*KH*KW, N*OH*OW)
-    dx = col2im_batch(dcols, cache.x_shape, w.shape[2], w.shape[3], cache.stride, cache.pad)
-    return dx, dw, db
+    kh, kw = w.shape[2:]
+    w2 = w.reshape(f, -1)
+    s = dout.shape[2] * dout.shape[3]
+    g3 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(n, f, s)
+    pre3 = None if pre is None else np.ascontiguousarray(pre).reshape(n, f, s)
+    dx = np.zeros(x.shape, dtype=x.dtype) if input_grad else None
+
+    def run(group):
+        lo, hi = group
+        cols = im2col_batch(x[lo:hi], kh, kw, stride, pad)  # (C*KH*KW, G*S), built again
+        if pre3 is None:
+            g, db = batch_to_columns(g3[lo:hi])  # (F, G, S): the columns' order; db summed
+            da = None
+        else:
+            g, db, da = batch_to_columns(g3[lo:hi], pre3[lo:hi], alpha)  # through the PReLU
+        g = g.reshape(f, -1)
+        if input_grad:
+            col2im_batch(w2.T @ g, (hi - lo,) + x.shape[1:], kh, kw, stride, pad, out=dx[lo:hi])
+        return cols @ g.T, db, da  # this group's sums over (n, oy, ox): dw.T (faster than g @ cols.T)
+
+    parts = _map_groups(run, cache.groups)
+    if not parts:  # an empty batch
+        return dx, np.zeros(w.shape, x.dtype), np.zeros(f, x.dtype), np.zeros(f, x.dtype)
+    dw_t = parts[0][0]
+    for part in parts[1:]:
+        dw_t += part[0]
+    db = np.sum([p[1] for p in parts], axis=0, dtype=np.float64).astype(x.dtype)
+    da = None if pre3 is None else np.sum([p[2] for p in parts], axis=0, dtype=np.float64).astype(x.dtype)
+    return dx, np.ascontiguousarray(dw_t.T).reshape(w.shape), db, da
 
 
 def conv2d_forward_naive(x, w, b, *, stride=1, pad=0):
@@ -109,7 +200,7 @@ def conv2d_forward_naive(x, w, b, *, stride=1, pad=0):
             window = xp[:, :, oy * stride:oy * stride + kh, ox * stride:ox * stride + kw]  # (N, C, KH, KW)
             out[:, :, oy, ox] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
     # <<< TASK 2.1
-    return out, ConvCache(x.shape, x, None, w, stride, pad)
+    return out, ConvCache(x.shape, x, None, w, stride, pad, None)
 
 
 def conv2d_backward_naive(dout, cache):

@@ -4,7 +4,9 @@ Each module holds ``params`` and ``grads`` dicts with the same keys (``w``/``b``
 for Conv2d and Linear, ``alpha`` for PReLU), keeps the cache of its last
 forward pass, and has ``forward(x)`` / ``backward(dout) -> dx``. ``backward``
 *adds* into ``grads`` (call ``zero_grad`` between steps), so a layer used twice
-accumulates like a shared weight should.
+accumulates like a shared weight should. Modules with parameters also take
+``backward(dout, input_grad=False)``: only the parameter gradients, returning None
+(the first layer of a net in training; a convolution then skips ``W.T @ G`` and col2im).
 
 ``naive=True`` makes a module use the readable loop twin of its layer.
 """
@@ -83,11 +85,13 @@ class Conv2d(Module):
         out, self.cache = f(x, self.params["w"], self.params["b"], stride=self.stride, pad=self.pad)
         return out
 
-    def backward(self, dout):
-        f = conv.conv2d_backward_naive if self.naive else conv.conv2d_backward
-        dx, dw, db = f(dout, self._need_cache())
+    def backward(self, dout, input_grad=True):
+        if self.naive:
+            dx, dw, db = conv.conv2d_backward_naive(dout, self._need_cache())
+        else:
+            dx, dw, db = conv.conv2d_backward(dout, self._need_cache(), input_grad=input_grad)
         self._accumulate(w=dw, b=db)
-        return dx
+        return dx if input_grad else None
 
     def extra_repr(self):
         fo, ci, kh, kw = self.params["w"].shape
@@ -107,11 +111,11 @@ class PReLU(Module):
         out, self.cache = f(x, self.params["alpha"])
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, input_grad=True):
         f = prelu.prelu_backward_naive if self.naive else prelu.prelu_backward
         dx, dalpha = f(dout, self._need_cache())
         self._accumulate(alpha=dalpha)
-        return dx
+        return dx if input_grad else None
 
     def extra_repr(self):
         return f"{self.params['alpha'].shape[0]}"
@@ -137,6 +141,35 @@ class MaxPool2d(Module):
         return f"kernel={self.kernel}, stride={self.stride}, ceil_mode={self.ceil_mode}"
 
 
+def fusable(conv_module, prelu_module):
+    """Whether a Conv2d followed by a PReLU can run as one fused step (both fast, not naive)."""
+    return (isinstance(conv_module, Conv2d) and isinstance(prelu_module, PReLU)
+            and not conv_module.naive and not prelu_module.naive)
+
+
+def conv_prelu_forward(conv_module, prelu_module, x):
+    """``prelu_module(conv_module(x))`` in one pass over groups of images
+    (:func:`tinymtcnn.layers.conv.conv2d_prelu_forward`); fills both modules' caches as their own
+    ``forward`` would, so their ``backward`` (or :func:`conv_prelu_backward`) works after it."""
+    alpha = prelu_module.params["alpha"]
+    act, pre, conv_module.cache = conv.conv2d_prelu_forward(
+        x, conv_module.params["w"], conv_module.params["b"], alpha.astype(x.dtype, copy=False),
+        stride=conv_module.stride, pad=conv_module.pad)
+    prelu_module.cache = prelu.PReLUCache(pre, alpha)
+    return act
+
+
+def conv_prelu_backward(conv_module, prelu_module, dout, input_grad=True):
+    """``conv_module.backward(prelu_module.backward(dout))`` in one pass over groups of images;
+    adds into both modules' ``grads``."""
+    pre, alpha = prelu_module._need_cache()
+    dx, dw, db, dalpha = conv.conv2d_prelu_backward(dout, conv_module._need_cache(), pre,
+                                                    alpha.astype(pre.dtype, copy=False), input_grad=input_grad)
+    conv_module._accumulate(w=dw, b=db)
+    prelu_module._accumulate(alpha=dalpha)
+    return dx
+
+
 class Linear(Module):
     """Fully connected layer; ``params = {"w": (O, I), "b": (O,)}`` (Caffe layout)."""
 
@@ -152,11 +185,11 @@ class Linear(Module):
         out, self.cache = f(x, self.params["w"], self.params["b"])
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, input_grad=True):
         f = linear.linear_backward_naive if self.naive else linear.linear_backward
         dx, dw, db = f(dout, self._need_cache())
         self._accumulate(w=dw, b=db)
-        return dx
+        return dx if input_grad else None
 
     def extra_repr(self):
         o, i = self.params["w"].shape

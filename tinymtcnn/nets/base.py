@@ -10,17 +10,13 @@ module's ``grads``.
 ``net.params`` / ``net.grads`` are flat dicts keyed ``"<layer>.<key>"`` (for
 example ``"conv1.w"``, ``"PReLU1.alpha"``), the same names the weight files use.
 """
-import threading
-
 import numpy as np
 
 from ..kernels._jit import get_num_threads
-from ..kernels.chwn import bias_prelu_rows, im2col_chwn, maxpool_chwn
 from ..kernels.conv_direct import pnet_output_size, pnet_trunk
-from ..layers.modules import Conv2d, Dropout, Flatten, Linear, MaxPool2d, PReLU
-from ..layers.pool import pool_output_size
+from ..layers.modules import conv_prelu_backward, conv_prelu_forward, fusable
 from ..layers.softmax import softmax
-from ..threads import matmul
+from .inference import infer_layers, own_memory, pnet_fused_weights, to_nchw
 
 
 class Net:
@@ -118,8 +114,16 @@ class Net:
         return x.astype(self.dtype, copy=False)
 
     def forward_trunk(self, x):
-        for _, m in self.trunk:
-            x = m.forward(x)
+        """Run the trunk; a convolution followed by a PReLU runs as one fused step."""
+        mods = [m for _, m in self.trunk]
+        i = 0
+        while i < len(mods):
+            if i + 1 < len(mods) and fusable(mods[i], mods[i + 1]) and x.ndim == 4:
+                x = conv_prelu_forward(mods[i], mods[i + 1], x)
+                i += 2
+            else:
+                x = mods[i].forward(x)
+                i += 1
         return x
 
     def forward(self, x):
@@ -139,8 +143,15 @@ class Net:
             out["face_prob"] = softmax(out["face_logits"], axis=1)[:, 1]
         return out
 
-    def backward(self, grads):
-        """Back-propagate ``{output key: dL/doutput}`` (heads left out get no gradient); returns dL/dx."""
+    def backward(self, grads, *, input_grad=True):
+        """Back-propagate ``{output key: dL/doutput}`` (heads left out get no gradient), filling
+        every module's ``grads``; returns dL/dx.
+
+        ``input_grad=False`` (training: nothing needs the gradient of the images) returns None
+        and stops at the first layer with parameters, which computes only its own gradients
+        (for a convolution: no ``W.T @ G`` product and no col2im); the parameter gradients are
+        the same.
+        """
         unknown = set(grads) - set(self.heads)
         if unknown:
             raise ValueError(f"no head named {sorted(unknown)}; heads are {list(self.heads)}"
@@ -150,9 +161,19 @@ class Net:
             for _, m in reversed(self.heads[key]):
                 g = m.backward(g)
             dfeat = g if dfeat is None else dfeat + g
-        for _, m in reversed(self.trunk):
-            dfeat = m.backward(dfeat)
-        return dfeat
+        mods = [m for _, m in self.trunk]
+        first = 0 if input_grad else next((i for i, m in enumerate(mods) if m.params), len(mods))
+        i = len(mods) - 1
+        while i >= first:
+            keep = input_grad or i > first  # the gradient of the first layer's input is not needed
+            if i - 1 >= first and fusable(mods[i - 1], mods[i]):  # a convolution and its PReLU
+                keep = input_grad or i - 1 > first
+                dfeat = conv_prelu_backward(mods[i - 1], mods[i], dfeat, input_grad=keep)
+                i -= 2
+            else:
+                dfeat = mods[i].backward(dfeat) if keep else mods[i].backward(dfeat, input_grad=False)
+                i -= 1
+        return dfeat if input_grad else None
 
     __call__ = forward
 
@@ -170,7 +191,7 @@ class Net:
             return self.forward(x)
         x = self._check_input(x)
         # fused strips for pyramid levels; a batch of small crops (training, mining) goes as a batch
-        fused = _pnet_fused_weights(self) if x.dtype == np.float32 and len(x) <= 4 else None
+        fused = pnet_fused_weights(self) if x.dtype == np.float32 and len(x) <= 4 else None
         if fused is not None and min(pnet_output_size(*x.shape[2:])) >= 1:
             weights, widths = fused
             h, w = pnet_output_size(*x.shape[2:])
@@ -182,8 +203,9 @@ class Net:
                 out[key] = maps[:, start:start + width]
                 start += width
         else:
-            feats = _infer_layers(self.trunk, np.ascontiguousarray(x.transpose(1, 2, 3, 0)), ("a", "b"))
-            out = {key: _own(_to_nchw(_infer_layers(layers, feats, ("c", "d")))) for key, layers in self.heads.items()}
+            feats = infer_layers(self.trunk, np.ascontiguousarray(x.transpose(1, 2, 3, 0)), ("a", "b"))
+            out = {key: own_memory(to_nchw(infer_layers(layers, feats, ("c", "d"))))
+                   for key, layers in self.heads.items()}
         if "face_logits" in out:
             out["face_prob"] = softmax(out["face_logits"], axis=1)[:, 1]
         return out
@@ -195,109 +217,3 @@ class Net:
             lines.append(f"  [{key}] " + " -> ".join(f"{n}: {m!r}" for n, m in layers))
         lines.append(f")  # {self.num_params():,} parameters")
         return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------- inference helpers
-def _is_conv(m, k):
-    return isinstance(m, Conv2d) and m.params["w"].shape[2:] == (k, k) and m.stride == 1 and m.pad == 0
-
-
-def _pnet_fused_weights(net):
-    """``(weights for pnet_trunk, [(head key, channels)])`` when ``net`` has P-Net's layers, else None."""
-    mods = [m for _, m in net.trunk]
-    kinds = [Conv2d, PReLU, MaxPool2d, Conv2d, PReLU, Conv2d, PReLU]
-    if len(mods) != len(kinds) or not all(isinstance(m, k) for m, k in zip(mods, kinds)):
-        return None
-    c1, p1, pool, c2, p2, c3, p3 = mods
-    if not (_is_conv(c1, 3) and _is_conv(c2, 3) and _is_conv(c3, 3) and c1.params["w"].shape[1] == 3
-            and (pool.kernel, pool.stride, pool.ceil_mode) == (2, 2, True)):
-        return None
-    heads = []
-    for key, layers in net.heads.items():
-        if len(layers) != 1 or not _is_conv(layers[0][1], 1):
-            return None
-        heads.append((key, layers[0][1]))
-    wh = np.concatenate([m.params["w"][:, :, 0, 0] for _, m in heads])
-    bh = np.concatenate([m.params["b"] for _, m in heads])
-    weights = (c1.params["w"], c1.params["b"], p1.params["alpha"], c2.params["w"], c2.params["b"],
-               p2.params["alpha"], c3.params["w"], c3.params["b"], p3.params["alpha"], wh, bh)
-    return weights, [(key, m.params["w"].shape[0]) for key, m in heads]
-
-
-class _Scratch(threading.local):
-    """Grow-only scratch arrays, one set per thread: fresh multi-MB arrays on every call would
-    cost a page fault per 4 KB (as much time as the products themselves on R-Net batches)."""
-
-    def __init__(self):
-        self.buffers = {}
-
-    def array(self, slot, shape, dtype):
-        size = int(np.prod(shape))
-        buf = self.buffers.get(slot)
-        if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = self.buffers[slot] = np.empty(size, dtype=dtype)
-        return buf[:size].reshape(shape)
-
-
-_scratch = _Scratch()
-
-
-def _own(x):
-    """``x`` itself when it owns its memory, else a copy (outputs must not live in scratch)."""
-    return x if x.flags.owndata else x.copy()
-
-
-def _to_nchw(x):
-    """Batch-innermost ``(C, H, W, N)`` -> ``(N, C, H, W)``; 2-D ``(N, F)`` arrays pass through."""
-    return np.ascontiguousarray(x.transpose(3, 0, 1, 2)) if x.ndim == 4 else x
-
-
-def _infer_layers(layers, x, slots):
-    """Run ``layers`` on ``x``: ``(C, H, W, N)`` (batch innermost) or ``(N, F)``; a PReLU after a
-    convolution or linear layer is applied in the same pass. Same formulas as the modules'
-    ``forward``; unknown modules run their own ``forward`` on an NCHW copy. Activations go to the
-    two scratch ``slots`` in turn, so the result may live in one of them."""
-    slot, other = slots
-    mods = [m for _, m in layers]
-    i = 0
-    while i < len(mods):
-        m = mods[i]
-        nxt = mods[i + 1] if i + 1 < len(mods) else None
-        alpha = nxt.params["alpha"] if isinstance(nxt, PReLU) else None
-        if isinstance(m, Conv2d) and x.ndim == 4 and m.stride == 1 and m.pad == 0:
-            w = m.params["w"].astype(x.dtype, copy=False)
-            f, c, kh, kw = w.shape
-            _, h, wd, n = x.shape
-            oh, ow = h - kh + 1, wd - kw + 1
-            cols = (x.reshape(c, -1) if kh == kw == 1 else
-                    im2col_chwn(x, kh, kw, out=_scratch.array("cols", (c * kh * kw, oh * ow * n), x.dtype)))
-            y = matmul(w.reshape(f, -1), cols, out=_scratch.array(slot, (f, oh * ow * n), x.dtype))
-            x = bias_prelu_rows(y, m.params["b"], alpha).reshape(f, oh, ow, n)
-            slot, other = other, slot
-            i += 1 if alpha is None else 2
-            continue
-        if isinstance(m, Linear) and x.ndim == 2:
-            y = x @ m.params["w"].astype(x.dtype, copy=False).T
-            y += m.params["b"].astype(x.dtype, copy=False)
-            if alpha is not None:
-                y = np.where(y > 0, y, alpha.astype(x.dtype, copy=False)[None] * y)
-            x = y
-            i += 1 if alpha is None else 2
-            continue
-        if isinstance(m, MaxPool2d) and x.ndim == 4:
-            c, h, wd, n = x.shape
-            shape = (c, pool_output_size(h, m.kernel, m.stride, m.ceil_mode),
-                     pool_output_size(wd, m.kernel, m.stride, m.ceil_mode), n)
-            x = maxpool_chwn(x, m.kernel, m.stride, m.ceil_mode, out=_scratch.array(slot, shape, x.dtype))
-            slot, other = other, slot
-        elif isinstance(m, Flatten) and x.ndim == 4:
-            x = x.reshape(-1, x.shape[3]).T  # (N, C*H*W) in C order, as Caffe; a transposed view
-        elif isinstance(m, PReLU):
-            a = m.params["alpha"].astype(x.dtype, copy=False)
-            a = a[:, None, None, None] if x.ndim == 4 else a[None]
-            x = np.where(x > 0, x, a * x)
-        elif not isinstance(m, Dropout):  # Dropout is the identity outside training
-            y = m.forward(_to_nchw(x))
-            x = np.ascontiguousarray(y.transpose(1, 2, 3, 0)) if y.ndim == 4 else y
-        i += 1
-    return x

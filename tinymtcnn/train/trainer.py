@@ -129,7 +129,7 @@ class Trainer:
         out = self.net.forward(batch["images"])
         total, parts, grads = joint_loss(out, batch, weights=self.weights, ohem=self.config.ohem)
         self.net.zero_grad()
-        self.net.backward(grads)
+        self.net.backward(grads, input_grad=False)  # the images need no gradient
         grads = self.net.grads
         clip = self.config.clip_norm
         if clip:
