@@ -96,12 +96,17 @@ def stage_times(img):
             timed(lambda: stages.output(img, s2.boxes, onet)))
 
 
-def worker(name, n, repeat):
+def selected(names):
+    """:func:`photos` whose label contains one of ``names`` (all when ``names`` is empty)."""
+    return [(label, img) for label, img in photos() if not names or any(k in label for k in names)]
+
+
+def worker(name, n, repeat, names=()):
     """Time detector ``name`` on every photo at ``n`` threads; print one JSON line."""
     set_threads(n, {"facenet": "torch", "haar": "cv2"}.get(name, "ours"))  # before tinymtcnn is imported
     detect = detector(name)
     result = []
-    for label, img in photos():
+    for label, img in selected(names):
         ms, cpu = timed(lambda: detect(img), repeat=repeat, cpu=True)
         row = {"photo": label, "ms": ms, "cpu": cpu, "faces": detect(img)}
         if name == "ours":
@@ -110,12 +115,13 @@ def worker(name, n, repeat):
     print(json.dumps(result))
 
 
-def speed_table(n, repeat, rounds):
-    names = ["ours"] + [k for k, mod in (("facenet", "facenet_pytorch"), ("haar", "cv2")) if have(mod)]
+def speed_table(n, repeat, rounds, picked=(), skip=()):
+    names = ["ours"] + [k for k, mod in (("facenet", "facenet_pytorch"), ("haar", "cv2"))
+                        if have(mod) and k not in skip]
     runs = {k: [] for k in names}
     for _ in range(rounds):
         for k in names:
-            runs[k].append(run_worker(__file__, k, n, "--repeat", repeat))
+            runs[k].append(run_worker(__file__, k, n, "--repeat", repeat, *(("--photos", *picked) if picked else ())))
     best = {k: [min(r[i]["ms"] for r in runs[k]) for i in range(len(runs[k][0]))] for k in names}
     cpu = {k: [min(r[i]["cpu"] for r in runs[k]) for i in range(len(runs[k][0]))] for k in names}
     rows = []
@@ -207,15 +213,18 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3, help="runs of every detector; the best median is kept")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-memory", action="store_true", help="skip the RSS and start-up processes")
+    ap.add_argument("--photos", nargs="+", default=[], metavar="NAME",
+                    help="only the photos whose label contains one of these (e.g. einstein 1024x1024)")
+    ap.add_argument("--skip", nargs="+", default=[], choices=["facenet", "haar"], help="leave these detectors out")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.threads[0], args.repeat)
+        return worker(args.worker, args.threads[0], args.repeat, args.photos)
     print(environment())
     counts = thread_counts(args.threads)
     if not args.skip_speed:
         for n in counts:
-            speed_table(n, args.repeat, args.rounds)
+            speed_table(n, args.repeat, args.rounds, args.photos, args.skip)
     if not args.skip_memory:
         memory_and_startup(counts)
     print("\n" + load())

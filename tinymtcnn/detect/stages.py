@@ -13,12 +13,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..kernels.level import pyramid_level
 from ..kernels.nms import nms
 from ..threads import get_num_threads, limit_threads, parallel_map
 from .boxes import (apply_box_regression, decode_landmarks, heatmap_to_boxes, mirror_landmarks, square_boxes,
                     truncate_boxes)
 from .crops import crop_and_resize
-from .pyramid import _levels, iter_pyramid, pyramid_scales
+from .pyramid import iter_pyramid, level_size, pyramid_scales
 
 # 24x24 crops per forward pass of R-Net / LNet (O-Net's 48x48: a quarter as many): bounds memory
 CHUNK = 256
@@ -63,21 +64,36 @@ def pnet_level(level, scale, pnet, threshold):
     -------
     boxes (K, 4), scores (K,), offsets (K, 4), prob map (h', w')
     """
-    out = pnet.infer(level.transpose(2, 0, 1)[None])
+    return _pnet_on_channels(level.transpose(2, 0, 1), scale, pnet, threshold)
+
+
+def _pnet_on_channels(level, scale, pnet, threshold):
+    """:func:`pnet_level` on a channel-first ``(3, hs, ws)`` level."""
+    out = pnet.infer(level[None])
     prob = out["face_prob"][0]
     boxes, scores, offsets = heatmap_to_boxes(prob, out["box_reg"][0], scale, threshold)
     keep = nms(boxes, scores, 0.5, "union")
     return boxes[keep], scores[keep], offsets[keep], prob
 
 
+def _scan_level(image, scale, pnet, threshold):
+    """Build level ``scale`` of ``image`` in one pass (resampled, normalised, channel-first: the
+    same values as :func:`~tinymtcnn.detect.pyramid.iter_pyramid`'s) and run :func:`pnet_level` on it."""
+    level = pyramid_level(image, *level_size(image.shape[0], image.shape[1], scale))
+    return _pnet_on_channels(level, scale, pnet, threshold)[:3]
+
+
 def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6, on_level=None):
     """Stage 1: P-Net over the pyramid, NMS across levels, regression, squaring, ``fix``.
 
     Port of: detect_face.m (first stage). Levels are built and processed one at a
-    time, so memory stays bounded on large photos. With several threads (and no
-    ``on_level``), each thread builds and scans whole levels, largest first: the first
-    level is about half the work, so two threads share it out evenly without a single
-    parallel region; the candidates are gathered in level order, as sequentially.
+    time, so memory stays bounded on large photos; each is resampled, normalised and laid
+    out channel-first in one pass (:func:`~tinymtcnn.kernels.level.pyramid_level`; with
+    ``on_level``, as the readable :func:`~tinymtcnn.detect.pyramid.iter_pyramid` +
+    :func:`pnet_level`: the same values). With several threads (and no ``on_level``), each
+    thread builds and scans whole levels, largest first: the first level is about half the
+    work, so two threads share it out evenly without a single parallel region; the
+    candidates are gathered in level order, as sequentially.
 
     Regression here uses ``w = x2 - x1`` (no +1), as M; then ``square_boxes`` (rerec.m)
     and truncation toward zero.
@@ -93,17 +109,15 @@ def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6,
     """
     all_boxes, all_scores, all_offsets = [], [], []
     levels = iter_pyramid(image, min_face_size, scale_factor)  # validates the arguments
-    if on_level is None and get_num_threads() > 1:
+    if on_level is None:
         image = np.asarray(image)
         scales = pyramid_scales(image.shape[0], image.shape[1], min_face_size, scale_factor)
-
-        def scan(scale):
-            _, level = next(_levels(image, [scale]))
-            return pnet_level(level, scale, pnet, threshold)[:3]
-
         threads = get_num_threads()
-        with limit_threads(1, blas=1):  # one level per thread, serial kernels inside
-            found = parallel_map(scan, scales, threads)
+        if threads > 1:
+            with limit_threads(1, blas=1):  # one level per thread, serial kernels inside
+                found = parallel_map(lambda s: _scan_level(image, s, pnet, threshold), scales, threads)
+        else:
+            found = [_scan_level(image, s, pnet, threshold) for s in scales]
         levels = ()
         for boxes, scores, offsets in found:
             all_boxes.append(boxes)

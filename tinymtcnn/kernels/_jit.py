@@ -6,6 +6,7 @@ unchanged, so every kernel still runs as plain Python: slow, but importable and
 correct. Tests compare each compiled kernel with its plain-Python twin.
 """
 import os
+import types
 
 # Idle OpenMP threads sleep instead of spinning (see tinymtcnn.threads); read when Numba starts them.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -47,8 +48,27 @@ if HAVE_NUMBA:  # pragma: no cover
 PARALLEL_MIN_WORK = 1 << 20
 
 
+def parallel_build(fn, **options):
+    """``jit(parallel=True, **options)`` of a renamed copy of ``fn`` (``<name>_parallel``).
+
+    Numba's disk cache (``cache=True``) files a compiled function under its module, qualified
+    name and line and looks entries up by argument types: the compile options are not part of
+    the key. ``jit(fn)`` and ``jit(parallel=True)(fn)`` would share one entry, and whichever build
+    was compiled first is what both load from then on (seen: a "parallel" resampler running on
+    one thread, and a "serial" P-Net loop starting threads of its own inside a pyramid level
+    already running on a thread of :func:`tinymtcnn.threads.parallel_map`). The copy has a
+    cache entry of its own.
+    """
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
+                              fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_parallel"
+    twin.__doc__ = fn.__doc__
+    return jit(parallel=True, **options)(twin)
+
+
 class SerialOrParallel:
-    """One loop compiled twice (serial and ``parallel=True``); calls pick by problem size.
+    """One loop compiled twice (serial and ``parallel=True``, each with its own cache entry: see
+    :func:`parallel_build`); calls pick by problem size.
 
     ``kernel(work, *args)`` runs the parallel build when ``work >= PARALLEL_MIN_WORK``.
     """
@@ -56,7 +76,7 @@ class SerialOrParallel:
     def __init__(self, fn, **options):
         self.py = fn
         self.serial = jit(**options)(fn)
-        self.parallel = jit(parallel=True, **options)(fn)
+        self.parallel = parallel_build(fn, **options)
         self.__doc__ = fn.__doc__
 
     def __call__(self, work, *args):

@@ -91,28 +91,41 @@ def _bias_prelu_rows_loop(y, b, alpha, use_alpha):
 
 @jit_serial_or_parallel
 def _maxpool_chwn_loop(x3, kernel, stride, w, n_n, out3):
-    """``x3``/``out3`` are ``(C, H, W*N)`` / ``(C, OH, OW*N)`` views; max over runs of ``N`` values."""
+    """``x3``/``out3`` are ``(C, H, W*N)`` / ``(C, OH, OW*N)`` views; max over runs of ``N`` values.
+
+    Separable: the max over the window's rows first (one pass over whole rows of ``W*N``
+    values, which vectorises whatever ``N``), then over its columns.
+    """
     c_n, h = x3.shape[0], x3.shape[1]
     oh = out3.shape[1]
     ow = out3.shape[2] // n_n
-    for co in prange(c_n * oh):
-        c = co // oh
-        oy = co % oh
-        dst = out3[c, oy]
-        y0 = oy * stride
-        y1 = min(y0 + kernel, h)
-        for ox in range(ow):
-            x0 = ox * stride
-            x1 = min(x0 + kernel, w)
-            d = dst[ox * n_n:(ox + 1) * n_n]  # views of N values: these loops vectorise
-            first = x3[c, y0, x0 * n_n:(x0 + 1) * n_n]
-            for n in range(n_n):
-                d[n] = first[n]
-            for yy in range(y0, y1):
-                for xx in range(x0, x1):
-                    src = x3[c, yy, xx * n_n:(xx + 1) * n_n]
+    run = w * n_n
+    for c in prange(c_n):
+        rows = np.empty(run, dtype=x3.dtype)
+        for oy in range(oh):
+            y0 = oy * stride
+            y1 = min(y0 + kernel, h)
+            first = x3[c, y0]
+            for j in range(run):
+                rows[j] = first[j]
+            for yy in range(y0 + 1, y1):
+                src = x3[c, yy]
+                for j in range(run):
+                    v = src[j]
+                    best = rows[j]
+                    rows[j] = v if v > best else best
+            dst = out3[c, oy]
+            for ox in range(ow):
+                x0 = ox * stride
+                x1 = min(x0 + kernel, w)
+                d = dst[ox * n_n:(ox + 1) * n_n]  # views of N values: these loops vectorise
+                col = rows[x0 * n_n:(x0 + 1) * n_n]
+                for n in range(n_n):
+                    d[n] = col[n]
+                for xx in range(x0 + 1, x1):
+                    col = rows[xx * n_n:(xx + 1) * n_n]
                     for n in range(n_n):
-                        v = src[n]
+                        v = col[n]
                         best = d[n]
                         d[n] = v if v > best else best
 

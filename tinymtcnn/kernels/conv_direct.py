@@ -25,7 +25,7 @@ multiply-adds, so they agree with the twins to float32 rounding, not bit for bit
 """
 import numpy as np
 
-from ._jit import jit, prange
+from ._jit import jit, parallel_build, prange
 from .chwn import maxpool_chwn_reference
 from .maxpool import pool_output_size
 
@@ -105,24 +105,49 @@ def _conv3x3_prelu_rows(x, w, b, alpha, out):
 
 
 @jit
+def _max4(a, b, c, d):
+    """The first of the largest of ``a, b, c, d`` (scanned in that order, as a window loop would)."""
+    best = a
+    if b > best:
+        best = b
+    if c > best:
+        best = c
+    if d > best:
+        best = d
+    return best
+
+
+@jit
 def _maxpool2_rows(x, out):
-    """Caffe ceil-mode 2x2/2 max-pool of ``x (C, H, W)`` into ``out (C, OH, OW)``; edge windows are partial."""
+    """Caffe ceil-mode 2x2/2 max-pool of ``x (C, H, W)`` into ``out (C, OH, OW)``; edge windows are partial.
+
+    Full windows take the max of their four values in window order (row by row), with no
+    inner window loops, so the loop along a row vectorises; a partial last column or row
+    (odd ``W`` or ``H``) takes the max of the values it has.
+    """
     c_n, h, w = x.shape
     oh, ow = out.shape[1], out.shape[2]
+    full_w = w // 2
     for c in range(c_n):
         for oy in range(oh):
             y0 = 2 * oy
-            y1 = min(y0 + 2, h)
-            for ox in range(ow):
-                x0 = 2 * ox
-                x1 = min(x0 + 2, w)
-                best = x[c, y0, x0]
-                for yy in range(y0, y1):
-                    for xx in range(x0, x1):
-                        v = x[c, yy, xx]
-                        if v > best:
-                            best = v
-                out[c, oy, ox] = best
+            dst = out[c, oy]
+            r0 = x[c, y0]
+            if y0 + 1 < h:
+                r1 = x[c, y0 + 1]
+                for ox in range(full_w):
+                    dst[ox] = _max4(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1])
+                if ow > full_w:  # odd width: a 1x2 window at the right edge
+                    a = r0[w - 1]
+                    b = r1[w - 1]
+                    dst[ow - 1] = b if b > a else a
+            else:  # odd height: 2x1 windows along the bottom edge
+                for ox in range(full_w):
+                    a = r0[2 * ox]
+                    b = r0[2 * ox + 1]
+                    dst[ox] = b if b > a else a
+                if ow > full_w:
+                    dst[ow - 1] = r0[w - 1]
 
 
 @jit(fastmath=_FMA)
@@ -168,7 +193,7 @@ def _pnet_strips_loop(x, rows, wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, o
 
 
 _pnet_strips_serial = jit(nogil=True)(_pnet_strips_loop)  # nogil: levels may run on several Python threads
-_pnet_strips_parallel = jit(parallel=True)(_pnet_strips_loop)
+_pnet_strips_parallel = parallel_build(_pnet_strips_loop)  # a cache entry of its own (see _jit.parallel_build)
 
 
 def conv3x3_prelu(x, w, b, alpha):

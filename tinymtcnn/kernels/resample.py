@@ -30,7 +30,9 @@ Precision and deliberate differences from the C++:
   what ``imResample`` does when the size does not change).
 * The C++ resamples along x (columns) first, then y. The reference twin does the
   same; the Numba kernel does y first, one output row at a time (bounded
-  memory for big photos). Both are float64 and agree to ~1e-12.
+  memory for big photos), and sums the source rows of equal weight (the whole
+  pixels of an area average) before multiplying once, exactly in int32 for uint8
+  images (:mod:`tinymtcnn.kernels.resample_rows`). Both are float64 and agree to ~1e-12.
 
 ``resample_reference`` / ``resample``: readable (dense weight matrices) and Numba
 twins. ``crop_resize_reference`` / ``crop_resize``: the R-Net/O-Net crop stage:
@@ -40,7 +42,8 @@ import math
 
 import numpy as np
 
-from ._jit import PARALLEL_MIN_WORK, get_num_threads, jit, prange
+from ._jit import PARALLEL_MIN_WORK, get_num_threads, jit, parallel_build, prange
+from .resample_rows import _acc_like, _resample_row, _tap_runs
 
 NORM_MEAN = 127.5
 NORM_SCALE = 0.0078125  # 1/128
@@ -188,60 +191,35 @@ def axis_taps(n_in, n_out):
     return idx, wts
 
 
-@jit
-def _resample_row(src, y0, x0, h, w, yi, yw, xi, xw, b, rowbuf, out_row):
-    """One output row ``b`` of a resampled window of ``src``.
-
-    The window has its top-left source pixel at ``(y0, x0)`` (0-based, may be negative)
-    and the tap tables index it; source pixels outside ``[0, h) x [0, w)`` count as 0.
-    ``src`` is C-contiguous; ``rowbuf`` (window width, C) float64 C-contiguous scratch;
-    ``out_row`` (out_w, C) float64 result. The pass along y runs over the flattened
-    row (x and channel together) so that it vectorises.
-    """
-    c_n = src.shape[2]
-    flat = rowbuf.reshape(-1)
-    flat[:] = 0.0
-    win_w = rowbuf.shape[0]
-    xs = max(0, -x0) * c_n
-    xe = min(win_w, w - x0) * c_n
-    off = x0 * c_n
-    for t in range(yi.shape[1]):
-        wt = yw[b, t]
-        if wt == 0.0:
-            continue
-        y = y0 + yi[b, t]
-        if y < 0 or y >= h:
-            continue
-        dst = flat[xs:xe]  # views, so that the loop indices are plain ranges and it vectorises
-        srow = src[y].reshape(-1)[off + xs:off + xe]
-        for k in range(xe - xs):
-            dst[k] += wt * srow[k]
-    for xb in range(out_row.shape[0]):
-        for c in range(c_n):
-            acc = 0.0
-            for t in range(xi.shape[1]):
-                acc += xw[xb, t] * rowbuf[xi[xb, t], c]
-            out_row[xb, c] = acc
-
-
 _ROW_BLOCK = 16  # output rows per task of the parallel loop (one scratch row buffer each)
 
 
-def _resample_rows(src, yi, yw, xi, xw, out):
+def _resample_rows(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out):
     h, w, c_n = src.shape
     out_h, out_w = out.shape[0], out.shape[1]
     for blk in prange((out_h + _ROW_BLOCK - 1) // _ROW_BLOCK):
-        rowbuf = np.empty((w, c_n))
+        rowbuf = np.zeros((w + xrun.shape[1], c_n))
+        acc = np.empty(w * c_n, dtype=acc_like.dtype)
         out_row = np.empty((out_w, c_n))
         for b in range(blk * _ROW_BLOCK, min((blk + 1) * _ROW_BLOCK, out_h)):
-            _resample_row(src, 0, 0, h, w, yi, yw, xi, xw, b, rowbuf, out_row)
+            _resample_row(src, 0, 0, h, w, yfirst, yrun, yspan, xfirst, xrun, b, rowbuf, acc, out_row)
             for xb in range(out_w):
                 for c in range(c_n):
                     out[b, xb, c] = out_row[xb, c]
 
 
-_resample_loop_serial = jit(nogil=True)(_resample_rows)  # nogil: levels may be built on several Python threads
-_resample_loop = jit(parallel=True)(_resample_rows)
+_resample_rows_serial = jit(nogil=True)(_resample_rows)  # nogil: levels may be built on several Python threads
+_resample_rows_parallel = parallel_build(_resample_rows)  # a cache entry of its own (see _jit.parallel_build)
+
+
+def _resample_loop_serial(src, yi, yw, xi, xw, out):
+    """``out (out_h, out_w, C) float32`` = ``src (H, W, C)`` resampled with the tap tables of :func:`axis_taps`."""
+    _resample_rows_serial(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out)
+
+
+def _resample_loop(src, yi, yw, xi, xw, out):
+    """:func:`_resample_loop_serial` on Numba's threads."""
+    _resample_rows_parallel(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out)
 
 
 def resample(img, out_h, out_w):
@@ -262,7 +240,7 @@ def resample(img, out_h, out_w):
     return out[:, :, 0] if flat else out
 
 
-def _crop_resize_boxes(image, boxes, size, out):
+def _crop_resize_boxes(image, boxes, size, acc_like, out):
     h, w, c_n = image.shape
     for k in prange(boxes.shape[0]):
         x1, y1, x2, y2 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
@@ -274,17 +252,30 @@ def _crop_resize_boxes(image, boxes, size, out):
             continue
         yi, yw = axis_taps(bh, size)
         xi, xw = axis_taps(bw, size)
-        rowbuf = np.empty((bw, c_n))
+        yfirst, yrun, yspan = _tap_runs(yi, yw)
+        xfirst, xrun, _ = _tap_runs(xi, xw)
+        rowbuf = np.zeros((bw + xi.shape[1], c_n))
+        acc = np.empty(bw * c_n, dtype=acc_like.dtype)
         out_row = np.empty((size, c_n))
         for b in range(size):
-            _resample_row(image, y1 - 1, x1 - 1, h, w, yi, yw, xi, xw, b, rowbuf, out_row)
+            _resample_row(image, y1 - 1, x1 - 1, h, w, yfirst, yrun, yspan, xfirst, xrun, b, rowbuf, acc, out_row)
             for xb in range(size):
                 for c in range(c_n):
                     out[k, c, b, xb] = (out_row[xb, c] - 127.5) * 0.0078125
 
 
-_crop_resize_loop_serial = jit(_crop_resize_boxes)
-_crop_resize_loop = jit(parallel=True)(_crop_resize_boxes)
+_crop_resize_boxes_serial = jit(_crop_resize_boxes)
+_crop_resize_boxes_parallel = parallel_build(_crop_resize_boxes)  # a cache entry of its own (see _jit.parallel_build)
+
+
+def _crop_resize_loop_serial(image, boxes, size, out):
+    """``out (K, C, size, size)`` = the crops of ``boxes`` (see :func:`crop_resize`)."""
+    _crop_resize_boxes_serial(image, boxes, size, _acc_like(image), out)
+
+
+def _crop_resize_loop(image, boxes, size, out):
+    """:func:`_crop_resize_loop_serial` on Numba's threads."""
+    _crop_resize_boxes_parallel(image, boxes, size, _acc_like(image), out)
 
 
 def crop_resize(image, boxes, size):
