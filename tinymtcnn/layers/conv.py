@@ -61,9 +61,13 @@ def image_groups(n, rows, positions, itemsize):
     return tuple((lo, min(n, lo + size)) for lo in range(0, n, size))
 
 
-def _map_groups(fn, groups):
-    """``[fn(g) for g in groups]``, on several threads only where BLAS is single-threaded."""
-    return threads.parallel_map(fn, groups, n=None if threads._blas_single else 1)
+def _map_groups(fn, groups, work):
+    """``[fn(g) for g in groups]``, on several threads only where BLAS is single-threaded and the
+    layer has ``work >= threads.MATMUL_MIN_WORK`` multiply-adds (about a millisecond): below that,
+    handing groups to threads costs more than it saves (measured: a P-Net x256 training step 1.4x
+    slower on 2 threads than on 1)."""
+    parallel = threads._blas_single and work >= threads.MATMUL_MIN_WORK
+    return threads.parallel_map(fn, groups, n=None if parallel else 1)
 
 
 def _check_conv_args(x, w, b, stride, pad):
@@ -131,7 +135,7 @@ def _forward(x, w, b, alpha, stride, pad):
         else:
             columns_to_batch(y, bias, out=out[lo:hi], alpha=alpha, act=act[lo:hi])
 
-    _map_groups(run, groups)
+    _map_groups(run, groups, n * s * f * c * kh * kw)
     cache = ConvCache(x.shape, x, None, w, stride, pad, groups)
     out = out.reshape(n, f, oh, ow)
     return (out, None, cache) if alpha is None else (act.reshape(n, f, oh, ow), out, cache)
@@ -177,7 +181,7 @@ def _backward(dout, cache, input_grad, pre, alpha):
             col2im_batch(w2.T @ g, (hi - lo,) + x.shape[1:], kh, kw, stride, pad, out=dx[lo:hi])
         return cols @ g.T, db, da  # this group's sums over (n, oy, ox): dw.T (faster than g @ cols.T)
 
-    parts = _map_groups(run, cache.groups)
+    parts = _map_groups(run, cache.groups, g3.size * w2.shape[1])
     if not parts:  # an empty batch
         return dx, np.zeros(w.shape, x.dtype), np.zeros(f, x.dtype), np.zeros(f, x.dtype)
     dw_t = parts[0][0]
