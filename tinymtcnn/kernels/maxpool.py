@@ -130,11 +130,18 @@ def _maxpool_plane(src, best, where, kernel, stride):
             x1 = min(x0 + kernel, w)
             b = src[y0, x0]
             k = y0 * w + x0
-            for y in range(y0, y1):
-                for xx in range(x0, x1):
-                    v = src[y, xx]
-                    k = y * w + xx if v > b else k  # strict: the first maximum in row-major order
-                    b = max(v, b)
+            if y1 - y0 == kernel and x1 - x0 == kernel:  # whole window: constant trip counts, unrolled
+                for i in range(kernel):
+                    for j in range(kernel):
+                        v = src[y0 + i, x0 + j]
+                        k = (y0 + i) * w + x0 + j if v > b else k  # strict: the first maximum, row-major
+                        b = max(v, b)
+            else:  # a ceil-mode window over the bottom/right edge
+                for y in range(y0, y1):
+                    for xx in range(x0, x1):
+                        v = src[y, xx]
+                        k = y * w + xx if v > b else k
+                        b = max(v, b)
             best[oy, ox] = b
             where[oy, ox] = k
 
