@@ -83,7 +83,7 @@ def classroom_plan():
 
 
 def laptop_plan():
-    """Real photos in about two hours on 2 cores (Caltech + MTFL, ``tinymtcnn train all --plan laptop``):
+    """Real photos in under an hour on 2 cores (Caltech + MTFL, ``tinymtcnn train all --plan laptop``):
     A's sampling rules with fewer crops per face, 6-8 epochs per stage, SGD with the classroom run's
     higher learning rates (cosine, clipped), hard examples from every training photo, no O-Net dropout
     (too few epochs for it to pay; see :func:`classroom_plan`)."""

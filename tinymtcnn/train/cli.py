@@ -14,9 +14,9 @@ from pathlib import Path
 
 EPILOG = """examples:
   tinymtcnn train all --synthetic 2000 --out runs/classroom          # ~10 min on 2 cores
-  tinymtcnn train pnet --data ../shared/data/caltech_train/train_bbx_gt.txt \\
+  tinymtcnn train all --plan laptop --data ../shared/data/caltech_train/train_bbx_gt.txt \\
       --images ../shared/data/caltech_train/images \\
-      --landmarks ../shared/data/mtfl_train/training.txt --out runs/real --epochs 30
+      --landmarks ../shared/data/mtfl_train/training.txt --out runs/real     # ~1 h on 2 cores
 """
 
 
@@ -37,7 +37,7 @@ def register(subparsers):
     p.add_argument("--eval-synthetic", type=int, default=150, metavar="N", help="held-out synthetic photos (150)")
     p.add_argument("--max-photos", type=int, metavar="N", help="use only the first N photos of --data")
     p.add_argument("--plan", choices=("paper", "laptop", "classroom"),
-                   help="stage settings: paper (A's, days; default with --data), laptop (real photos in ~2 h "
+                   help="stage settings: paper (A's, days; default with --data), laptop (real photos in ~1 h "
                         "on 2 cores), classroom (the synthetic demo's; default with --synthetic)")
     p.add_argument("--classroom", action="store_true", help="same as --plan classroom")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per stage")
