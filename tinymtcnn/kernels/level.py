@@ -15,9 +15,10 @@ that a transposed view costs P-Net.
 """
 import numpy as np
 
-from ._jit import PARALLEL_MIN_WORK, get_num_threads, jit, parallel_build, prange
-from .resample import NORM_MEAN, NORM_SCALE, _check_size, axis_taps, check_image, resample_reference
-from .resample_rows import _acc_like, _resample_row, _tap_runs
+from ._jit import PARALLEL_MIN_WORK, get_num_threads
+from .resample import (NORM_MEAN, NORM_SCALE, _check_size, _resample_rows_parallel, _resample_rows_serial, axis_taps,
+                       check_image, resample_reference)
+from .resample_rows import _acc_like, _tap_runs
 
 
 # --------------------------------------------------------------------------- plain twin
@@ -29,28 +30,9 @@ def pyramid_level_reference(img, out_h, out_w):
 
 
 # --------------------------------------------------------------------------- Numba kernel
-_ROW_BLOCK = 16  # output rows per task of the parallel loop (one scratch row buffer each)
-
-
-def _level_rows(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out):
-    h, w, c_n = src.shape
-    out_h, out_w = out.shape[1], out.shape[2]
-    mean = np.float32(NORM_MEAN)
-    scale = np.float32(NORM_SCALE)
-    for blk in prange((out_h + _ROW_BLOCK - 1) // _ROW_BLOCK):
-        rowbuf = np.zeros((w + xrun.shape[1], c_n))
-        acc = np.empty(w * c_n, dtype=acc_like.dtype)
-        out_row = np.empty((out_w, c_n))
-        for b in range(blk * _ROW_BLOCK, min((blk + 1) * _ROW_BLOCK, out_h)):
-            _resample_row(src, 0, 0, h, w, yfirst, yrun, yspan, xfirst, xrun, b, rowbuf, acc, out_row)
-            for c in range(c_n):
-                dst = out[c, b]
-                for xb in range(out_w):
-                    dst[xb] = (np.float32(out_row[xb, c]) - mean) * scale
-
-
-_level_loop_serial = jit(nogil=True)(_level_rows)  # nogil: levels may be built on several Python threads
-_level_loop = parallel_build(_level_rows)  # a cache entry of its own (see _jit.parallel_build)
+# the resampler's blocked row loop (kernels/resample.py) with level=True: normalised, channel-first
+_level_loop_serial = _resample_rows_serial
+_level_loop = _resample_rows_parallel
 
 
 def pyramid_level(img, out_h, out_w):
@@ -66,5 +48,5 @@ def pyramid_level(img, out_h, out_w):
     out = np.empty((src.shape[2], out_h, out_w), dtype=np.float32)
     work = out_h * (src.shape[1] * yi.shape[1] + out_w * xi.shape[1]) * src.shape[2]
     run = _level_loop if work >= PARALLEL_MIN_WORK and get_num_threads() > 1 else _level_loop_serial
-    run(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out)
+    run(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, True)
     return out

@@ -194,18 +194,27 @@ def axis_taps(n_in, n_out):
 _ROW_BLOCK = 16  # output rows per task of the parallel loop (one scratch row buffer each)
 
 
-def _resample_rows(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out):
+def _resample_rows(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out, level):
+    # level=False: out (out_h, out_w, C) gets the resampled pixels; level=True (a P-Net pyramid level,
+    # kernels/level.py): out (C, out_h, out_w) float32 gets (float32(pixel) - 127.5) * 0.0078125
     h, w, c_n = src.shape
-    out_h, out_w = out.shape[0], out.shape[1]
+    out_h, out_w = (out.shape[1], out.shape[2]) if level else (out.shape[0], out.shape[1])
+    mean, scale = np.float32(NORM_MEAN), np.float32(NORM_SCALE)
     for blk in prange((out_h + _ROW_BLOCK - 1) // _ROW_BLOCK):
         rowbuf = np.zeros((w + xrun.shape[1], c_n))
         acc = np.empty(w * c_n, dtype=acc_like.dtype)
         out_row = np.empty((out_w, c_n))
         for b in range(blk * _ROW_BLOCK, min((blk + 1) * _ROW_BLOCK, out_h)):
             _resample_row(src, 0, 0, h, w, yfirst, yrun, yspan, xfirst, xrun, b, rowbuf, acc, out_row)
-            for xb in range(out_w):
+            if level:
                 for c in range(c_n):
-                    out[b, xb, c] = out_row[xb, c]
+                    dst = out[c, b]
+                    for xb in range(out_w):
+                        dst[xb] = (np.float32(out_row[xb, c]) - mean) * scale
+            else:
+                for xb in range(out_w):
+                    for c in range(c_n):
+                        out[b, xb, c] = out_row[xb, c]
 
 
 _resample_rows_serial = jit(nogil=True)(_resample_rows)  # nogil: levels may be built on several Python threads
@@ -214,12 +223,12 @@ _resample_rows_parallel = parallel_build(_resample_rows)  # a cache entry of its
 
 def _resample_loop_serial(src, yi, yw, xi, xw, out):
     """``out (out_h, out_w, C) float32`` = ``src (H, W, C)`` resampled with the tap tables of :func:`axis_taps`."""
-    _resample_rows_serial(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out)
+    _resample_rows_serial(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, False)
 
 
 def _resample_loop(src, yi, yw, xi, xw, out):
     """:func:`_resample_loop_serial` on Numba's threads."""
-    _resample_rows_parallel(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out)
+    _resample_rows_parallel(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, False)
 
 
 def resample(img, out_h, out_w):
