@@ -50,6 +50,9 @@ NORM_SCALE = 0.0078125  # 1/128
 
 
 def check_image(img):
+    """``img`` as an array ``(H, W)`` or ``(H, W, C)``, uint8 or floating, with at least one pixel;
+    otherwise ``ValueError`` (shape) or ``TypeError`` (dtype) naming it. Shared by the resampler and
+    the pyramid."""
     img = np.asarray(img)
     if img.ndim not in (2, 3):
         raise ValueError(f"image must have shape (H, W) or (H, W, C), got {img.shape}")

@@ -217,4 +217,5 @@ def evaluate_detector(detector, photos, *, iou_threshold=0.5, progress=True):
 
 
 def write_report(path, report):
+    """Write the evaluation ``report`` dict as indented JSON to ``path``."""
     Path(path).write_text(json.dumps(report, indent=1, default=float))

@@ -245,6 +245,7 @@ def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=5
 
 
 def format_record(kind, rec, epochs):
+    """One log line for an epoch's history record: train loss terms, validation metrics, time."""
     t = rec["train"]
     line = (f"{kind} epoch {rec['epoch']}/{epochs} lr {rec['lr']:.2g} | train loss {t['loss']:.4f} "
             f"(cls {t['cls']:.4f} box {t['box']:.4f} lmk {t['landmark']:.4f})")
