@@ -167,3 +167,17 @@ def test_python_dash_m(tmp_path):
     result = subprocess.run([sys.executable, "-m", "tinymtcnn", "--version"], capture_output=True, text=True,
                             cwd=REPO, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == f"tinymtcnn {__version__}"
+
+
+def test_closed_stdout_ends_quietly(tmp_path):
+    """``tinymtcnn demo | head -1``: writing to a pipe nobody reads gives exit status 1, no traceback."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tinymtcnn", "demo", "--out", str(tmp_path / "d.png")],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr

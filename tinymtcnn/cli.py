@@ -5,6 +5,7 @@ reported on stderr and skipped), 2 for usage errors (bad options or values).
 """
 import argparse
 import json
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
@@ -244,7 +245,12 @@ def main(argv=None):
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
-    status = args.func(args)
+    try:
+        status = args.func(args)
+    except BrokenPipeError:  # e.g. `tinymtcnn detect ... | head`: the reader left; no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that Python's exit-time flush does not fail again
+        return 1
     return 0 if status is None else int(status)
 
 
