@@ -169,6 +169,9 @@ def test_python_dash_m(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == f"tinymtcnn {__version__}"
 
 
+@pytest.mark.task_3_1
+@pytest.mark.task_4_2
+@pytest.mark.task_4_3
 def test_closed_stdout_ends_quietly(tmp_path):
     """``tinymtcnn demo | head -1``: writing to a pipe nobody reads gives exit status 1, no traceback."""
     import os
