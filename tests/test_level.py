@@ -43,9 +43,9 @@ def test_level_serial_equals_parallel(rng):
     yi, yw = axis_taps(300, 130)
     xi, xw = axis_taps(200, 77)
     a, b = (np.empty((3, 130, 77), np.float32) for _ in range(2))
-    k_level._level_loop_serial(img, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(img), a, True)
+    resample_kernels._resample_rows.serial(img, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(img), a, True)
     with limit_threads(2):
-        k_level._level_loop(img, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(img), b, True)
+        resample_kernels._resample_rows.parallel(img, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(img), b, True)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, k_level.pyramid_level(img, 130, 77))
 
@@ -99,7 +99,7 @@ def test_pnet_maxpool_rows_match_the_twin(rng, h, w):
 
 def test_serial_and_parallel_builds_have_cache_entries_of_their_own():
     # Numba's disk cache keys a function by name and line, not by its options
-    for serial, parallel in ((resample_kernels._resample_rows_serial, resample_kernels._resample_rows_parallel),
+    for serial, parallel in ((resample_kernels._resample_rows.serial, resample_kernels._resample_rows.parallel),
                              (resample_kernels._crop_resize_boxes_serial, resample_kernels._crop_resize_boxes_parallel),
                              (conv_direct._pnet_strips_serial, conv_direct._pnet_strips_parallel),
                              (chwn_kernels._maxpool_chwn_loop.serial, chwn_kernels._maxpool_chwn_loop.parallel)):

@@ -125,7 +125,7 @@ def test_training_runs_inside_the_thread_limit(tmp_path, monkeypatch):
     original = Trainer.train_step
 
     def spy(self, batch, lr):
-        seen.append((threads.get_num_threads(), threads._blas_single or threads._blas_controller() is False))
+        seen.append((threads.get_num_threads(), threads.blas_single_threaded() or threads._blas_controller() is False))
         return original(self, batch, lr)
 
     monkeypatch.setattr(Trainer, "train_step", spy)

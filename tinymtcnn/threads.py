@@ -33,7 +33,8 @@ import numpy as np
 
 from .kernels import _jit
 
-__all__ = ["set_num_threads", "get_num_threads", "limit_threads", "max_threads", "matmul", "parallel_map"]
+__all__ = ["set_num_threads", "get_num_threads", "limit_threads", "max_threads", "matmul", "parallel_map",
+           "blas_single_threaded"]
 
 max_threads = _jit.max_threads
 get_num_threads = _jit.get_num_threads
@@ -86,6 +87,13 @@ def limit_threads(n=None, blas=None):
     finally:
         _jit._threads, _blas_single = saved, saved_single
         _jit.apply_num_threads(old)
+
+
+def blas_single_threaded():
+    """True inside ``limit_threads(..., blas=1)`` (with ``threadpoolctl``): BLAS runs one thread, so
+    several of tinymtcnn's threads may call it at once (OpenBLAS's own threads must not be entered
+    from several threads)."""
+    return _blas_single
 
 
 # ---------------------------------------------------------------------------- products

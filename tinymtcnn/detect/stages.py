@@ -107,9 +107,14 @@ def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6,
     -------
     StageOutput with integer-valued boxes, ready to crop.
     """
-    all_boxes, all_scores, all_offsets = [], [], []
     levels = iter_pyramid(image, min_face_size, scale_factor)  # validates the arguments
-    if on_level is None:
+    if on_level is not None:  # the readable path, showing each level
+        found = []
+        for scale, level in levels:
+            boxes, scores, offsets, prob = pnet_level(level, scale, pnet, threshold)
+            on_level(scale, level, prob)
+            found.append((boxes, scores, offsets))
+    else:
         image = np.asarray(image)
         scales = pyramid_scales(image.shape[0], image.shape[1], min_face_size, scale_factor)
         threads = get_num_threads()
@@ -118,21 +123,9 @@ def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6,
                 found = parallel_map(lambda s: _scan_level(image, s, pnet, threshold), scales, threads)
         else:
             found = [_scan_level(image, s, pnet, threshold) for s in scales]
-        levels = ()
-        for boxes, scores, offsets in found:
-            all_boxes.append(boxes)
-            all_scores.append(scores)
-            all_offsets.append(offsets)
-    for scale, level in levels:
-        boxes, scores, offsets, prob = pnet_level(level, scale, pnet, threshold)
-        if on_level is not None:
-            on_level(scale, level, prob)
-        all_boxes.append(boxes)
-        all_scores.append(scores)
-        all_offsets.append(offsets)
-    if not all_boxes or sum(len(s) for s in all_scores) == 0:
+    if sum(len(scores) for _, scores, _ in found) == 0:  # also: no level at all
         return _empty_stage()
-    boxes, scores, offsets = (np.concatenate(a) for a in (all_boxes, all_scores, all_offsets))
+    boxes, scores, offsets = (np.concatenate(part) for part in zip(*found))  # in level order
     keep = nms(boxes, scores, 0.7, "union")
     boxes = apply_box_regression(boxes[keep], offsets[keep], plus_one=False)
     return StageOutput(truncate_boxes(square_boxes(boxes)), scores[keep])

@@ -15,10 +15,7 @@ that a transposed view costs P-Net.
 """
 import numpy as np
 
-from ._jit import PARALLEL_MIN_WORK, get_num_threads
-from .resample import (NORM_MEAN, NORM_SCALE, _check_size, _resample_rows_parallel, _resample_rows_serial, axis_taps,
-                       check_image, resample_reference)
-from .resample_rows import _acc_like, _tap_runs
+from .resample import NORM_MEAN, NORM_SCALE, _check_size, _resample_into, check_image, resample_reference
 
 
 # --------------------------------------------------------------------------- plain twin
@@ -30,23 +27,14 @@ def pyramid_level_reference(img, out_h, out_w):
 
 
 # --------------------------------------------------------------------------- Numba kernel
-# the resampler's blocked row loop (kernels/resample.py) with level=True: normalised, channel-first
-_level_loop_serial = _resample_rows_serial
-_level_loop = _resample_rows_parallel
-
-
 def pyramid_level(img, out_h, out_w):
     """Numba twin of :func:`pyramid_level_reference`: ``img (H, W, C)`` uint8 or float -> ``(C, out_h, out_w)``
-    float32, C-contiguous. Runs on Numba's threads when the level is big and more than one is allowed."""
+    float32, C-contiguous: the resampler's row loop (:mod:`tinymtcnn.kernels.resample`) writing normalised,
+    channel-first rows. Runs on Numba's threads when the level is big and more than one is allowed."""
     img = check_image(img)
     if img.ndim != 3:
         raise ValueError(f"image must have shape (H, W, C), got {img.shape}")
     out_h, out_w = _check_size(out_h, out_w)
-    src = np.ascontiguousarray(img)
-    yi, yw = axis_taps(src.shape[0], out_h)
-    xi, xw = axis_taps(src.shape[1], out_w)
-    out = np.empty((src.shape[2], out_h, out_w), dtype=np.float32)
-    work = out_h * (src.shape[1] * yi.shape[1] + out_w * xi.shape[1]) * src.shape[2]
-    run = _level_loop if work >= PARALLEL_MIN_WORK and get_num_threads() > 1 else _level_loop_serial
-    run(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, True)
+    out = np.empty((img.shape[2], out_h, out_w), dtype=np.float32)
+    _resample_into(np.ascontiguousarray(img), out, level=True)
     return out

@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from ._jit import PARALLEL_MIN_WORK, get_num_threads, jit, parallel_build, prange
+from ._jit import SerialOrParallel, get_num_threads, jit, parallel_build, prange
 from .resample_rows import _acc_like, _resample_row, _tap_runs
 
 NORM_MEAN = 127.5
@@ -197,7 +197,7 @@ def axis_taps(n_in, n_out):
 _ROW_BLOCK = 16  # output rows per task of the parallel loop (one scratch row buffer each)
 
 
-def _resample_rows(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out, level):
+def _resample_rows_loop(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out, level):
     # level=False: out (out_h, out_w, C) gets the resampled pixels; level=True (a P-Net pyramid level,
     # kernels/level.py): out (C, out_h, out_w) float32 gets (float32(pixel) - 127.5) * 0.0078125
     h, w, c_n = src.shape
@@ -220,18 +220,29 @@ def _resample_rows(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out, level)
                         out[b, xb, c] = out_row[xb, c]
 
 
-_resample_rows_serial = jit(nogil=True)(_resample_rows)  # nogil: levels may be built on several Python threads
-_resample_rows_parallel = parallel_build(_resample_rows)  # a cache entry of its own (see _jit.parallel_build)
+# nogil: levels may be built on several Python threads; _resample_rows(work, ...) picks the build
+_resample_rows = SerialOrParallel(_resample_rows_loop, nogil=True)
+
+
+def _resample_into(src, out, level=False):
+    """Resample ``src (H, W, C)`` into ``out``: ``(out_h, out_w, C)``, or with ``level`` a P-Net
+    pyramid level, normalised and channel-first ``(C, out_h, out_w)`` float32. On Numba's threads
+    when the work is large and more than one thread is allowed."""
+    out_h, out_w = out.shape[1:] if level else out.shape[:2]
+    yi, yw = axis_taps(src.shape[0], out_h)
+    xi, xw = axis_taps(src.shape[1], out_w)
+    work = out_h * (src.shape[1] * yi.shape[1] + out_w * xi.shape[1]) * src.shape[2]
+    _resample_rows(work, src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, level)
 
 
 def _resample_loop_serial(src, yi, yw, xi, xw, out):
     """``out (out_h, out_w, C) float32`` = ``src (H, W, C)`` resampled with the tap tables of :func:`axis_taps`."""
-    _resample_rows_serial(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, False)
+    _resample_rows.serial(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, False)
 
 
 def _resample_loop(src, yi, yw, xi, xw, out):
     """:func:`_resample_loop_serial` on Numba's threads."""
-    _resample_rows_parallel(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, False)
+    _resample_rows.parallel(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, False)
 
 
 def resample(img, out_h, out_w):
@@ -243,12 +254,8 @@ def resample(img, out_h, out_w):
     out_h, out_w = _check_size(out_h, out_w)
     flat = img.ndim == 2
     src = np.ascontiguousarray(img[:, :, None] if flat else img)
-    yi, yw = axis_taps(src.shape[0], out_h)
-    xi, xw = axis_taps(src.shape[1], out_w)
     out = np.empty((out_h, out_w, src.shape[2]), dtype=np.float32)
-    work = out_h * (src.shape[1] * yi.shape[1] + out_w * xi.shape[1]) * src.shape[2]
-    run = _resample_loop if work >= PARALLEL_MIN_WORK and get_num_threads() > 1 else _resample_loop_serial
-    run(src, yi, yw, xi, xw, out)
+    _resample_into(src, out)
     return out[:, :, 0] if flat else out
 
 

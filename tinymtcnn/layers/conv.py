@@ -66,7 +66,7 @@ def _map_groups(fn, groups, work):
     layer has ``work >= threads.MATMUL_MIN_WORK`` multiply-adds (about a millisecond): below that,
     handing groups to threads costs more than it saves (measured: a P-Net x256 training step 1.4x
     slower on 2 threads than on 1)."""
-    parallel = threads._blas_single and work >= threads.MATMUL_MIN_WORK
+    parallel = threads.blas_single_threaded() and work >= threads.MATMUL_MIN_WORK
     return threads.parallel_map(fn, groups, n=None if parallel else 1)
 
 
