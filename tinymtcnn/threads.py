@@ -1,4 +1,4 @@
-"""How many threads tinymtcnn uses, for its Numba kernels and for BLAS.
+"""How many threads tinymtcnn uses, for its Numba kernels and for BLAS; thread safety; determinism.
 
     >>> import tinymtcnn
     >>> tinymtcnn.set_num_threads(1)                  # doctest: +SKIP
@@ -6,15 +6,30 @@
 
 The default is every core Numba sees (``NUMBA_NUM_THREADS``). A detection runs
 inside ``limit_threads(n, blas=1)``: Numba's parallel kernels use ``n`` threads and
-BLAS (numpy's matrix products, set through ``threadpoolctl``) one, restored
-afterwards. OpenBLAS's own threads spin while they wait, and on MTCNN's many
-medium-sized products they cost more than they save: measured on a busy 2-core
-machine, a product 7x slower with 2 BLAS threads than with 1. The large products
-of R-Net and O-Net are instead cut into column blocks that :func:`matmul` hands to
-``n`` threads of its own, each calling single-threaded BLAS. P-Net, the costly
-stage, does not use BLAS at all: whole pyramid levels go to the threads
-(:func:`parallel_map`; the first level is about half the work). Small problems run
-single-threaded whatever the setting: waking a thread costs more than it saves.
+BLAS (numpy's matrix products, set through ``threadpoolctl``) one. OpenBLAS's own
+threads spin while they wait, and on MTCNN's many medium-sized products they cost
+more than they save: measured on a busy 2-core machine, a product 7x slower with 2
+BLAS threads than with 1. The large products of R-Net and O-Net are instead cut into
+column blocks that :func:`matmul` hands to ``n`` threads of its own, each calling
+single-threaded BLAS. P-Net, the costly stage, does not use BLAS at all: whole pyramid
+levels go to the threads (:func:`parallel_map`; the first level is about half the
+work). Small problems run single-threaded whatever the setting: waking a thread costs
+more than it saves.
+
+Thread safety. The thread count is held per context (a ``ContextVar``: every Python
+thread has its own), so one ``MTCNN`` may be shared by many threads: each ``detect``
+uses its own count and changes nobody else's. Numba's own count is per thread too; it
+is set for each parallel launch and restored after it (:func:`tinymtcnn.kernels._jit.call_parallel`).
+BLAS's setting is process-wide: it stays at one thread while any thread is inside a
+``blas=1`` block and gets its own value back when the last one leaves. Under Numba's
+``workqueue`` threading layer, which cannot take two launches at once, a launch made
+while another thread's runs uses the serial build of the same loop instead.
+
+Determinism. Every kernel's work is split by the problem's shape, never by the thread
+count (:func:`column_blocks` for the products), so on a given CPU and BLAS kernel the
+detections are the same bits at every thread count and with any number of ``--workers``
+(tests/test_determinism.py checks 1-4 threads under each OpenBLAS core type the CPU runs).
+Across CPUs or BLAS kernels results may differ in the last float32 bits.
 
 Numba's parallel kernels run on OpenMP when it is available; unless
 ``OMP_WAIT_POLICY`` is set, tinymtcnn sets it to ``PASSIVE`` before Numba starts
@@ -26,6 +41,7 @@ which Numba then shares) has already read the setting: export
 ``OMP_WAIT_POLICY=PASSIVE`` before starting Python, or use 1 thread, when mixing them.
 """
 import contextlib
+import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,19 +50,23 @@ import numpy as np
 from .kernels import _jit
 
 __all__ = ["set_num_threads", "get_num_threads", "limit_threads", "max_threads", "matmul", "parallel_map",
-           "blas_single_threaded"]
+           "blas_single_threaded", "column_blocks"]
 
 max_threads = _jit.max_threads
 get_num_threads = _jit.get_num_threads
 
-_controller = None  # threadpoolctl.ThreadpoolController, made at the first detection
-_blas_single = False  # inside limit_threads(..., blas=1): matmul may split products over our threads
+_controller = None  # threadpoolctl.ThreadpoolController (False without threadpoolctl), made on first use
+_blas_lock = threading.Lock()  # guards the three below
+_blas_holders = 0  # contexts now inside limit_threads(..., blas=1)
+_blas_limiter = None  # threadpoolctl's limiter that restores BLAS's own setting when the last one leaves
+_blas_pinned = contextvars.ContextVar("tinymtcnn_blas_pinned", default=False)
 
 
 def set_num_threads(n):
-    """Use ``n`` threads from now on (clipped to ``1..max_threads()``); ``None`` restores the default.
+    """Make ``n`` threads (clipped to ``1..max_threads()``) the process default; ``None`` restores
+    Numba's default. Contexts inside :func:`limit_threads` keep their own count.
 
-    Returns the number now in force.
+    Returns the number now in force in the calling context.
     """
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"number of threads must be a positive integer or None, got {n!r}")
@@ -55,49 +75,79 @@ def set_num_threads(n):
 
 def _blas_controller():
     global _controller
-    if _controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # optional: without it BLAS keeps its own setting
-            _controller = False
-        else:
-            _controller = ThreadpoolController()
+    with _blas_lock:
+        if _controller is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:  # optional: without it BLAS keeps its own setting
+                _controller = False
+            else:
+                _controller = ThreadpoolController()
     return _controller
 
 
 @contextlib.contextmanager
-def limit_threads(n=None, blas=None):
-    """Within the block, Numba kernels and :func:`matmul` use ``n`` threads (default:
-    :func:`get_num_threads`) and BLAS ``blas`` (default ``n``; needs ``threadpoolctl``);
-    the settings are restored on exit."""
-    global _blas_single
-    n = get_num_threads() if n is None else max(1, min(int(n), max_threads()))
-    blas = n if blas is None else max(1, int(blas))
-    saved, saved_single = _jit._threads, _blas_single
-    _jit._threads = n
-    old = _jit.apply_num_threads(n)
+def _pin_blas():
+    """BLAS on one thread while any context is inside; its own setting back when the last one leaves."""
+    global _blas_holders, _blas_limiter
     controller = _blas_controller()
-    _blas_single = blas == 1 and bool(controller)
+    if not controller:
+        yield
+        return
+    with _blas_lock:
+        if _blas_holders == 0:
+            _blas_limiter = controller.limit(limits=1, user_api="blas")
+        _blas_holders += 1
+    token = _blas_pinned.set(True)
     try:
-        if controller:
-            with controller.limit(limits=blas, user_api="blas"):
+        yield
+    finally:
+        _blas_pinned.reset(token)
+        with _blas_lock:
+            _blas_holders -= 1
+            if _blas_holders == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
+@contextlib.contextmanager
+def limit_threads(n=None, blas=None):
+    """Within the block, tinymtcnn's kernels, :func:`matmul` and :func:`parallel_map` use ``n``
+    threads (default: :func:`get_num_threads`) in the calling context only; ``blas=1`` also holds
+    BLAS to one thread (needs ``threadpoolctl``).
+
+    Safe to use from several threads at once: the count is a ``ContextVar`` (each Python thread
+    has its own), and BLAS, whose setting is process-wide, stays at one thread while any thread
+    is inside a ``blas=1`` block and gets its own setting back when the last one leaves.
+    ``blas=None`` leaves BLAS as it is.
+    """
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))):
+        raise TypeError(f"number of threads must be an integer or None, got {n!r}")
+    if blas not in (None, 1):
+        raise ValueError(f"blas must be None (leave BLAS alone) or 1, got {blas!r}")
+    n = get_num_threads() if n is None else _jit.clip_threads(n)
+    token = _jit._context_threads.set(n)
+    try:
+        if blas == 1:
+            with _pin_blas():
                 yield n
         else:
             yield n
     finally:
-        _jit._threads, _blas_single = saved, saved_single
-        _jit.apply_num_threads(old)
+        _jit._context_threads.reset(token)
 
 
 def blas_single_threaded():
     """True inside ``limit_threads(..., blas=1)`` (with ``threadpoolctl``): BLAS runs one thread, so
     several of tinymtcnn's threads may call it at once (OpenBLAS's own threads must not be entered
     from several threads)."""
-    return _blas_single
+    return _blas_pinned.get()
 
 
 # ---------------------------------------------------------------------------- products
-MATMUL_MIN_WORK = 1 << 25  # multiply-adds (about a millisecond) below which a product runs in one call
+MATMUL_MIN_WORK = 1 << 25  # multiply-adds (about a millisecond) of one column block, at least
+MATMUL_MAX_BLOCKS = 8
+MATMUL_BLOCK_ALIGN = 16  # block edges on multiples of 16 columns (whole tiles of every BLAS kernel)
 _pool = None
 _pool_lock = threading.Lock()
 
@@ -110,28 +160,37 @@ def _executor():
     return _pool
 
 
+def column_blocks(m, k, p):
+    """Column ranges ``[(lo, hi), ...]`` of ``b`` that :func:`matmul` multiplies one by one.
+
+    They depend on the shapes only, never on the thread count: BLAS's result for a column can
+    depend on how many columns it is given with it (OpenBLAS's Haswell/Zen kernels: up to 7e-5 on
+    a 128x1152 @ 1152x600 float32 product), so cutting by thread count would make the result
+    depend on it. About one block per ``MATMUL_MIN_WORK`` multiply-adds, at most ``MATMUL_MAX_BLOCKS``.
+    """
+    count = max(1, min(MATMUL_MAX_BLOCKS, m * k * p // MATMUL_MIN_WORK, p // (4 * MATMUL_BLOCK_ALIGN)))
+    edges = sorted({0, p} | {p * i // count // MATMUL_BLOCK_ALIGN * MATMUL_BLOCK_ALIGN for i in range(1, count)})
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def matmul(a, b, out=None):
     """``a (M, K) @ b (K, P)`` into ``out`` (or a new array), over :func:`get_num_threads` threads.
 
-    Inside ``limit_threads(n, blas=1)`` (every detection) large products are cut into
-    column blocks of ``b``; the calling thread computes the first block and pool threads
-    the others, each a single-threaded BLAS product, so the result equals
-    ``np.matmul(a, b)`` column by column. Elsewhere this is ``np.matmul`` (BLAS threads
-    as configured).
+    Inside ``limit_threads(n, blas=1)`` (every detection) the product is cut into the column
+    blocks of :func:`column_blocks`, which depend on the shapes only; each is one single-threaded
+    BLAS product, shared out over ``n`` threads. The result is therefore the same bits at every
+    thread count. Elsewhere this is ``np.matmul`` (BLAS threads as configured).
     """
     m, k = a.shape
     p = b.shape[1]
     if out is None:
         out = np.empty((m, p), dtype=np.result_type(a, b))
-    n = min(get_num_threads(), max(1, m * k * p // MATMUL_MIN_WORK)) if _blas_single else 1
-    if n <= 1 or p < 2 * n:
+    if not _blas_pinned.get():
         return np.matmul(a, b, out=out)
-    edges = [p * i // n for i in range(n + 1)]
-    jobs = [_executor().submit(np.matmul, a, b[:, lo:hi], out=out[:, lo:hi])
-            for lo, hi in zip(edges[1:-1], edges[2:])]
-    np.matmul(a, b[:, :edges[1]], out=out[:, :edges[1]])
-    for job in jobs:
-        job.result()
+    blocks = column_blocks(m, k, p)
+    if len(blocks) == 1:
+        return np.matmul(a, b, out=out)
+    parallel_map(lambda r: np.matmul(a, b[:, r[0]:r[1]], out=out[:, r[0]:r[1]]), blocks)
     return out
 
 
@@ -139,8 +198,10 @@ def parallel_map(fn, items, n=None):
     """``[fn(x) for x in items]`` on up to ``n`` threads (default :func:`get_num_threads`): the
     caller's and pool threads, each taking the next item as it frees up; results in order.
 
-    Worth it when ``fn`` spends its time in code that releases the GIL (Numba ``nogil``
-    kernels, numpy on large arrays).
+    On several threads each call of ``fn`` runs in a copy of the caller's context with one
+    thread (nothing nested goes parallel again) and the caller's BLAS setting. Worth it when
+    ``fn`` spends its time in code that releases the GIL (Numba ``nogil`` kernels, numpy on
+    large arrays).
     """
     items = list(items)
     n = min(get_num_threads() if n is None else n, len(items))
@@ -151,14 +212,18 @@ def parallel_map(fn, items, n=None):
     lock = threading.Lock()
 
     def drain():
-        while True:
-            with lock:
-                i = next(order, None)
-            if i is None:
-                return
-            results[i] = fn(items[i])
+        token = _jit._context_threads.set(1)
+        try:
+            while True:
+                with lock:
+                    i = next(order, None)
+                if i is None:
+                    return
+                results[i] = fn(items[i])
+        finally:
+            _jit._context_threads.reset(token)
 
-    jobs = [_executor().submit(drain) for _ in range(n - 1)]
+    jobs = [_executor().submit(contextvars.copy_context().run, drain) for _ in range(n - 1)]
     try:
         drain()
     finally:

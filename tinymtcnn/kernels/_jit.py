@@ -5,7 +5,9 @@ installed (or ``TINYMTCNN_DISABLE_JIT=1`` is set) it returns the function
 unchanged, so every kernel still runs as plain Python: slow, but importable and
 correct. Tests compare each compiled kernel with its plain-Python twin.
 """
+import contextvars
 import os
+import threading
 import types
 
 # Idle OpenMP threads sleep instead of spinning (see tinymtcnn.threads); read when Numba starts them.
@@ -70,7 +72,8 @@ class SerialOrParallel:
     """One loop compiled twice (serial and ``parallel=True``, each with its own cache entry: see
     :func:`parallel_build`); calls pick by problem size.
 
-    ``kernel(work, *args)`` runs the parallel build when ``work >= PARALLEL_MIN_WORK``.
+    ``kernel(work, *args)`` runs the parallel build (through :func:`call_parallel`) when
+    ``work >= PARALLEL_MIN_WORK`` and the calling context has more than one thread.
     """
 
     def __init__(self, fn, **options):
@@ -80,8 +83,9 @@ class SerialOrParallel:
         self.__doc__ = fn.__doc__
 
     def __call__(self, work, *args):
-        f = self.parallel if work >= PARALLEL_MIN_WORK and get_num_threads() > 1 else self.serial
-        return f(*args)
+        if work >= PARALLEL_MIN_WORK and get_num_threads() > 1:
+            return call_parallel(self.parallel, self.serial, *args)
+        return self.serial(*args)
 
 
 def jit_serial_or_parallel(fn):
@@ -90,7 +94,12 @@ def jit_serial_or_parallel(fn):
 
 
 # --------------------------------------------------------------------------- thread count
-_threads = None  # tinymtcnn's thread count; None = Numba's default (NUMBA_NUM_THREADS)
+# The thread count is held per context (a ContextVar: each Python thread has its own), so that
+# two threads detecting at once never change each other's setting. ``limit_threads`` (in
+# tinymtcnn.threads) sets it for a block; ``set_num_threads`` sets the process default that
+# contexts without a setting of their own use.
+_default_threads = None  # set_num_threads's value; None = Numba's default (NUMBA_NUM_THREADS)
+_context_threads = contextvars.ContextVar("tinymtcnn_num_threads", default=None)
 
 
 def max_threads():
@@ -98,38 +107,65 @@ def max_threads():
     return int(numba.config.NUMBA_NUM_THREADS) if HAVE_NUMBA else 1
 
 
+def clip_threads(n):
+    """``n`` clipped to ``1..max_threads()``."""
+    return max(1, min(int(n), max_threads()))
+
+
 def get_num_threads():
-    """Threads that the parallel kernels use (``set_num_threads``'s value, else Numba's default)."""
-    return max_threads() if _threads is None else _threads
+    """Threads that the parallel kernels use in the calling context: ``limit_threads``'s value
+    there, else ``set_num_threads``'s process default, else every thread Numba has."""
+    n = _context_threads.get()
+    if n is None:
+        n = _default_threads
+    return max_threads() if n is None else n
 
 
 def set_num_threads(n):
-    """Use ``n`` threads (clipped to ``1..max_threads()``) in the parallel kernels; ``None`` resets.
+    """Make ``n`` threads (clipped to ``1..max_threads()``) the process default; ``None`` resets.
 
-    Numba's own setting is per calling thread; ``apply_num_threads`` re-applies it
-    in whichever thread runs a detection.
+    Contexts inside ``limit_threads`` keep their own count.
     """
-    global _threads
-    _threads = None if n is None else max(1, min(int(n), max_threads()))
-    apply_num_threads()
+    global _default_threads
+    _default_threads = None if n is None else clip_threads(n)
     return get_num_threads()
 
 
-def apply_num_threads(n=None):
-    """Make Numba's setting in the calling thread ``n`` (default: ``get_num_threads()``); returns the old one.
+# --------------------------------------------------------------------------- parallel launches
+_launch_lock = threading.Lock()
+_layer_is_threadsafe = None  # None: not known until the first parallel launch
 
-    Starts Numba's thread pool only when more than one thread is asked for.
+
+def call_parallel(parallel_fn, serial_fn, *args):
+    """Run the parallel build ``parallel_fn(*args)`` on :func:`get_num_threads` of Numba's threads.
+
+    The one way into a ``parallel=True`` kernel. Numba's thread count is per Python thread: it
+    is set for the launch and restored afterwards, so nothing outside the call changes. Numba's
+    ``workqueue`` threading layer cannot take launches from two Python threads at once (the
+    process aborts: "Concurrent access has been detected"); under it, or until the layer is
+    known, a launch while another thread's is running runs the serial build ``serial_fn``
+    instead (same results: every kernel's builds are compared in the tests).
     """
-    n = get_num_threads() if n is None else n
-    if not HAVE_NUMBA or (n == 1 and not _pool_started()):
-        return n
-    old = numba.get_num_threads()
-    if old != n:
-        numba.set_num_threads(n)
-    return old
-
-
-def _pool_started():
-    from numba.np.ufunc import parallel
-
-    return bool(getattr(parallel, "_is_initialized", False))
+    global _layer_is_threadsafe
+    if not HAVE_NUMBA:
+        return serial_fn(*args)
+    locked = False
+    if not _layer_is_threadsafe:
+        locked = _launch_lock.acquire(blocking=False)
+        if not locked:
+            return serial_fn(*args)
+    try:
+        n = get_num_threads()
+        old = numba.get_num_threads()
+        if old != n:
+            numba.set_num_threads(n)
+        try:
+            return parallel_fn(*args)
+        finally:
+            if old != n:
+                numba.set_num_threads(old)
+            if _layer_is_threadsafe is None:
+                _layer_is_threadsafe = numba.threading_layer() != "workqueue"
+    finally:
+        if locked:
+            _launch_lock.release()

@@ -25,7 +25,7 @@ multiply-adds, so they agree with the twins to float32 rounding, not bit for bit
 """
 import numpy as np
 
-from ._jit import jit, parallel_build, prange
+from ._jit import call_parallel, jit, parallel_build, prange
 from .chwn import maxpool_chwn_reference
 from .maxpool import pool_output_size
 
@@ -228,6 +228,8 @@ def pnet_trunk(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, *, rows=None, para
             rows = max(4, min(rows, -(-h // 8)))  # at least 8 strips to share out
     args = [np.ascontiguousarray(a, dtype=np.float32) for a in (w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh)]
     out = np.empty((wh.shape[0], h, w), dtype=np.float32)
-    run = _pnet_strips_parallel if parallel else _pnet_strips_serial
-    run(x, int(rows), w + 4, *args, out)
+    if parallel:
+        call_parallel(_pnet_strips_parallel, _pnet_strips_serial, x, int(rows), w + 4, *args, out)
+    else:
+        _pnet_strips_serial(x, int(rows), w + 4, *args, out)
     return out

@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from ._jit import SerialOrParallel, get_num_threads, jit, parallel_build, prange
+from ._jit import SerialOrParallel, call_parallel, get_num_threads, jit, parallel_build, prange
 from .resample_rows import _acc_like, _resample_row, _tap_runs
 
 NORM_MEAN = 127.5
@@ -294,7 +294,7 @@ def _crop_resize_loop_serial(image, boxes, size, out):
 
 def _crop_resize_loop(image, boxes, size, out):
     """:func:`_crop_resize_loop_serial` on Numba's threads."""
-    _crop_resize_boxes_parallel(image, boxes, size, _acc_like(image), out)
+    call_parallel(_crop_resize_boxes_parallel, _crop_resize_boxes_serial, image, boxes, size, _acc_like(image), out)
 
 
 def crop_resize(image, boxes, size):
