@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tinymtcnn import __version__, cli
+from tinymtcnn.outputs import annotated_names
 
 REPO = Path(__file__).resolve().parents[1]
 ASTRONAUT = REPO / "tinymtcnn" / "assets" / "astronaut.png"
@@ -50,8 +51,11 @@ def test_bad_detector_values_exit_2(argv, capsys):
 
 
 def test_png_names_avoid_collisions(tmp_path):
-    names = cli._png_names([Path("a/x.jpg"), Path("b/x.png"), Path("y.tif"), Path("c/X.bmp")], tmp_path)
+    names = annotated_names([Path("a/x.jpg"), Path("b/x.png"), Path("y.tif"), Path("c/X.bmp")], tmp_path)
     assert [n.name for n in names] == ["x.png", "x-1.png", "y.png", "X-2.png"]
+    # --resume: a photo done earlier keeps its picture; the others avoid its name
+    names = annotated_names([Path("a/x.jpg"), Path("b/x.png")], tmp_path, reserved={1: tmp_path / "x.png"})
+    assert [n.name for n in names] == ["x-1.png", "x.png"]
 
 
 @pytest.mark.task_3_1

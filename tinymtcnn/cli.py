@@ -1,15 +1,14 @@
 """Command line: ``tinymtcnn detect | demo | train`` (also ``python -m tinymtcnn``).
 
 Exit status: 0 success, 1 when some input could not be processed (each one is
-reported on stderr and skipped), 2 for usage errors (bad options or values).
+reported on stderr and skipped), 2 for usage errors (bad options or values, outputs
+that would overwrite inputs), 130 when interrupted (Ctrl-C).
 """
 import argparse
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
-from multiprocessing import get_context
 from pathlib import Path
 
 from . import __version__
@@ -33,13 +32,17 @@ def _make_detector(options):
 
 
 def _init_worker(options):
-    """ProcessPoolExecutor initializer: one detector per worker process, built once."""
+    """Worker initializer: one detector per worker process, built once."""
     global _WORKER_DETECTOR
     _WORKER_DETECTOR = _make_detector(options)
 
 
 def _process(detector, path, png_path):
-    """Detect on one file -> ``(record, None)`` or ``(None, error message)``."""
+    """Detect on one file -> ``(record, None)`` or ``(None, error message)``.
+
+    A picture that cannot be saved keeps the detection: the record says ``"annotated": null`` and
+    ``"annotate_error"``.
+    """
     from .io import load_image
 
     try:
@@ -48,33 +51,25 @@ def _process(detector, path, png_path):
         return None, f"skipped: {exc}"  # load_image's messages name the path
     try:
         faces = detector.detect(image)
-        if png_path is not None:
-            from .viz import annotate_image
-
-            annotate_image(image, faces).save(png_path)
     except Exception as exc:  # one bad image must not abort a batch: reported, exit status 1
         return None, f"failed on {str(path)!r}: {type(exc).__name__}: {exc}"
-    record = {"path": str(path), "width": int(image.shape[1]), "height": int(image.shape[0]),
-              "faces": faces.to_dicts()}
+    record = {"path": str(path), "annotated": None, "width": int(image.shape[1]),
+              "height": int(image.shape[0]), "faces": faces.to_dicts()}
+    if png_path is not None:
+        from .outputs import save_picture
+        from .viz import annotate_image
+
+        try:
+            save_picture(annotate_image(image, faces), png_path)
+            record["annotated"] = str(png_path)
+        except Exception as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+            record["annotate_error"] = f"cannot write {str(png_path)!r}: {reason}"
     return record, None
 
 
 def _process_in_worker(task):
     return _process(_WORKER_DETECTOR, *task)
-
-
-def _png_names(paths, out_dir):
-    """``out_dir/<stem>.png`` per input, ``<stem>-1.png``, ``<stem>-2.png``... on collisions within the run."""
-    used, names = set(), []
-    for p in paths:
-        stem = Path(p).stem or "image"
-        name, k = f"{stem}.png", 0
-        while name.lower() in used:
-            k += 1
-            name = f"{stem}-{k}.png"
-        used.add(name.lower())
-        names.append(out_dir / name)
-    return names
 
 
 # ------------------------------------------------------------------ commands
@@ -90,74 +85,165 @@ def _worker_options(options):
     return dict(options, num_threads=options["num_threads"] or 1)
 
 
-def _cmd_detect(args):
-    from tqdm import tqdm
+def _say(message, status):
+    print(f"{PROG} detect: {message}", file=sys.stderr)
+    return status
 
+
+def _cmd_detect(args):
     from .io import iter_image_files
 
     options = _detector_options(args)
     try:
         detector = _make_detector(options)  # validates the options before any work
     except ValueError as exc:
-        print(f"{PROG} detect: error: {exc}", file=sys.stderr)
-        return 2
+        return _say(f"error: {exc}", 2)
+    if args.resume and args.json is None:
+        return _say("error: --resume needs --json FILE (the partial results are kept beside it)", 2)
     paths = list(iter_image_files(args.paths))
     if not paths:
-        print(f"{PROG} detect: no image files found in {' '.join(args.paths)}", file=sys.stderr)
-        return 1
-    png_names = [None] * len(paths)
-    if args.out is not None:
-        out_dir = Path(args.out)
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            print(f"{PROG} detect: error: cannot create output directory {str(out_dir)!r}: {exc}", file=sys.stderr)
-            return 1
-        png_names = _png_names(paths, out_dir)
-    tasks = list(zip(paths, png_names))
-    progress = dict(total=len(tasks), desc="detect", unit="img", file=sys.stderr,
-                    disable=True if args.no_progress else None)
-
-    records, failed = [], 0
-
-    def collect(results):
-        nonlocal failed
-        for record, error in tqdm(results, **progress):
-            if error is None:
-                records.append(record)
-            else:
-                failed += 1
-                tqdm.write(f"{PROG} detect: {error}", file=sys.stderr)
-
-    if args.workers > 1 and len(tasks) > 1:
-        del detector  # each worker builds its own
-        # spawn: fresh interpreters, no fork of a process that may hold Numba/OpenMP threads
-        with ProcessPoolExecutor(max_workers=min(args.workers, len(tasks)), mp_context=get_context("spawn"),
-                                 initializer=_init_worker, initargs=(_worker_options(options),)) as pool:
-            collect(pool.map(_process_in_worker, tasks))  # map keeps input order
-    else:
-        collect(_process(detector, p, png) for p, png in tasks)
-
-    text = json.dumps(records, indent=2)
-    if args.json is None:
-        print(text)
+        return _say(f"no image files found in {' '.join(args.paths)}", 1)
+    try:
+        writer, stamps, done, pictures = _plan_detect(args, options, paths)
+    except ValueError as exc:  # refused before any work: inputs, destinations, partial results
+        return _say(f"error: {exc}", 2)
+    todo = [(i, (paths[i], pictures[i])) for i in range(len(paths)) if i not in done]
+    records = dict(done)
+    try:
+        failed, unsaved = _run_detect(args, options, detector, todo, writer, stamps, records)
+    except KeyboardInterrupt:
+        return _interrupted(len(records), len(paths), writer, records)
+    except OSError as exc:  # the partial results stream cannot be written (disk full...)
+        where = writer.partial if writer is not None else "?"
+        return _say(f"error: cannot write {str(where)!r}: {exc.strerror or exc}; stopped, the {len(records)} "
+                    f"photo(s) done are kept in it: make room and rerun the same command with --resume", 1)
+    finally:
+        if writer is not None:
+            writer.close()
+    ordered = [records[i] for i in sorted(records)]
+    if writer is None:
+        print(json.dumps(ordered, indent=2))
     else:
         try:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            writer.finish(ordered)
         except OSError as exc:
-            print(f"{PROG} detect: error: cannot write {args.json!r}: {exc}", file=sys.stderr)
-            return 1
+            return _say(f"error: cannot write {args.json!r}: {exc.strerror or exc}; all {len(records)} results are "
+                        f"kept in {str(writer.partial)!r}: make room and rerun the same command with --resume", 1)
     if failed:
-        print(f"{PROG} detect: {failed} of {len(tasks)} file(s) failed", file=sys.stderr)
-    return 1 if failed else 0
+        _say(f"{failed} of {len(paths)} file(s) failed", 1)
+    if unsaved:
+        _say(f"{unsaved} annotated picture(s) could not be written (their detections are in the JSON, "
+             f"with annotate_error)", 1)
+    return 1 if failed or unsaved else 0
+
+
+def _plan_detect(args, options, paths):
+    """Every check before any work -> ``(writer or None, stamps, done {index: record}, pictures)``.
+
+    Raises ValueError (a usage error) when an output would overwrite or feed back into the inputs,
+    a destination is not writable, or partial results of an earlier run are in the way.
+    """
+    from .outputs import InputFiles, annotated_names, check_json_file, check_out_dir, prepare_folder
+    from .records import RecordWriter, file_stamp
+
+    inputs = InputFiles(paths)
+    stamps = [file_stamp(p) for p in paths]
+    out_dir = None if args.out is None else Path(args.out)
+    writer, done = None, {}
+    if args.json is not None:
+        settings = {k: v for k, v in options.items() if k != "num_threads"}
+        settings["weights"] = None if args.weights is None else os.path.abspath(args.weights)
+        settings["out"] = None if out_dir is None else os.path.abspath(out_dir)
+        writer = RecordWriter(args.json, settings)
+        writer.load(args.resume)
+        for i, stamp in enumerate(stamps):
+            record = writer.done(stamp)
+            if record is not None and "annotate_error" not in record and (
+                    out_dir is None or (record.get("annotated") and os.path.exists(record["annotated"]))):
+                done[i] = record
+    pictures = [None] * len(paths)
+    if out_dir is not None:
+        pictures = annotated_names(paths, out_dir, {i: r["annotated"] for i, r in done.items()})
+        check_out_dir(out_dir, [p for p in args.paths if Path(p).is_dir()], pictures, inputs)
+    if args.json is not None:
+        check_json_file(args.json, inputs, pictures if out_dir is not None else ())
+        prepare_folder(Path(args.json).parent, "--json")
+    if out_dir is not None:
+        prepare_folder(out_dir, "--out")
+    return writer, stamps, done, pictures
+
+
+def _run_detect(args, options, detector, todo, writer, stamps, records):
+    """Detect on ``todo``, streaming each record; -> ``(failed inputs, unsaved pictures)``."""
+    import contextlib
+
+    from tqdm import tqdm
+
+    n_total = len(todo) + len(records)
+    failed = unsaved = 0
+    if writer is not None:
+        writer.open()
+    with tqdm(total=n_total, initial=len(records), desc="detect", unit="img", file=sys.stderr,
+              disable=True if args.no_progress else None) as bar:
+
+        def on_death(task, how, retrying):
+            then = "retrying it on a new worker" if retrying else "giving up on it"
+            bar.write(f"{PROG} detect: a worker process died ({how}) on {str(task[0])!r}; {then}", file=sys.stderr)
+
+        with contextlib.closing(_results(args, options, detector, todo, on_death)) as results:
+            for index, (record, error) in results:
+                if record is None:
+                    failed += 1
+                    bar.write(f"{PROG} detect: {error}", file=sys.stderr)
+                else:
+                    if writer is not None:
+                        writer.add(record, stamps[index])
+                    records[index] = record
+                    if "annotate_error" in record:
+                        unsaved += 1
+                        bar.write(f"{PROG} detect: {record['annotate_error']} (the detection is kept)",
+                                  file=sys.stderr)
+                bar.update()
+    return failed, unsaved
+
+
+def _results(args, options, detector, todo, on_death):
+    """Yield ``(index, (record, error))`` as photos finish: in this process, or in ``--workers`` processes."""
+    if args.workers == 1 or len(todo) < 2:
+        for index, task in todo:
+            yield index, _process(detector, *task)
+        return
+    from .process_pool import WorkerPool
+
+    path_of = {index: task[0] for index, task in todo}
+    with WorkerPool(_process_in_worker, min(args.workers, len(todo)), initializer=_init_worker,
+                    initargs=(_worker_options(options),), on_death=on_death) as pool:
+        for index, result, error in pool.run(todo):
+            yield index, (result if error is None else (None, f"failed on {str(path_of[index])!r}: {error}"))
+
+
+def _interrupted(n_done, n_total, writer, records):
+    """Ctrl-C: one line on stderr; the finished records stay in the stream (or go to stdout without --json)."""
+    if writer is not None:
+        where = (f"results kept in {str(writer.partial)!r}; rerun the same command with --resume to finish"
+                 if writer.partial.exists() else "nothing written")
+    else:
+        print(json.dumps([records[i] for i in sorted(records)], indent=2))
+        where = "their results are on stdout (with --json FILE they are kept for --resume)"
+    return _say(f"interrupted: {n_done} of {n_total} photo(s) done; {where}", 130)
 
 
 def _cmd_demo(args):
     from .io import load_image
+    from .outputs import save_picture
     from .viz import annotate_image
 
     asset = resources.files("tinymtcnn") / "assets" / "astronaut.png"
     with resources.as_file(asset) as path:
+        if os.path.exists(args.out) and os.path.samefile(args.out, path):
+            print(f"{PROG} demo: error: --out {args.out!r} is the bundled photo itself; choose another name",
+                  file=sys.stderr)
+            return 2
         image = load_image(path)
     faces = _make_detector({}).detect(image)
     print(f"astronaut.png ({image.shape[1]}x{image.shape[0]}, NASA, public domain): {len(faces)} face(s)")
@@ -167,7 +253,7 @@ def _cmd_demo(args):
         for name, (x, y) in face["landmarks"].items():
             print(f"    {name:<12} ({x:.1f}, {y:.1f})")
     try:
-        annotate_image(image, faces).save(args.out)
+        save_picture(annotate_image(image, faces), args.out)  # atomic: a failed save leaves no half file
     except (OSError, ValueError) as exc:
         print(f"{PROG} demo: error: cannot write {args.out!r}: {exc}", file=sys.stderr)
         return 1
@@ -191,12 +277,20 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     det = sub.add_parser("detect", help="detect faces in images and folders of images",
-                         description="Detect faces; JSON (a list of {path, width, height, faces}) on stdout "
-                                     "or --json FILE. Unreadable files are reported on stderr and skipped "
-                                     "(exit status 1).")
+                         description="Detect faces; JSON (a list of {path, annotated, width, height, faces}) on "
+                                     "stdout or --json FILE. Unreadable files are reported on stderr and skipped. "
+                                     "Outputs that would overwrite an input or land in a searched input folder "
+                                     "are refused before any work. With --json, each result is saved as it "
+                                     "finishes in FILE.partial.jsonl until FILE is written; after a crash or "
+                                     "Ctrl-C, --resume skips the photos already done. Exit status: 0 ok, "
+                                     "1 some input failed, 2 usage error, 130 interrupted.")
     det.add_argument("paths", nargs="+", metavar="PATH", help="image files or directories (walked recursively)")
-    det.add_argument("--out", metavar="DIR", help="write annotated PNGs (<stem>.png) into DIR")
-    det.add_argument("--json", metavar="FILE", help="write the JSON to FILE instead of stdout")
+    det.add_argument("--out", metavar="DIR", help="write annotated PNGs into DIR (<stem>.png; <stem>-1.png... when "
+                                                  "names collide; each record names its picture)")
+    det.add_argument("--json", metavar="FILE", help="write the JSON to FILE (atomically) instead of stdout")
+    det.add_argument("--resume", action="store_true",
+                     help="continue an unfinished --json run: skip photos whose results are in FILE.partial.jsonl "
+                          "(same path, size and modification time)")
     det.add_argument("--min-face-size", type=float, default=20.0, metavar="N", help="smallest face in pixels (20)")
     det.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("A", "B", "C"),
                      help="P-Net, R-Net, O-Net thresholds (0.6 0.7 0.7)")
@@ -235,7 +329,7 @@ def main(argv=None):
     Returns
     -------
     int
-        0 success, 1 some input failed, 2 usage error.
+        0 success, 1 some input failed, 2 usage error, 130 interrupted (Ctrl-C).
     """
     parser = build_parser()
     try:
@@ -247,6 +341,9 @@ def main(argv=None):
         return 2
     try:
         status = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C outside a detect run's own handling: no traceback
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `tinymtcnn detect ... | head`: the reader left; no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that Python's exit-time flush does not fail again

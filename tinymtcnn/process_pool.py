@@ -1,0 +1,163 @@
+"""A small pool of spawned worker processes that survives a killed worker.
+
+``ProcessPoolExecutor`` turns one killed worker (the out-of-memory killer, ``kill -9``) into
+``BrokenProcessPool`` for every pending task. Here each worker holds one task at a time, sent over its
+own pipe, so the pool always knows which task a dead worker had: the worker is replaced, its task is
+retried once on a fresh worker, then reported as failed, and every other task carries on.
+
+Workers start with SIGINT blocked: on Ctrl-C (SIGINT to the whole process group) the parent alone
+gets ``KeyboardInterrupt`` and ends them, so they print no tracebacks.
+"""
+import collections
+import signal
+from multiprocessing import connection, get_context
+
+
+def describe_exit(exitcode):
+    """Words for a process exit code: ``"killed by SIGKILL"`` or ``"exit status 1"``."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
+def _worker_main(conn, work, initializer, initargs):
+    """A worker: ``initializer(*initargs)`` once, then ``work(task)`` for each task until ``None``."""
+    if hasattr(signal, "SIGINT"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends the workers
+    if initializer is not None:
+        initializer(*initargs)
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if message is None:
+            return
+        index, task = message
+        try:
+            conn.send((index, work(task), None))
+        except Exception as exc:  # reported for this task; the worker carries on
+            conn.send((index, None, f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    def __init__(self, context, work, initializer, initargs):
+        self.conn, child_conn = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child_conn, work, initializer, initargs),
+                                       daemon=True)
+        blocked = hasattr(signal, "pthread_sigmask")
+        if blocked:  # the child inherits the blocked SIGINT from birth, before Python starts in it
+            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        child_conn.close()
+        self.task = None  # (index, task) while busy
+
+
+class WorkerPool:
+    """``n_workers`` spawned processes running ``work(task)``; a context manager that ends them on exit.
+
+    Parameters
+    ----------
+    work : callable
+        Module-level function (pickled by reference) run on each task in a worker.
+    n_workers : int
+    initializer, initargs
+        ``initializer(*initargs)`` runs once in each worker before its first task.
+    retries : int
+        How many times a task whose worker died is given to a fresh worker.
+    on_death : callable, optional
+        ``on_death(task, how, retrying)`` is called when a worker dies holding ``task``.
+    """
+
+    def __init__(self, work, n_workers, initializer=None, initargs=(), retries=1, on_death=None):
+        self._context = get_context("spawn")  # fresh interpreters: no fork of Numba/OpenMP threads
+        self._args = (work, initializer, initargs)
+        self.n_workers, self.retries, self.on_death = n_workers, retries, on_death
+        self._workers = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close(wait=exc_info[0] is None)
+
+    def close(self, wait=True):
+        """Stop the workers: ask them to finish (``wait``) or end them at once."""
+        for worker in self._workers:
+            if wait and worker.process.is_alive():
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+        for worker in self._workers:
+            if wait:
+                worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join()
+            worker.conn.close()
+        self._workers = []
+
+    def _start_worker(self):
+        worker = _Worker(self._context, *self._args)
+        self._workers.append(worker)
+        return worker
+
+    def _retire(self, worker):
+        worker.process.join()
+        worker.conn.close()
+        self._workers.remove(worker)
+
+    def run(self, tasks):
+        """Yield ``(index, result, error)`` for each ``(index, task)`` as it finishes (any order).
+
+        ``error`` is None on success; otherwise a message (the task raised, or its worker died more
+        than ``retries`` times on it) and ``result`` is None.
+        """
+        pending = collections.deque(tasks)
+        deaths = collections.Counter()
+        while pending or any(w.task is not None for w in self._workers):
+            for worker in [w for w in self._workers if w.task is None and not w.process.is_alive()]:
+                self._retire(worker)  # died between tasks: replaced below if needed
+            idle = [w for w in self._workers if w.task is None]
+            while pending and (idle or len(self._workers) < self.n_workers):
+                worker = idle.pop() if idle else self._start_worker()
+                worker.task = pending.popleft()
+                try:
+                    worker.conn.send(worker.task)
+                except OSError:  # it died before taking the task: its sentinel tells below
+                    pass
+            busy = [w for w in self._workers if w.task is not None]
+            ready = set(connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+            for worker in busy:
+                if worker.conn in ready:
+                    try:
+                        index, result, error = worker.conn.recv()
+                    except (EOFError, OSError):
+                        pass  # died: handled below
+                    else:
+                        worker.task = None
+                        yield index, result, error
+                        continue
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    yield from self._bury(worker, pending, deaths)
+
+    def _bury(self, worker, pending, deaths):
+        index, task = worker.task
+        self._retire(worker)
+        how = describe_exit(worker.process.exitcode)
+        deaths[index] += 1
+        retrying = deaths[index] <= self.retries
+        if self.on_death is not None:
+            self.on_death(task, how, retrying)
+        if retrying:
+            pending.appendleft((index, task))
+        else:
+            yield index, None, f"its worker process died {deaths[index]} times on it ({how})"

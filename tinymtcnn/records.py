@@ -1,0 +1,147 @@
+"""Detection records kept safe: streamed as they finish, written atomically at the end.
+
+A run with ``--json FILE`` appends each finished record to ``FILE.partial.jsonl`` (JSON Lines: a
+header line with the run's settings, then one line per photo, each flushed and ``fsync``'d), so a
+crash, Ctrl-C or a killed worker loses only the photos in flight. At the end the records go to
+``FILE`` in input order in one atomic replace (:mod:`tinymtcnn.atomic`) and the partial file is
+removed: it exists only while a run is unfinished. A rerun with ``--resume`` reads it back and
+skips each photo whose path, size and modification time still match (a changed photo is redone).
+
+:class:`RecordWriter` is the one writer of these files; any backend that runs the detections (the
+CLI's worker processes, a Dask cluster) hands it the records as they come.
+"""
+import json
+import os
+from pathlib import Path
+
+from .atomic import atomic_path
+
+FORMAT = "tinymtcnn detect partial results"
+FORMAT_VERSION = 1
+
+
+def partial_path(json_path):
+    """The partial results file of ``json_path``: ``<json_path>.partial.jsonl`` beside it."""
+    return Path(str(json_path) + ".partial.jsonl")
+
+
+def file_stamp(path):
+    """``{"file": absolute path, "size": bytes, "mtime_ns": ns}`` of ``path``, or None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return {"file": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_synced(f, data):
+    """Write ``data`` (bytes) to the open binary file ``f`` and push it to the disk (``fsync``)."""
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def write_json(path, records):
+    """Write ``records`` as indented JSON to ``path`` atomically: the old file stays whole on any error."""
+    data = (json.dumps(records, indent=2) + "\n").encode("utf-8")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        _write_synced(f, data)
+
+
+class RecordWriter:
+    """The partial results stream of one ``--json`` file and the final atomic write.
+
+    Parameters
+    ----------
+    json_path : str or os.PathLike
+        The final JSON file; the stream is :func:`partial_path` of it.
+    settings : dict
+        JSON-ready settings that decide the records (detector options, output folder). A resumed run
+        must have the same settings as the run that wrote the stream.
+
+    Use :meth:`load` (checks only, writes nothing), then :meth:`open`, :meth:`add` per record,
+    and :meth:`finish` with all records in input order.
+    """
+
+    def __init__(self, json_path, settings):
+        self.json_path = Path(json_path)
+        self.partial = partial_path(json_path)
+        self.settings = json.loads(json.dumps(settings))  # as read back: tuples become lists
+        self.previous = {}  # absolute file -> (stamp, record) from the stream of an earlier run
+        self._stream = None
+        self._good_length = None  # bytes of whole lines in an existing stream
+
+    def load(self, resume):
+        """Read the stream of an unfinished earlier run (when ``resume``); write nothing.
+
+        Raises
+        ------
+        ValueError
+            A stream exists and ``resume`` is false (its results would be lost), it is not a stream of
+            this format, or it was made with other settings.
+        """
+        if not self.partial.exists():
+            return
+        if not resume:
+            raise ValueError(f"{str(self.partial)!r} holds the results of an unfinished run: add --resume to "
+                             f"continue it, or delete that file to start over")
+        data = self.partial.read_bytes()
+        self._good_length = data.rfind(b"\n") + 1  # a last line cut short by a crash is dropped
+        lines = data[:self._good_length].splitlines()
+        header = _parse(lines[0]) if lines else None
+        if header is None or header.get("format") != FORMAT:
+            raise ValueError(f"{str(self.partial)!r} is not a tinymtcnn partial results file; move it away")
+        if header.get("settings") != self.settings:
+            raise ValueError(f"{str(self.partial)!r} was made with other settings ({header.get('settings')}); "
+                             f"resume with those, or delete the file to start over")
+        for line in lines[1:]:
+            entry = _parse(line)
+            if entry is not None and isinstance(entry.get("stamp"), dict) and "file" in entry["stamp"]:
+                stamp = entry.pop("stamp")
+                self.previous[stamp["file"]] = (stamp, entry)
+
+    def done(self, stamp):
+        """The earlier run's record of the file with this :func:`file_stamp`, or None (not done, or changed)."""
+        if stamp is None or stamp["file"] not in self.previous:
+            return None
+        old_stamp, record = self.previous[stamp["file"]]
+        return record if old_stamp == stamp else None
+
+    def open(self):
+        """Create the stream with its header line, or reopen the loaded one for appending."""
+        if self._good_length is None:
+            header = {"format": FORMAT, "version": FORMAT_VERSION, "settings": self.settings}
+            self._stream = open(self.partial, "xb")
+            _write_synced(self._stream, _line(header))
+        else:
+            self._stream = open(self.partial, "r+b")
+            self._stream.truncate(self._good_length)
+            self._stream.seek(self._good_length)
+
+    def add(self, record, stamp):
+        """Append one finished record (with the :func:`file_stamp` of its photo) to the stream, synced."""
+        _write_synced(self._stream, _line(dict(record, stamp=stamp)))
+
+    def finish(self, records):
+        """Write ``records`` (input order) to the JSON file atomically, then remove the stream."""
+        write_json(self.json_path, records)
+        self.close()
+        self.partial.unlink()
+
+    def close(self):
+        """Close the stream (it stays on disk for ``--resume``)."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _line(obj):
+    return (json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _parse(line):
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
