@@ -35,6 +35,12 @@
 #
 # Everything here uses the installed package (`pip install -e .`); the pictures come from
 # `tinymtcnn.viz` or plain matplotlib.
+#
+# **Your turn.** Three exercises ask you to predict, write or change something. Each gives you a
+# placeholder (`my_... = None`, or a function with an empty body): fill it in, then run the check
+# cell below it, which says *right*, *wrong* (and why) or *not answered yet*. The pyramid is not one
+# of the graded assignment tasks (`python tools/make_assignment.py list`); it is given, and every
+# task builds on it.
 
 # %%
 import os
@@ -50,6 +56,11 @@ from tinymtcnn.detect.pyramid import build_pyramid, level_size, normalize, pyram
 from tinymtcnn.io import load_image
 from tinymtcnn.kernels.resample import axis_weights_reference, resample
 from tinymtcnn.viz import show_pyramid
+from tinymtcnn import exercises
+
+# >>> SOLUTION
+exercises.expect_answers()  # the teacher's version: a check that is not "right" stops the notebook
+# <<< SOLUTION
 
 # TINYMTCNN_FAST=1 (as in CI) shrinks the work of the notebook; the explanations do not change.
 FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
@@ -108,6 +119,58 @@ for k, s in enumerate(scales):
 
 expected_levels = int(np.floor(np.log(min(H, W) / 20) / np.log(1 / 0.709))) + 1
 print("\nclosed form K =", expected_levels)
+
+# %% [markdown]
+# ### Your turn 1: predict the number of levels
+#
+# A 640 × 480 photo (width × height), `min_face_size = 40`, the default `factor = 0.709`. How many
+# pyramid levels does it get? Work it out from the closed form (a calculator is fine, no
+# `pyramid_scales`), write the number into `my_levels`, then run the check.
+
+# %%
+my_levels = None  # your prediction: an int
+# >>> SOLUTION
+my_levels = 8
+# <<< SOLUTION
+
+# %%
+exercises.check_prediction(
+    "1", my_levels, lambda: len(pyramid_scales(480, 640, min_face_size=40)),
+    "K = floor(ln(480 / 40) / ln(1 / 0.709)) + 1 = floor(2.485 / 0.344) + 1 = floor(7.23) + 1 = 8. Only the "
+    "shorter side counts, and doubling min_face_size removes two levels (0.709² ≈ 1/2).")
+
+# %% [markdown]
+# ### Your turn 2: write the scale loop
+#
+# Write `my_pyramid_scales` from the pseudo-code at the top of this section. The check runs it
+# and the package's `pyramid_scales` on a few random image sizes, face sizes and factors, and
+# tells you on which inputs and where they differ.
+
+# %%
+def my_pyramid_scales(height, width, min_face_size, scale_factor=0.709):
+    """Scales of the pyramid levels, largest first (a list of floats)."""
+    # your code here (about 7 lines)
+    # >>> SOLUTION
+    m = 12.0 / min_face_size
+    min_side = min(height, width) * m
+    result = []
+    while min_side >= 12:
+        result.append(m * scale_factor ** len(result))
+        min_side *= scale_factor
+    return result
+    # <<< SOLUTION
+
+
+# %%
+def random_pyramid_inputs(rng):
+    return int(rng.integers(12, 2000)), int(rng.integers(12, 2000)), float(rng.uniform(8, 80)), float(rng.uniform(0.5, 0.8))
+
+
+exercises.check_function(
+    "2", my_pyramid_scales, pyramid_scales,
+    exercises.seeded(random_pyramid_inputs, seeds=range(5)) + [("(19, 400, 20, 0.709)", (19, 400, 20, 0.709))],
+    explanation="the loop stops before the shorter side of a level drops below 12 pixels, and an image smaller "
+                "than min_face_size gets no level at all (the last input).")
 
 # %% [markdown]
 # `level_size` uses `ceil(H·s)`, as the MATLAB code does (`hs = ceil(h*scale)`). Other ports
@@ -257,6 +320,34 @@ for min_face in (10, 20, 40, 80):
     print(f"{min_face:6d}  {len(sc):6d}  {sc[0]:10.4f}   {sizes[0][0]:4d} x {sizes[0][1]:<4d}"
           f"   {total:18,d}   {total / (sizes[0][0] * sizes[0][1]):8.2f}")
 print(f"\n1 / (1 - factor^2) = {1 / (1 - 0.709**2):.2f}")
+
+# %% [markdown]
+# ### Your turn 3: change the factor
+#
+# The factor is the other knob of the pyramid. Find a `scale_factor` with which the 512 × 512
+# astronaut gets **exactly 5 levels** at `min_face_size = 20` (the default gives 10), and put it
+# in `my_factor`. Then think: what does the detector save, and what does it risk, with so few
+# levels? (The explanation appears with the verdict.)
+
+# %%
+my_factor = None  # a float between 0 and 1
+# >>> SOLUTION
+my_factor = 0.5
+# <<< SOLUTION
+
+
+# %%
+def five_levels(factor):
+    count = len(pyramid_scales(H, W, min_face_size=20, scale_factor=factor))
+    return count == 5, f"the astronaut's pyramid has {count} levels (want 5; the default 0.709 gives {len(scales)})"
+
+
+exercises.check_parameter(
+    "3", my_factor, five_levels,
+    "any factor from about 0.45 to 0.52 gives 5 levels: half the levels, and about a third less work in total "
+    "(the pyramid costs 1 / (1 − factor²) times its first level). The price: consecutive levels are now "
+    "1 / factor ≈ 2× apart, so a face between two levels is seen by a window up to √2 ≈ 1.4× too big or too small, "
+    "where P-Net is less sure — fewer faces are found, and the boxes are rougher.")
 
 # %% [markdown]
 # ### Seeing it: a small face and three settings

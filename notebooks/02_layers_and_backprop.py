@@ -38,6 +38,12 @@
 # 5. naive vs fast: how much the im2col / Numba versions gain.
 #
 # The derivations of every backward pass are in `docs/backprop.md`.
+#
+# **Your turn.** Four exercises ask you to predict, write or change something. Each gives you a
+# placeholder (`my_... = None`, or a function with an empty body): fill it in, then run the check
+# cell below it, which says *right*, *wrong* (and why) or *not answered yet*. The sections also
+# name the **assignment tasks** that match them (`python tools/make_assignment.py list`): in the
+# student copy those functions are yours to write, and this notebook runs on your code.
 
 # %%
 import os
@@ -53,6 +59,11 @@ from tinymtcnn.layers import (conv2d_backward, conv2d_forward, conv2d_forward_na
                               linear_forward, maxpool2d_backward, maxpool2d_forward, maxpool2d_forward_naive,
                               pool_output_size, prelu_backward, prelu_forward, softmax_cross_entropy)
 from tinymtcnn.layers.modules import MaxPool2d
+from tinymtcnn import exercises
+
+# >>> SOLUTION
+exercises.expect_answers()  # the teacher's version: a check that is not "right" stops the notebook
+# <<< SOLUTION
 
 FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
 # %config InlineBackend.figure_format = 'png'
@@ -93,6 +104,9 @@ print(f"warm-up detection: {time.perf_counter() - start:.2f} s (includes compili
 # which numpy hands to an optimised BLAS routine. Here is the column matrix of a tiny input: two
 # channels of 4 × 4 pixels, numbered so that you can see where each value comes from, and a 3 × 3
 # kernel (so 2 × 2 output positions).
+#
+# > **Assignment task 2.1** (conv forward, naive loops): `conv2d_forward_naive` in
+# > `tinymtcnn/layers/conv.py` — the formula above as loops; `python -m pytest -m task_2_1` checks it.
 
 # %%
 x = np.arange(2 * 4 * 4, dtype=np.float64).reshape(1, 2, 4, 4)
@@ -132,10 +146,34 @@ print("matrix product vs conv2d_forward:      ", np.abs(by_hand - fast[0]).max()
 print("conv2d_forward vs conv2d_forward_naive:", np.abs(fast - naive).max())
 
 # %% [markdown]
+# ### Your turn 1: predict an output shape
+#
+# `x` of shape `(2, 3, 13, 11)` (two images, 3 channels, 13 rows, 11 columns), `w` of shape
+# `(4, 3, 3, 3)`, stride 2, pad 1. What is the shape of `conv2d_forward(x, w, b, stride=2, pad=1)[0]`?
+# The output side is `floor((n + 2·pad − k) / stride) + 1`. Write it as a tuple into `my_shape`.
+
+# %%
+my_shape = None  # your prediction: a tuple (N, F, OH, OW)
+# >>> SOLUTION
+my_shape = (2, 4, 7, 6)
+# <<< SOLUTION
+
+# %%
+exercises.check_prediction(
+    "1", my_shape,
+    lambda: conv2d_forward(np.zeros((2, 3, 13, 11)), np.zeros((4, 3, 3, 3)), np.zeros(4), stride=2, pad=1)[0].shape,
+    "N stays 2 and the channels become F = 4 (one per filter); OH = floor((13 + 2 − 3) / 2) + 1 = 7 and "
+    "OW = floor((11 + 2 − 3) / 2) + 1 = 6. The input channels C = 3 disappear into the sum.")
+
+# %% [markdown]
 # **Backward.** Because the forward pass is a matrix product `Y = W · cols`, its gradients are
 # matrix products too: `dW = G · colsᵀ` and `dcols = Wᵀ · G`. `col2im` then adds every entry of
 # `dcols` back onto the pixel it was copied from — overlapping windows add up. `col2im` is the
 # **transpose (adjoint)** of `im2col`: `⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩` for any `x` and `c`.
+#
+# > **Assignment task 2.2** (conv backward, naive loops): `conv2d_backward_naive` in
+# > `tinymtcnn/layers/conv.py` — `dx`, `dw`, `db` with loops (`docs/backprop.md` derives them);
+# > `python -m pytest -m task_2_2` checks it.
 
 # %%
 x_rand = rng.standard_normal((2, 3, 7, 6))
@@ -178,6 +216,9 @@ for name, a in slopes.items():
 # The gradient follows from the two cases: `dx = g` where `x > 0` and `α_c · g` elsewhere, and
 # `dα_c = Σ g · x` over the elements of channel `c` with `x ≤ 0`.
 #
+# > **Assignment task 2.3** (PReLU forward and backward, naive): `prelu_forward_naive` and
+# > `prelu_backward_naive` in `tinymtcnn/layers/prelu.py`; `python -m pytest -m task_2_3` checks them.
+#
 # ## 3. Ceil-mode max pooling, and why floor mode breaks R-Net
 #
 # Max pooling with a `k × k` window and stride `s` slides the window in steps of `s` and keeps the
@@ -191,6 +232,10 @@ for name, a in slopes.items():
 # In ceil mode the last window may hang over the edge and takes the maximum of the cells that
 # exist. R-Net's first pool sees 22 columns with `k = 3, s = 2`: floor mode fits 10 windows and
 # **never looks at column 21**; ceil mode adds an 11th window over columns 20–21.
+#
+# > **Assignment task 2.4** (ceil-mode max-pool forward and backward): `maxpool_forward_reference`
+# > and `maxpool_backward_reference` in `tinymtcnn/kernels/maxpool.py`; `python -m pytest -m task_2_4`
+# > checks them.
 
 # %%
 n, k, s = 22, 3, 2
@@ -243,6 +288,25 @@ floor_shapes = trunk_shapes(rnet, crop, ceil_mode=False)
 print(f"{'layer':8s} {'ceil mode (Caffe)':22s} floor mode")
 for (name, a), (_, b2) in zip(ceil_shapes, floor_shapes):
     print(f"{name:8s} {str(a):22s} {b2}")
+
+# %% [markdown]
+# ### Your turn 2: ceil or floor?
+#
+# O-Net's first convolution turns its 48 × 48 crop into 46 × 46 maps, followed by a 3 × 3 max pool
+# with stride 2. How many windows fit along a side of 46 cells in ceil mode, and how many in floor
+# mode? Write `(ceil, floor)` into `my_windows`.
+
+# %%
+my_windows = None  # your prediction: a tuple (ceil mode, floor mode)
+# >>> SOLUTION
+my_windows = (23, 22)
+# <<< SOLUTION
+
+# %%
+exercises.check_prediction(
+    "2", my_windows, lambda: (pool_output_size(46, 3, 2, True), pool_output_size(46, 3, 2, False)),
+    "(46 − 3) / 2 = 21.5: ceil gives 22 + 1 = 23 windows, floor 21 + 1 = 22. Whenever (n − k) / s is not a "
+    "whole number, ceil mode adds a last window that hangs over the edge (here over cells 44–45).")
 
 # %% [markdown]
 # P-Net is affected too, more quietly: it is fully convolutional, so nothing crashes, but on
@@ -325,6 +389,42 @@ for name, err in results.items():
     print(f"{name:14s} relative error {err:.1e}")
 
 # %% [markdown]
+# ### Your turn 3: a backward pass of your own
+#
+# The fully connected layer is `out = x @ w.T + b` with `x (N, D)`, `w (M, D)`, `b (M,)`. Write its
+# backward pass: given `dout = dL/dout (N, M)`, return `(dx, dw, db)`. (Hint: check the shapes —
+# each gradient has the shape of what it is the gradient of.) The check compares your function
+# with the package's `linear_backward` on three random inputs.
+
+# %%
+def my_linear_backward(dout, x, w):
+    """Gradients (dx, dw, db) of out = x @ w.T + b, given dout = dL/dout."""
+    # your code here (about 4 lines)
+    # >>> SOLUTION
+    dx = dout @ w
+    dw = dout.T @ x
+    db = dout.sum(axis=0)
+    return dx, dw, db
+    # <<< SOLUTION
+
+
+# %%
+def random_linear_inputs(rng):
+    n, d, m = rng.integers(1, 6, 3)
+    return rng.standard_normal((n, m)), rng.standard_normal((n, d)), rng.standard_normal((m, d))
+
+
+def package_linear_backward(dout, x, w):
+    return linear_backward(dout, linear_forward(x, w, np.zeros(len(w)))[1])
+
+
+exercises.check_function(
+    "3", my_linear_backward, package_linear_backward, exercises.seeded(random_linear_inputs),
+    explanation="out[n, m] = Σ_d x[n, d] w[m, d] + b[m], so dL/dx[n, d] = Σ_m dout[n, m] w[m, d] (dout @ w), "
+                "dL/dw[m, d] = Σ_n dout[n, m] x[n, d] (dout.T @ x), and b is added to every row, so db sums dout "
+                "over the batch.")
+
+# %% [markdown]
 # ### What a bug looks like
 #
 # Suppose we forgot that negative inputs are scaled by `α` on the way back, and wrote
@@ -344,6 +444,35 @@ g = rng.standard_normal(out.shape)
 buggy_error = rel_error(prelu_backward_buggy(g, cache)[0],
                         numerical_gradient(lambda v: prelu_forward(v, alpha)[0], x, g))
 print(f"buggy PReLU dx: relative error {buggy_error:.2f}")
+
+# %% [markdown]
+# ### Your turn 4: would the check catch it?
+#
+# Run the same gradient check on the same buggy backward pass, but with **every slope α = 1**.
+# Does the gradient check still catch the bug (relative error above 1e-2)? Write `True` or
+# `False` into `my_caught`.
+
+# %%
+my_caught = None  # your prediction: True (caught) or False (not caught)
+# >>> SOLUTION
+my_caught = False
+# <<< SOLUTION
+
+
+# %%
+def buggy_check_with_unit_slopes():
+    ones = np.ones(4)
+    _, unit_cache = prelu_forward(x, ones)
+    error = rel_error(prelu_backward_buggy(g, unit_cache)[0],
+                      numerical_gradient(lambda v: prelu_forward(v, ones)[0], x, g))
+    return bool(error > 1e-2)
+
+
+exercises.check_prediction(
+    "4", my_caught, buggy_check_with_unit_slopes,
+    "with α = 1 PReLU is the identity, so its true gradient is dx = g everywhere — exactly what the buggy "
+    "version returns. A gradient check only tests the point where you run it: use random inputs AND random "
+    "parameters (here α), never the 'nice' values 0 or 1.")
 
 # %% [markdown]
 # ### A whole network

@@ -31,6 +31,12 @@
 # 2. the heat maps P-Net produces on every pyramid level (`tinymtcnn.viz.show_heatmaps`);
 # 3. how a heat map becomes candidate boxes (`tinymtcnn.detect.boxes.heatmap_to_boxes`, a port of
 #    the authors' `generateBoundingBox.m`).
+#
+# **Your turn.** Three exercises ask you to predict, write or change something. Each gives you a
+# placeholder (`my_... = None`, or a function with an empty body): fill it in, then run the check
+# cell below it, which says *right*, *wrong* (and why) or *not answered yet*. Section 3 is
+# **assignment task 3.1** (`python tools/make_assignment.py list`); in the student copy that
+# function is yours, and this notebook runs on your code.
 
 # %%
 import os
@@ -47,6 +53,11 @@ from tinymtcnn.detect.pyramid import build_pyramid
 from tinymtcnn.detect.stages import pnet_level
 from tinymtcnn.io import load_image
 from tinymtcnn.viz import draw_detections, show_heatmaps
+from tinymtcnn import exercises
+
+# >>> SOLUTION
+exercises.expect_answers()  # the teacher's version: a check that is not "right" stops the notebook
+# <<< SOLUTION
 
 FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
 # %config InlineBackend.figure_format = 'png'
@@ -106,6 +117,24 @@ for v, u in cells:
 # with shared work (neighbouring windows overlap by 10 of their 12 columns, and the convolutions
 # compute each overlap only once).
 #
+# ### Your turn 1: predict the size of a map
+#
+# A pyramid level of 100 rows × 60 columns goes through P-Net. How many rows and columns does its
+# face-probability map have? Write `(rows, columns)` into `my_map_shape`.
+
+# %%
+my_map_shape = None  # your prediction: a tuple (rows, columns)
+# >>> SOLUTION
+my_map_shape = (45, 25)
+# <<< SOLUTION
+
+# %%
+exercises.check_prediction(
+    "1", my_map_shape, lambda: pnet.forward(np.zeros((1, 3, 100, 60), np.float32))["face_prob"].shape[1:],
+    "ceil(100 / 2) − 5 = 45 rows and ceil(60 / 2) − 5 = 25 columns: one cell per 12 × 12 window, windows 2 pixels "
+    "apart (the pool's stride), so (100 − 12) / 2 + 1 = 45 windows fit down and (60 − 12) / 2 + 1 = 25 across.")
+
+# %% [markdown]
 # Here is the level with its probability map laid over it. Cell `u` covers pixels `2u .. 2u + 11`,
 # so its centre is at `2u + 5.5`; we draw each cell as a 2 × 2 pixel square around that centre.
 
@@ -161,6 +190,10 @@ for s, p in trace["pnet_maps"]:
 # (1-based, inclusive). `heatmap_to_boxes` also returns the score and the four regression offsets
 # of each cell; they are **not applied yet** (that happens after non-maximum suppression, notebook
 # 04). Let us convert the map of level 5 and check one cell by hand.
+#
+# > **Assignment task 3.1** (heat map to boxes): `heatmap_to_boxes` in `tinymtcnn/detect/boxes.py` —
+# > the cells with `prob ≥ threshold` in row-major order, their boxes by the formula above, their scores
+# > and offsets; `python -m pytest -m task_3_1` checks it.
 
 # %%
 boxes, scores, offsets = heatmap_to_boxes(prob, reg, scale, threshold=0.6)
@@ -172,6 +205,39 @@ print(f"best cell (v={v}, u={u}): score {scores[best]:.5f}")
 print("  box from heatmap_to_boxes:", boxes[best], " by hand:", by_hand)
 print("  offsets (dx1, dy1, dx2, dy2):", np.round(offsets[best], 3))
 print(f"  box side {boxes[best, 2] - boxes[best, 0]:.0f} px  (12 / s = {12 / scale:.1f})")
+
+# %% [markdown]
+# ### Your turn 2: one cell's window in the photo
+#
+# Write `my_cell_box(v, u, scale)`: the 1-based box `[x1, y1, x2, y2]` (a float array of 4) in the
+# photo of the window of cell `(v, u)` (row, column) of a level with scale `scale`, from the
+# formula above (`np.fix` truncates toward zero). The check compares it with what
+# `heatmap_to_boxes` gives for a map in which only that cell is lit.
+
+# %%
+def my_cell_box(v, u, scale):
+    """1-based inclusive box (x1, y1, x2, y2) in the photo of P-Net cell (v, u) on a level of scale ``scale``."""
+    # your code here (1 or 2 lines)
+    # >>> SOLUTION
+    return np.fix(np.array([2 * u + 1, 2 * v + 1, 2 * u + 12, 2 * v + 12]) / scale)
+    # <<< SOLUTION
+
+
+# %%
+def package_cell_box(v, u, scale):
+    lit = np.zeros((v + 1, u + 1))
+    lit[v, u] = 1.0
+    return heatmap_to_boxes(lit, np.zeros((4, v + 1, u + 1)), scale, threshold=0.5)[0][0]
+
+
+def random_cell(rng):
+    return int(rng.integers(0, 60)), int(rng.integers(0, 60)), float(rng.uniform(0.05, 1.0))
+
+
+exercises.check_function(
+    "2", my_cell_box, package_cell_box, exercises.seeded(random_cell, seeds=range(5)),
+    explanation="cell u covers the level's pixels 2u + 1 .. 2u + 12 (1-based); dividing by the scale maps them "
+                "back to the photo, and fix() makes them whole pixels. x comes from the column u, y from the row v.")
 
 # %% [markdown]
 # The regression offsets say how to move each edge, in units of the box size
@@ -240,6 +306,38 @@ ax.set_ylabel("cells kept (all levels)")
 ax.legend(fontsize="small")
 ax.grid(alpha=0.3)
 plt.show()
+
+# %% [markdown]
+# ### Your turn 3: choose the threshold
+#
+# Each P-Net candidate costs an R-Net evaluation. Choose a first threshold with which **at most
+# 50 cells** of the astronaut pass, over all pyramid levels (the default 0.6 lets the total printed
+# above pass), while the best cell — the face — still passes. Put it in
+# `my_threshold`. Then think: why do the authors not use such a high threshold?
+
+# %%
+my_threshold = None  # a probability between 0 and 1
+# >>> SOLUTION
+my_threshold = 0.95
+# <<< SOLUTION
+
+
+# %%
+def at_most_50_cells(threshold):
+    kept = sum(int((p >= threshold).sum()) for _, p in trace["pnet_maps"])
+    best = max(p.max() for _, p in trace["pnet_maps"])
+    if best < threshold:
+        return False, f"no cell passes any more, not even the face (its best cell has probability {best:.5f})"
+    return kept <= 50, f"{kept} cells pass (want at most 50; the default 0.6 lets {counts_at_default} pass)"
+
+
+counts_at_default = sum(int((p >= 0.6).sum()) for _, p in trace["pnet_maps"])
+exercises.check_parameter(
+    "3", my_threshold, at_most_50_cells,
+    "about 0.93 or more keeps at most 50 cells on this photo. But the astronaut's face is large, sharp and "
+    "frontal; a small, blurred or turned face gets lower P-Net scores and would be lost for good — no later "
+    "stage can bring back a window P-Net dropped. P-Net's threshold is set for recall; R-Net and O-Net "
+    "(thresholds 0.7) remove the false alarms.")
 
 # %% [markdown]
 # And the end result of the whole cascade, for orientation (notebooks 04 and 05 go through the

@@ -38,6 +38,12 @@
 # **Coordinates.** Inside the cascade boxes follow the authors' MATLAB convention: 1-based,
 # inclusive, `(x1, y1, x2, y2)` covers the pixels `x1..x2` — so a box is `x2 − x1 + 1` pixels wide.
 # `to_zero_based` converts to the package's public convention (0-based, `x1 ≤ x < x2`) for drawing.
+#
+# **Your turn.** Three exercises ask you to predict, write or change something. Each gives you a
+# placeholder (`my_... = None`, or a function with an empty body): fill it in, then run the check
+# cell below it, which says *right*, *wrong* (and why) or *not answered yet*. The sections name the
+# **assignment tasks** 4.1, 4.2 and 4.3 that match them (`python tools/make_assignment.py list`):
+# in the student copy those functions are yours, and this notebook runs on your code.
 
 # %%
 import os
@@ -56,6 +62,12 @@ from tinymtcnn.detect.stages import output, pnet_level, propose, refine
 from tinymtcnn.io import load_image
 from tinymtcnn.kernels.nms import nms, nms_reference
 from tinymtcnn.kernels.resample import resample
+from tinymtcnn import exercises
+from tinymtcnn.train.samples import box_targets
+
+# >>> SOLUTION
+exercises.expect_answers()  # the teacher's version: a check that is not "right" stops the notebook
+# <<< SOLUTION
 
 FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
 # %config InlineBackend.figure_format = 'png'
@@ -133,6 +145,31 @@ print("'union' NMS 0.7 keeps", nms(nested, np.array([0.95, 0.9]), 0.7, "union"),
       "| 'min' NMS 0.7 keeps", nms(nested, np.array([0.95, 0.9]), 0.7, "min"))
 
 # %% [markdown]
+# ### Your turn 1: keep both cell boxes
+#
+# Back to the two 12-pixel cell boxes `pair` (scores 0.9 and 0.8). Choose a `'union'` threshold
+# at which NMS keeps **both**, and put it in `my_union_threshold`. What is the smallest threshold
+# that works, and why is it not 0.7?
+
+# %%
+my_union_threshold = None  # a float between 0 and 1
+# >>> SOLUTION
+my_union_threshold = 0.75
+# <<< SOLUTION
+
+
+# %%
+def keeps_both(threshold):
+    kept = nms(pair, np.array([0.9, 0.8]), threshold, "union")
+    return len(kept) == 2, f"NMS keeps box(es) {kept.tolist()} of the pair"
+
+
+exercises.check_parameter(
+    "1", my_union_threshold, keeps_both,
+    "NMS drops a box whose overlap is > threshold. The pair's IoU counted in pixels (+1) is 120 / 168 = 0.714, "
+    "so any threshold from 0.714 up keeps both; 0.7 would be enough only with continuous areas (IoU 0.692).")
+
+# %% [markdown]
 # ## 2. Greedy NMS, step by step
 #
 # The algorithm (`nms.m`, ported as `nms_reference` and as the Numba kernel `nms`):
@@ -144,6 +181,10 @@ print("'union' NMS 0.7 keeps", nms(nested, np.array([0.95, 0.9]), 0.7, "union"),
 #
 # MATLAB's `sort` is stable and the code takes the *last* element of the ascending order, so among
 # equal scores the candidate with the **highest index** goes first. We replay it on six boxes.
+#
+# > **Assignment task 4.1** (greedy NMS): `nms_reference` in `tinymtcnn/kernels/nms.py` — the readable
+# > twin of the Numba `nms`, with the +1 areas, both modes and the tie rule; `python -m pytest -m task_4_1`
+# > checks it.
 
 # %%
 toy = np.array([[10, 10, 50, 50], [14, 12, 54, 52], [8, 14, 46, 52], [60, 20, 90, 50],
@@ -188,6 +229,26 @@ print("nms_reference:", nms_reference(toy, toy_scores, 0.5), " nms (Numba):", nm
 print("equal scores -> highest index first:", nms(pair, np.array([0.8, 0.8]), 0.7))
 
 # %% [markdown]
+# ### Your turn 2: a lower threshold
+#
+# Run NMS on the same six `toy` boxes with threshold **0.2** instead of 0.5. Which boxes are kept,
+# in the order they are picked? Write the list of indices into `my_kept`. (The drawing above helps;
+# `overlap` computes any pair's IoU if you want to make sure.)
+
+# %%
+my_kept = None  # your prediction: a list of box indices, in pick order
+# >>> SOLUTION
+my_kept = [1, 4]
+# <<< SOLUTION
+
+# %%
+exercises.check_prediction(
+    "2", my_kept, lambda: nms(toy, toy_scores, 0.2),
+    "box 1 (0.95) is picked first and drops 0, 2 — and now also box 5: their IoU is 575 / 2787 = 0.206, above "
+    "0.2. Then box 4 (0.85) drops box 3. A lower threshold suppresses more: two faces close together can be "
+    "merged into one.")
+
+# %% [markdown]
 # ## 3. The astronaut, stage 1: from P-Net cells to integer squares
 #
 # `propose(image, pnet)` does the following; we replay it line by line.
@@ -201,6 +262,11 @@ print("equal scores -> highest index first:", nms(pair, np.array([0.8, 0.8]), 0.
 # 4. **squaring** (`rerec.m`): grow the shorter side around the centre,
 #    `L = max(w, h)`, `x1 ← x1 + w/2 − L/2`, `x2 ← x1 + L` (and likewise for y);
 # 5. **truncation** toward zero (`fix`) — boxes become integer pixel ranges.
+#
+# > **Assignment task 4.2** (box regression): `apply_box_regression` in `tinymtcnn/detect/boxes.py`,
+# > both conventions (`plus_one`); `python -m pytest -m task_4_2`.
+# > **Assignment task 4.3** (square boxes): `square_boxes` in the same file (`rerec.m`);
+# > `python -m pytest -m task_4_3`.
 
 # %%
 level_boxes, level_scores, level_offsets = [], [], []
@@ -261,6 +327,40 @@ ax.set_ylim(220, 40)
 ax.legend(fontsize="small", loc="lower right")
 ax.axis("off")
 plt.show()
+
+# %% [markdown]
+# ### Your turn 3: regression backwards
+#
+# Training needs the opposite of regression: given a box and the face it should become, which
+# offsets would move it there? Write `my_offsets(boxes, targets)` for the stage-1 convention
+# (`w = x2 − x1`, `h = y2 − y1`, no `+1`), so that
+# `apply_box_regression(boxes, my_offsets(boxes, targets), plus_one=False)` gives `targets` back.
+# The check compares it with the training code's `box_targets` (notebook 06 uses them).
+
+# %%
+def my_offsets(boxes, targets):
+    """Offsets (K, 4) that move boxes (K, 4) onto targets (K, 4), in units of the box width / height."""
+    # your code here (about 3 lines)
+    # >>> SOLUTION
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    return (targets - boxes) / np.stack([w, h, w, h], axis=1)
+    # <<< SOLUTION
+
+
+# %%
+def random_boxes_and_faces(rng):
+    corner = rng.uniform(0, 400, (6, 2))
+    side = rng.uniform(12, 200, (6, 1))
+    boxes = np.concatenate([corner, corner + side], axis=1)
+    return boxes, boxes + rng.normal(0, 0.2, (6, 4)) * np.repeat(side, 4, axis=1)
+
+
+exercises.check_function(
+    "3", my_offsets, box_targets, exercises.seeded(random_boxes_and_faces),
+    explanation="regression computes x1 + dx1 · w, so dx1 = (target x1 − x1) / w, and likewise for every edge "
+                "(x edges by the width, y edges by the height). These are the numbers a network is trained to "
+                "output for a crop (notebook 06).")
 
 # %% [markdown]
 # ## 4. Padding: boxes that leave the image

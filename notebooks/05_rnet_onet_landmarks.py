@@ -32,6 +32,12 @@
 #    (MTCNNv2: a fourth network, LNet, moves each point);
 # 4. face **alignment** with `tinymtcnn.align`: the landmarks map each face onto a standard
 #    112 × 112 template.
+#
+# **Your turn.** Two exercises ask you to predict and to write something. Each gives you a
+# placeholder (`my_... = None`, or a function with an empty body): fill it in, then run the check
+# cell below it, which says *right*, *wrong* (and why) or *not answered yet*. Nothing here is a
+# graded assignment task, but the cascade this notebook runs uses tasks 3.1 and 4.1–4.3
+# (`python tools/make_assignment.py list`): in the student copy it runs on your code for those.
 
 # %%
 import os
@@ -51,6 +57,11 @@ from tinymtcnn.detect.result import LANDMARK_NAMES
 from tinymtcnn.detect.stages import output, propose, refine
 from tinymtcnn.io import load_image
 from tinymtcnn.viz import LANDMARK_COLORS, draw_detections
+from tinymtcnn import exercises
+
+# >>> SOLUTION
+exercises.expect_answers()  # the teacher's version: a check that is not "right" stops the notebook
+# <<< SOLUTION
 
 FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
 # %config InlineBackend.figure_format = 'png'
@@ -180,6 +191,26 @@ print("by hand == decode_landmarks:", np.allclose(by_hand, decoded),
       "| == MTCNN.detect:", np.allclose(decoded, faces.landmarks[0], atol=1e-3))
 
 # %% [markdown]
+# ### Your turn 1: decode a point by hand
+#
+# An input box `(x1, y1, x2, y2) = (101, 51, 200, 150)` (1-based, inclusive) and an O-Net output of
+# `0.5` for all ten numbers — every point in the middle of the crop. Where does the left eye land
+# in the photo (0-based pixel coordinates)? Write `(x, y)` into `my_point`.
+
+# %%
+my_point = None  # your prediction: a tuple (x, y)
+# >>> SOLUTION
+my_point = (150.0, 100.0)
+# <<< SOLUTION
+
+# %%
+exercises.check_prediction(
+    "1", my_point, lambda: tuple(decode_landmarks(np.array([[101.0, 51, 200, 150]]), np.full((1, 10), 0.5))[0, 0]),
+    "the box is x2 − x1 + 1 = 100 pixels wide and high, so X = 101 + 100 · 0.5 − 1 = 150 and "
+    "Y = 51 + 100 · 0.5 − 1 = 100: the −1 turns MATLAB's 1-based pixel 151 into the 0-based pixel 150.",
+    tolerance=1e-9)
+
+# %% [markdown]
 # **Left is image-left.** "Left eye" is the eye with the smaller x — the person's *right* eye.
 # That is the convention of the authors' release (and of most face datasets built from it).
 # `tinymtcnn.viz.draw_detections` draws the five points with one colour each:
@@ -222,6 +253,35 @@ print("O-Net on the crop         :", np.round(raw[0], 3))
 print("on the flipped crop       :", np.round(raw_flipped[0], 3))
 print("flipped, mapped back      :", np.round(back[0], 3))
 mirror_points = decode_landmarks(in_box, averaged)[0]
+
+# %% [markdown]
+# ### Your turn 2: map a mirrored answer back
+#
+# Write `my_mirror_landmarks(raw)`: O-Net's output `(N, 10)` on horizontally flipped crops (planar
+# `x1..x5, y1..y5`, crop units) mapped back to the original crop. Remember both steps: `x ↦ 1 − x`,
+# and the names swap (left eye ↔ right eye, left mouth corner ↔ right mouth corner; the nose stays).
+# The check compares it with `mirror_landmarks` on random outputs.
+
+# %%
+def my_mirror_landmarks(raw):
+    """(N, 10) landmarks of mirrored crops -> the same points in the unmirrored crops."""
+    # your code here (about 3 lines)
+    # >>> SOLUTION
+    order = [1, 0, 2, 4, 3]  # left eye, right eye, nose, left mouth, right mouth after the swap
+    return np.concatenate([1 - raw[:, :5][:, order], raw[:, 5:][:, order]], axis=1)
+    # <<< SOLUTION
+
+
+# %%
+def random_landmark_outputs(rng):
+    return (rng.uniform(0, 1, (int(rng.integers(1, 8)), 10)),)
+
+
+exercises.check_function(
+    "2", my_mirror_landmarks, mirror_landmarks, exercises.seeded(random_landmark_outputs),
+    explanation="flipping mirrors x (x ↦ 1 − x in crop units) and leaves y alone; the point O-Net calls 'left eye' "
+                "in the flipped crop is the right eye of the original, so the eyes and the mouth corners swap "
+                "places (order 1, 0, 2, 4, 3) in both the x and the y half.")
 
 # %% [markdown]
 # **`"refine"`** (MTCNNv2). A fourth network, LNet (the authors' `det4`), looks at a small patch

@@ -35,6 +35,12 @@
 # The samples are real: crops of procedurally drawn faces from `tinymtcnn.train.SyntheticFaces`,
 # cut with the sampling rules of the training code (`tinymtcnn.train.samples`), and the network is
 # the authors' R-Net — including the landmark head `conv5-3` that their file contains.
+#
+# **Your turn.** Three exercises ask you to predict or change something. Each gives you a
+# placeholder (`my_... = None`): fill it in, then run the check cell below it, which says *right*,
+# *wrong* (and why) or *not answered yet*. Section 1 is **assignment task 6.2** and sections 2–3 are
+# **task 6.1** (`python tools/make_assignment.py list`): in the student copy those functions are
+# yours, and this notebook runs on your code.
 
 # %%
 import os
@@ -49,6 +55,12 @@ from tinymtcnn.train import SamplingConfig, SampleSet, SyntheticFaces
 from tinymtcnn.train.losses import (LANDMARK, NEGATIVE, OHEM_KEEP, PART, POSITIVE, TASK_WEIGHTS, classification_loss,
                                     joint_loss)
 from tinymtcnn.train.samples import make_samples, photo_crops
+from tinymtcnn import exercises
+from tinymtcnn.train.samples import label_for_iou
+
+# >>> SOLUTION
+exercises.expect_answers()  # the teacher's version: a check that is not "right" stops the notebook
+# <<< SOLUTION
 
 FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
 # %config InlineBackend.figure_format = 'png'
@@ -80,6 +92,29 @@ print(f"warm-up: {time.perf_counter() - start:.2f} s")
 # (are they faces or not?), but they are good examples for the box regressor: they show how far
 # to move. We draw a few synthetic photos and cut 24 × 24 samples (R-Net's input) from them, then
 # resample the types to the paper's ratio **3 : 1 : 1 : 2** (negative : positive : part : landmark).
+#
+# > **Assignment task 6.2** (IoU and sample labels): `iou` and `label_for_iou` in
+# > `tinymtcnn/train/samples.py` — the overlap of one box with many (continuous areas) and the table
+# > above; `python -m pytest -m task_6_2` checks them.
+#
+# ### Your turn 1: label a crop
+#
+# A crop's best IoU with the faces of its photo is **0.35**. What does it become: `"negative"`,
+# `"positive"`, `"part"` or `"unused"`? Write your answer into `my_label`.
+
+# %%
+my_label = None  # your prediction: one of "negative", "positive", "part", "unused"
+# >>> SOLUTION
+my_label = "unused"
+# <<< SOLUTION
+
+# %%
+exercises.check_prediction(
+    "1", my_label, lambda: {POSITIVE: "positive", NEGATIVE: "negative", PART: "part", None: "unused"}[label_for_iou(0.35)],
+    "0.35 lies in the gap between negatives (< 0.3) and part faces (≥ 0.4): such a crop shows a good piece of a "
+    "face, so calling it 'no face' would teach the classifier something false, and it is too far off to be a "
+    "useful box example. label_for_iou returns None and the sampler skips it.",
+    choices=["negative", "positive", "part", "unused"])
 
 # %%
 photos = SyntheticFaces(4 if FAST else 8, seed=1)
@@ -128,6 +163,10 @@ plt.show()
 # L_lmk = mean over landmark samples of ‖m_i − l_i‖²
 # L     = α_det L_det + α_box L_box + α_lmk L_lmk
 # ```
+#
+# > **Assignment task 6.1** (joint loss with OHEM): `classification_loss` and `joint_loss` in
+# > `tinymtcnn/train/losses.py` — the masks, the weights and OHEM of this section and the next;
+# > `python -m pytest -m task_6_1` checks them.
 #
 # `joint_loss(outputs, batch, weights=..., ohem=...)` returns `L`, the three terms with their
 # sample counts, and the gradient with respect to every output — ready for `net.backward`. Every
@@ -179,6 +218,34 @@ for kind, weights in TASK_WEIGHTS.items():
     print(f"{kind}: α = {weights}  L = {total_k:.4f} = {recomposed:.4f}")
 
 # %% [markdown]
+# ### Your turn 2: switch a task off
+#
+# Choose task weights `(α_det, α_box, α_lmk)` with which the landmark samples get **no gradient at
+# all**, while the classifier and the box regressor still learn. Put the tuple in `my_weights`.
+# Which of the four sample types then teach the network nothing?
+
+# %%
+my_weights = None  # a tuple of three floats
+# >>> SOLUTION
+my_weights = (1.0, 0.5, 0.0)
+# <<< SOLUTION
+
+
+# %%
+def landmarks_switched_off(weights):
+    _, _, g = joint_loss(outputs, batch, weights=tuple(weights), ohem=OHEM_KEEP)
+    learns = {key: bool(np.any(g[key] != 0)) for key in ("face_logits", "box_reg", "landmarks")}
+    return (not learns["landmarks"] and learns["face_logits"] and learns["box_reg"],
+            "non-zero gradient on: " + (", ".join(key for key, on in learns.items() if on) or "nothing"))
+
+
+exercises.check_parameter(
+    "2", my_weights, landmarks_switched_off,
+    "α_lmk = 0 with α_det > 0 and α_box > 0. The landmark samples train only the landmark head, so they now "
+    "contribute nothing: a P-Net or R-Net trained like this never learns landmarks (the detector does not use "
+    "theirs), and the 2 parts in 7 of every batch that are landmark samples are wasted work.")
+
+# %% [markdown]
 # ## 3. Online hard example mining
 #
 # After a few epochs most negatives are easy: the network gives them a face probability of
@@ -186,6 +253,32 @@ for kind, weights in TASK_WEIGHTS.items():
 # every batch. OHEM (paper §II-C-5) sorts the classification losses of the positives and negatives
 # of the batch and back-propagates only the **hardest 70 %**: `k = floor(0.7 · n)`, and
 # `L_det = (1/k) Σ_{i ∈ top k} CE_i`. OHEM touches only the classification term.
+#
+# ### Your turn 3: how many does OHEM keep?
+#
+# A batch holds 40 positives, 120 negatives, 40 part faces and 80 landmark samples. How many
+# samples does OHEM keep for the classification term? Write the number into `my_kept`.
+
+# %%
+my_kept = None  # your prediction: an int
+# >>> SOLUTION
+my_kept = 112
+# <<< SOLUTION
+
+
+# %%
+def ohem_kept_count():
+    example_labels = np.repeat([POSITIVE, NEGATIVE, PART, LANDMARK], [40, 120, 40, 80])
+    example_logits = np.random.default_rng(0).standard_normal((len(example_labels), 2))
+    return int(classification_loss(example_logits, example_labels, ohem=OHEM_KEEP)[2].sum())
+
+
+exercises.check_prediction(
+    "3", my_kept, ohem_kept_count,
+    "only positives and negatives take part in classification: n = 40 + 120 = 160, and OHEM keeps "
+    "k = floor(0.7 · 160) = 112 of them, whatever their losses. Parts and landmark samples are never "
+    "counted, kept or dropped by OHEM.")
+
 
 # %%
 logits = outputs["face_logits"].astype(np.float64)

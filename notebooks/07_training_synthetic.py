@@ -37,6 +37,13 @@
 #
 # The weights of this notebook land in `notebooks/runs/07_synthetic/` (not committed); notebook 08
 # compares them with the authors' weights.
+#
+# **Your turn.** Two exercises ask you to predict and to change something. Each gives you a
+# placeholder (`my_... = None`): fill it in, then run the check cell below it, which says *right*,
+# *wrong* (and why) or *not answered yet*. Training runs through the code of nearly every
+# assignment task (`python tools/make_assignment.py list`): the layers (2.1–2.4), the loss (6.1),
+# the sample labels (6.2), and for mining the whole detector (3.1, 4.1–4.3). In the student copy it
+# trains with your code, and a task that is not done yet stops it with that task's name.
 
 # %%
 import json
@@ -58,6 +65,11 @@ from tinymtcnn.train.cli import EPILOG
 from tinymtcnn.train.losses import LANDMARK, NEGATIVE, PART, POSITIVE
 from tinymtcnn.train.mining import HardExampleMiner
 from tinymtcnn.viz import draw_detections
+from tinymtcnn import exercises
+
+# >>> SOLUTION
+exercises.expect_answers()  # the teacher's version: a check that is not "right" stops the notebook
+# <<< SOLUTION
 
 FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
 # %config InlineBackend.figure_format = 'png'
@@ -146,6 +158,29 @@ for ax, i in zip(axes.ravel(), np.random.default_rng(0).choice(len(train_set), 2
 plt.show()
 
 # %% [markdown]
+# ### Your turn 1: the accuracy of a network that learnt nothing
+#
+# Training reports the validation **accuracy** of the face classifier: the share of positives and
+# negatives whose `P(face) > 0.5` is on the right side (parts and landmark samples do not count).
+# A fresh network usually starts by saying "no face" to everything. What accuracy does that give
+# on `val_set`? Write it into `my_accuracy` (two decimals are enough).
+
+# %%
+my_accuracy = None  # your prediction: a float between 0 and 1
+# >>> SOLUTION
+my_accuracy = 0.75
+# <<< SOLUTION
+
+# %%
+val_faces_or_not = val_set["labels"][(val_set["labels"] == POSITIVE) | (val_set["labels"] == NEGATIVE)]
+exercises.check_prediction(
+    "1", my_accuracy, lambda: float(np.mean(val_faces_or_not == NEGATIVE)),
+    "'no face' is right on every negative and wrong on every positive, so the accuracy is the share of negatives: "
+    "the 3 : 1 mix gives 3 / 4 = 0.75 (up to the rounding of the mix). An accuracy of 0.75 therefore means "
+    "nothing here; look at the recall (0 for this network) and at the loss.",
+    tolerance=0.02)
+
+# %% [markdown]
 # ## 3. A sanity check first: can P-Net memorise one batch?
 #
 # Before a long run, check that the loss *can* go down: a fresh network trained over and over on
@@ -166,6 +201,37 @@ ax.set_xlabel("step")
 ax.set_ylabel("joint loss")
 ax.grid(alpha=0.3)
 plt.show()
+
+# %% [markdown]
+# ### Your turn 2: break the sanity check
+#
+# The sanity check only helps if you know what failing looks like. Choose a learning rate with which
+# a fresh P-Net does **not** memorise the batch in the same number of steps (its loss does not fall to
+# half) and put it in `my_lr`. There are two ways to fail; which one did you choose?
+
+# %%
+my_lr = None  # a learning rate (a positive float)
+# >>> SOLUTION
+my_lr = 1e-5
+# <<< SOLUTION
+
+
+# %%
+def fails_to_memorise(lr):
+    fresh = Trainer("pnet", RUN_DIR / "exercise", replace(plan["pnet"].train, lr=lr, schedule="constant"),
+                    progress=False, log=lambda *_: None)
+    fresh.net.train()
+    curve = [fresh.train_step(tiny_batch, lr)[0] for _ in range(steps)]
+    failed = not np.isfinite(curve[-1]) or curve[-1] >= 0.5 * curve[0]
+    return failed, f"the loss goes from {curve[0]:.3f} to {curve[-1]:.3f} in {steps} steps"
+
+
+exercises.check_parameter(
+    "2", my_lr, fails_to_memorise,
+    "too small (1e-5, say): every step moves the weights so little that the loss barely changes — "
+    "this looks exactly like a bug in the backward pass, which is why the check uses a known-good learning "
+    "rate. Too large: the steps overshoot, the loss jumps around or becomes inf / nan (the trainer clips the "
+    "gradient norm, which tames but does not cure this).")
 
 # %% [markdown]
 # ## 4. Training P-Net

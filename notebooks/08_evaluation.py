@@ -27,6 +27,13 @@
 #    variations of it.
 # 2. **How good are weights we train ourselves?** We compare the cascade trained in notebook 07
 #    with the authors' on held-out synthetic photos and on the real astronaut.
+#
+# **Your turn.** Two exercises ask you to predict and to write something. Each gives you a
+# placeholder (`my_... = None`, or a function with an empty body): fill it in, then run the check
+# cell below it, which says *right*, *wrong* (and why) or *not answered yet*. Nothing here is a
+# graded assignment task, but the detector runs through tasks 3.1 and 4.1–4.3 and the evaluation
+# uses the IoU of task 6.2 (`python tools/make_assignment.py list`): in the student copy this
+# notebook measures your code against the authors' pipeline.
 
 # %%
 import hashlib
@@ -45,6 +52,13 @@ from tinymtcnn.io import load_image
 from tinymtcnn.train import SyntheticFaces
 from tinymtcnn.train.cascade import classroom_plan, evaluate_detector, train_cascade
 from tinymtcnn.viz import LANDMARK_COLORS, draw_detections
+from tinymtcnn import exercises
+from tinymtcnn.detect.boxes import to_zero_based
+from tinymtcnn.train.cascade import match_detections
+
+# >>> SOLUTION
+exercises.expect_answers()  # the teacher's version: a check that is not "right" stops the notebook
+# <<< SOLUTION
 
 FAST = os.environ.get("TINYMTCNN_FAST", "0") == "1"
 # %config InlineBackend.figure_format = 'png'
@@ -147,6 +161,25 @@ for case in cases:
 # with the reference (whose boxes are 1-based; our public boxes are 0-based: `x1 − 1, y1 − 1, x2, y2`).
 # `trace` also gives us the candidates after P-Net and R-Net, so we compare those too: the
 # stage-1 boxes are integers after `fix`, so they must agree *exactly*.
+#
+# ### Your turn 1: from the reference's box to ours
+#
+# The reference stores the box `(x1, y1, x2, y2) = (180, 60, 268, 174)` in the authors' 1-based,
+# inclusive convention (pixels 180 to 268). What is the same box in the package's public
+# convention (0-based, `x1 ≤ x < x2`)? Write the tuple into `my_public_box`.
+
+# %%
+my_public_box = None  # your prediction: a tuple (x1, y1, x2, y2)
+# >>> SOLUTION
+my_public_box = (179, 59, 268, 174)
+# <<< SOLUTION
+
+# %%
+exercises.check_prediction(
+    "1", my_public_box, lambda: tuple(to_zero_based(np.array([[180.0, 60, 268, 174]]))[0]),
+    "1-based pixel 180 is 0-based pixel 179, so x1 and y1 drop by one; the inclusive last pixel 268 (1-based) is "
+    "0-based pixel 267, and an exclusive end one past it is 268 again — x2 and y2 do not change. Both boxes are "
+    "89 × 115 pixels.")
 
 # %%
 modes = ("onet",) if FAST else ("onet", "mirror", "refine")
@@ -304,6 +337,56 @@ plt.show()
 # `evaluate_detector` counts a detection as correct when its IoU with a true face is at least 0.5,
 # and measures landmark error as the mean point distance over the inter-ocular distance.
 # The authors' detector has never seen our drawings; ours has never seen a photo.
+#
+# ### Your turn 2: match detections to true faces
+#
+# Recall and precision depend on which detection is matched to which true face. Write
+# `my_match(boxes, scores, true_boxes, iou_threshold)` the way `evaluate_detector` does it: go
+# through the detections from the **highest score down**; match each to the not-yet-matched true
+# face with which it has the largest IoU (continuous areas, as in notebook 06), if that IoU is at
+# least `iou_threshold`. Return the list of `(detection index, true-face index)` pairs in the order
+# they were made. The check compares it with `match_detections` on random boxes.
+
+# %%
+def my_match(boxes, scores, true_boxes, iou_threshold=0.5):
+    """Greedy matching by descending score: a list of (detection index, true-face index) pairs."""
+    # your code here (about 12 lines)
+    # >>> SOLUTION
+    def iou_with_all(box):
+        iw = np.clip(np.minimum(box[2], true_boxes[:, 2]) - np.maximum(box[0], true_boxes[:, 0]), 0, None)
+        ih = np.clip(np.minimum(box[3], true_boxes[:, 3]) - np.maximum(box[1], true_boxes[:, 1]), 0, None)
+        inter = iw * ih
+        areas = (true_boxes[:, 2] - true_boxes[:, 0]) * (true_boxes[:, 3] - true_boxes[:, 1])
+        return inter / ((box[2] - box[0]) * (box[3] - box[1]) + areas - inter)
+
+    taken, pairs = np.zeros(len(true_boxes), bool), []
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        if not len(true_boxes):
+            break
+        overlaps = np.where(taken, -1.0, iou_with_all(boxes[i]))
+        j = int(np.argmax(overlaps))
+        if overlaps[j] >= iou_threshold:
+            taken[j] = True
+            pairs.append((int(i), j))
+    return pairs
+    # <<< SOLUTION
+
+
+# %%
+def random_detections(rng):
+    truth_corner = rng.uniform(0, 300, (4, 2))
+    truth = np.concatenate([truth_corner, truth_corner + rng.uniform(20, 80, (4, 1))], axis=1)
+    near = truth[rng.integers(0, 4, 7)] + rng.normal(0, 8, (7, 4))  # detections near true faces, some twice
+    far_corner = rng.uniform(0, 300, (2, 2))
+    far = np.concatenate([far_corner, far_corner + 30], axis=1)  # and two false alarms
+    return np.concatenate([near, far]), rng.uniform(0.7, 1.0, 9), truth, 0.5
+
+
+exercises.check_function(
+    "2", my_match, match_detections, exercises.seeded(random_detections, seeds=range(5)),
+    explanation="each true face can be matched once, and the best-scoring detections choose first: a second "
+                "detection of a face already taken is a false positive (it lowers the precision), and a face that "
+                "no detection overlaps by 0.5 is a miss (it lowers the recall).")
 
 # %%
 held_out = SyntheticFaces(12 if FAST else 100, seed=1_000_003, min_face=MIN_FACE)
