@@ -4,11 +4,19 @@
 installed (or ``TINYMTCNN_DISABLE_JIT=1`` is set) it returns the function
 unchanged, so every kernel still runs as plain Python: slow, but importable and
 correct. Tests compare each compiled kernel with its plain-Python twin.
+
+The disk cache goes where Numba puts it (the package's ``__pycache__``, else
+``~/.cache/numba``). Where neither can be written (a read-only shared install with a
+read-only home, a container) it goes to ``<temp dir>/tinymtcnn-numba-<user id>``, and
+where that fails too the kernels compile in memory at every start, with a one-line
+warning. ``NUMBA_CACHE_DIR``, when set, is always used as it is.
 """
 import contextvars
 import os
+import tempfile
 import threading
 import types
+import warnings
 
 # Idle OpenMP threads sleep instead of spinning (see tinymtcnn.threads); read when Numba starts them.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -24,13 +32,56 @@ except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
 
+def _writable(folder):
+    """True when a file can be created in ``folder`` (made if missing): a real try, as Numba does."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def choose_cache_dir(package_dir, home):
+    """Where Numba's disk cache should go: ``(folder or None, cache on?)``.
+
+    ``None`` with the cache on means Numba's own choice works (``NUMBA_CACHE_DIR`` set, the
+    package's ``__pycache__`` or ``home/.cache/numba`` writable); else a folder in the temp dir;
+    ``(None, False)`` when nothing can be written.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None, True
+    if _writable(os.path.join(package_dir, "__pycache__")) or _writable(os.path.join(home, ".cache", "numba")):
+        return None, True
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    try:
+        fallback = os.path.join(tempfile.gettempdir(), f"tinymtcnn-numba-{uid}")
+    except OSError:  # no usable temp dir at all
+        return None, False
+    if _writable(fallback):
+        return fallback, True
+    return None, False
+
+
+CACHE = True
+if HAVE_NUMBA:  # pragma: no cover - depends on the file system
+    _folder, CACHE = choose_cache_dir(os.path.dirname(os.path.abspath(__file__)), os.path.expanduser("~"))
+    if _folder is not None:
+        numba.config.CACHE_DIR = _folder  # read by Numba's locators at each compile
+    elif not CACHE:
+        warnings.warn("tinymtcnn: no writable folder for Numba's disk cache (package, home and temp dir are "
+                      "read-only); kernels compile in memory at every start. Set NUMBA_CACHE_DIR to keep them.",
+                      RuntimeWarning, stacklevel=2)
+
+
 def jit(fn=None, **options):
-    """Decorate ``fn`` with ``numba.njit(cache=True, **options)`` when Numba is available."""
+    """Decorate ``fn`` with ``numba.njit(cache=True, **options)`` when Numba is available
+    (``cache=False`` where no folder can be written, see the module docstring)."""
 
     def wrap(f):
         if not HAVE_NUMBA:
             return f
-        return numba.njit(cache=True, **options)(f)
+        return numba.njit(cache=CACHE, **options)(f)
 
     return wrap(fn) if fn is not None else wrap
 
