@@ -15,6 +15,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..atomic import atomic_write_text
+from .checkpoint import naming_write_failures
 from .dataset import build_samples
 from .mining import HardExampleMiner
 from .samples import SamplingConfig
@@ -216,6 +218,19 @@ def evaluate_detector(detector, photos, *, iou_threshold=0.5, progress=True):
             "seconds_per_photo": (time.perf_counter() - start) / max(len(photos), 1)}
 
 
+def _json_ready(value):
+    """``value`` with NaN and inf (e.g. no landmark matched) as None, so the report is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_report(path, report):
-    """Write the evaluation ``report`` dict as indented JSON to ``path``."""
-    Path(path).write_text(json.dumps(report, indent=1, default=float))
+    """Write the evaluation ``report`` dict as indented JSON to ``path``, atomically (a failed write, e.g.
+    a full disk, raises an ``OSError`` naming ``path`` and leaves the previous report as it was)."""
+    with naming_write_failures(path):
+        atomic_write_text(path, json.dumps(_json_ready(report), indent=1, default=float))

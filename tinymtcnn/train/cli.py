@@ -5,9 +5,13 @@ Data: ``--synthetic N`` (procedural faces, boxes and five points exact) or annot
 optional landmark lists (``--landmarks FILE``, MTFL ``training.txt`` layout). ``rnet`` and ``onet`` mine
 hard examples with the nets already in ``--out`` (train ``pnet`` first). ``all`` trains the three
 stages and, with ``--synthetic``, evaluates the cascade on ``--eval-synthetic`` held-out photos
-(``OUT/report.json``). Exit status 0 on success, 2 on bad options or unreadable data.
+(``OUT/report.json``). Exit status 0 on success, 1 when training diverges (the message names the epoch
+and step; the last good checkpoint is kept) or a file cannot be written, 2 on bad options (every number
+is checked when the options are parsed), unreadable data or an unusable checkpoint, 130 on Ctrl-C.
 """
 import argparse
+import math
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +22,33 @@ EPILOG = """examples:
       --images ../shared/data/caltech_train/images \\
       --landmarks ../shared/data/mtfl_train/training.txt --out runs/real     # ~1 h on 2 cores
 """
+
+
+def whole_number(low):
+    """``argparse`` type: an integer >= ``low`` (a usage error naming the option otherwise)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def finite_number(low, *, inclusive):
+    """``argparse`` type: a finite float above ``low`` (or equal with ``inclusive``)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>=' if inclusive else '>'} {low}, "
+                                             f"got {text!r}")
+        return value
+    return parse
 
 
 def register(subparsers):
@@ -33,24 +64,26 @@ def register(subparsers):
     p.add_argument("--landmarks", action="append", default=[], metavar="FILE",
                    help="landmark list 'path x1..x5 y1..y5' (repeatable)")
     p.add_argument("--landmark-images", metavar="ROOT", help="image root of --landmarks")
-    p.add_argument("--synthetic", type=int, metavar="N", help="train on N procedural photos instead of --data")
-    p.add_argument("--eval-synthetic", type=int, default=150, metavar="N", help="held-out synthetic photos (150)")
-    p.add_argument("--max-photos", type=int, metavar="N", help="use only the first N photos of --data")
+    p.add_argument("--synthetic", type=whole_number(1), metavar="N",
+                   help="train on N procedural photos instead of --data")
+    p.add_argument("--eval-synthetic", type=whole_number(0), default=150, metavar="N",
+                   help="held-out synthetic photos (150; 0: no evaluation)")
+    p.add_argument("--max-photos", type=whole_number(1), metavar="N", help="use only the first N photos of --data")
     p.add_argument("--plan", choices=("paper", "laptop", "classroom"),
                    help="stage settings: paper (A's, days; default with --data), laptop (real photos in ~1 h "
                         "on 2 cores), classroom (the synthetic demo's; default with --synthetic)")
     p.add_argument("--classroom", action="store_true", help="same as --plan classroom")
-    p.add_argument("--epochs", type=int, metavar="N", help="epochs per stage")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    p.add_argument("--lr", type=float, metavar="LR", help="base learning rate")
+    p.add_argument("--epochs", type=whole_number(1), metavar="N", help="epochs per stage")
+    p.add_argument("--batch-size", type=whole_number(1), metavar="N")
+    p.add_argument("--lr", type=finite_number(0, inclusive=False), metavar="LR", help="base learning rate")
     p.add_argument("--optimizer", choices=("sgd", "adam"))
     p.add_argument("--schedule", choices=("cosine", "step", "constant"))
-    p.add_argument("--weight-decay", type=float, metavar="WD")
-    p.add_argument("--min-face-size", type=float, default=None, metavar="PX",
+    p.add_argument("--weight-decay", type=finite_number(0, inclusive=True), metavar="WD")
+    p.add_argument("--min-face-size", type=finite_number(1, inclusive=True), default=None, metavar="PX",
                    help="pyramid minimum face for mining and evaluation (20; 14 with --synthetic)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="processes building samples (2)")
-    p.add_argument("--threads", type=int, metavar="N", help="threads while training (default: all cores)")
+    p.add_argument("--seed", type=whole_number(0), default=0)
+    p.add_argument("--workers", type=whole_number(1), default=2, metavar="N", help="processes building samples (2)")
+    p.add_argument("--threads", type=whole_number(1), metavar="N", help="threads while training (default: all cores)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -77,51 +110,80 @@ def _load_data(args):
     for f in args.data:
         part = read_annotations(f, args.images, args.format)
         photos = part if photos is None else photos + part
-    if args.max_photos:
+    if args.max_photos is not None:
         photos.annotations = photos.annotations[:args.max_photos]
     lms = None
     for f in args.landmarks:
         part = read_landmark_list(f, args.landmark_images)
         lms = part if lms is None else lms + part
-    if lms is not None and args.max_photos:
+    if lms is not None and args.max_photos is not None:
         lms.annotations = lms.annotations[:args.max_photos]
     return photos, lms
 
 
+def _error(message, status):
+    print(f"tinymtcnn train: error: {message}", file=sys.stderr)
+    return status
+
+
+def _out_dir_problem(out):
+    """Why ``--out`` cannot receive the results (checked before any work), or None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} exists and is not a folder"
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return f"--out {out}: cannot write into {existing}"
+    return None
+
+
 def run(args):
-    """Execute ``tinymtcnn train``; returns the exit status."""
+    """Execute ``tinymtcnn train``; returns the exit status (see the module docstring)."""
+    from .trainer import TrainingDiverged
+
+    out = Path(args.out)
+    plan = args.plan or ("classroom" if (args.synthetic is not None or args.classroom) else "paper")
+    if args.classroom and plan != "classroom":
+        return _error("--classroom contradicts --plan " + plan, 2)
+    problem = _out_dir_problem(out)
+    if problem:
+        return _error(problem, 2)
+    try:
+        return _train(args, plan, out)
+    except TrainingDiverged as exc:
+        return _error(exc, 1)
+    except ValueError as exc:  # unreadable data or checkpoint, settings the plan rejects
+        return _error(exc, 2)
+    except OSError as exc:  # a full disk or a read-only folder while writing samples, weights, report
+        return _error(exc, 1)
+    except KeyboardInterrupt:
+        print(f"tinymtcnn train: interrupted; the finished epochs and sample shards are kept in {out}, "
+              f"--resume continues from them", file=sys.stderr)
+        return 130
+
+
+def _train(args, plan, out):
     import time
 
     from .cascade import PLANS, cpu_seconds, evaluate_detector, train_cascade, write_report
 
     log = print
     t0, c0 = time.perf_counter(), cpu_seconds()
-    try:
-        photos, lms = _load_data(args)
-    except ValueError as exc:
-        print(f"tinymtcnn train: error: {exc}", file=sys.stderr)
-        return 2
+    stages = ("pnet", "rnet", "onet") if args.stage == "all" else (args.stage,)
+    if args.resume:  # a damaged checkpoint is reported now, not after the samples are built
+        from .checkpoint import read_checkpoint
+
+        for kind in stages:
+            if (out / f"{kind}.ckpt.npz").is_file():
+                read_checkpoint(out / f"{kind}.ckpt.npz", kind)
+    photos, lms = _load_data(args)
     synthetic = args.synthetic is not None
-    if args.threads is not None and args.threads < 1:
-        print(f"tinymtcnn train: error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
-        return 2
-    plan = args.plan or ("classroom" if (synthetic or args.classroom) else "paper")
-    if args.classroom and plan != "classroom":
-        print("tinymtcnn train: error: --classroom contradicts --plan " + plan, file=sys.stderr)
-        return 2
     plans = PLANS[plan]()
     over = _overrides(args)
     plans = {k: replace(p, train=replace(p.train, **over)) for k, p in plans.items()}
-    min_face = args.min_face_size or (14.0 if synthetic else 20.0)
-    stages = ("pnet", "rnet", "onet") if args.stage == "all" else (args.stage,)
-    out = Path(args.out)
-    try:
-        nets, _ = train_cascade(photos, out, landmark_photos=lms, plans=plans, stages=stages, min_face_size=min_face,
-                                seed=args.seed, workers=args.workers, resume=args.resume,
-                                progress=not args.no_progress, log=log)
-    except ValueError as exc:
-        print(f"tinymtcnn train: error: {exc}", file=sys.stderr)
-        return 2
+    min_face = args.min_face_size if args.min_face_size is not None else (14.0 if synthetic else 20.0)
+    nets, _ = train_cascade(photos, out, landmark_photos=lms, plans=plans, stages=stages, min_face_size=min_face,
+                            seed=args.seed, workers=args.workers, resume=args.resume,
+                            progress=not args.no_progress, log=log)
     log(f"weights written to {out}/: " + ", ".join(f"{k}.npz" for k in stages))
     if args.stage == "all" and synthetic and args.eval_synthetic > 0:
         from ..detect.detector import MTCNN
@@ -145,7 +207,10 @@ def main(argv=None):
     """``python -m tinymtcnn.train.cli ...`` without the package's main CLI."""
     parser = argparse.ArgumentParser(prog="tinymtcnn")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), as the package's main CLI returns them
+        return exc.code if isinstance(exc.code, int) else 2
     return args.func(args)
 
 

@@ -11,6 +11,8 @@ Determinism: photo ``i`` is sampled with ``numpy.random.default_rng([seed, i])``
 not depend on the shard size or on the number of worker processes.
 """
 import json
+import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from multiprocessing import get_context
@@ -76,7 +78,7 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
                 "n_photos": len(photos), "size": int(size), "seed": int(seed), "config": asdict(config),
                 "miner": miner.fingerprint if miner is not None else None, "shard_photos": int(shard_photos)}
     man_path = out_dir / MANIFEST
-    old = json.loads(man_path.read_text()) if man_path.is_file() else None
+    old = _read_manifest(man_path)
     if old != manifest:
         stale = sorted(out_dir.glob("shard-*.npz"))
         if stale:
@@ -107,12 +109,26 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
     return load_samples(out_dir, size)
 
 
+def _read_manifest(path):
+    """The manifest as written, or None when absent or unreadable (the shards are then rebuilt)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
 def load_samples(out_dir, size):
-    """Concatenate every shard of ``out_dir`` (in shard order)."""
+    """Concatenate every shard of ``out_dir`` (in shard order); a damaged shard is a ``ValueError``
+    naming it (delete it: the next run rebuilds it)."""
     parts = []
     for p in sorted(Path(out_dir).glob("shard-*.npz")):
         if p.name.endswith(".tmp.npz"):
             continue
-        with np.load(p) as z:
-            parts.append(SampleSet({k: z[k] for k in z.files}, size))
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                parts.append(SampleSet({k: z[k] for k in z.files}, size))
+        except (ValueError, TypeError, KeyError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as err:
+            reason = "not plain arrays" if "pickle" in str(err) else f"{type(err).__name__}: {err}"
+            raise ValueError(f"damaged sample shard {p} ({reason}); delete it and run again, "
+                             f"it is rebuilt") from None
     return SampleSet.concat(parts, size)

@@ -37,13 +37,15 @@ def decay_weights_only(key):
 class Optimizer:
     """Base class: holds the parameter dict, the learning rate and per-parameter state."""
 
+    SLOTS = ()  # names of the per-parameter state arrays
+
     def __init__(self, params, lr, weight_decay=0.0, decay=decay_weights_only):
         if not isinstance(params, dict) or not params:
             raise TypeError("params must be a non-empty dict of arrays (net.params)")
-        if not lr > 0:
-            raise ValueError(f"learning rate must be positive, got {lr!r}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"learning rate must be a finite positive number, got {lr!r}")
+        if not (weight_decay >= 0 and math.isfinite(weight_decay)):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
         self.params = params
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
@@ -81,21 +83,36 @@ class Optimizer:
         return out
 
     def load_state_dict(self, state):
-        """Restore what :meth:`state_dict` returned (arrays are copied into fresh state)."""
-        self.steps = int(state["__steps__"])
-        self.lr = float(state["__lr__"])
-        self.state = {}
+        """Restore what :meth:`state_dict` returned (arrays are copied into fresh state).
+
+        Raises ``ValueError`` naming the entry (and changes nothing) when ``state`` is not a state of
+        this optimiser: a missing step count or learning rate, an unknown slot (e.g. SGD's
+        ``velocity`` given to Adam) or parameter, a mis-shaped or non-finite array.
+        """
+        for name in ("__steps__", "__lr__"):
+            if name not in state or np.shape(state[name]) != ():
+                raise ValueError(f"optimizer state has no scalar {name!r}")
+        new = {}
         for name, arr in state.items():
             if name.startswith("__"):
                 continue
-            slot, key = name.split("::", 1)
+            slot, _, key = name.partition("::")
+            if slot not in self.SLOTS:
+                raise ValueError(f"optimizer state {name!r}: slot {slot!r} is not one of "
+                                 f"{type(self).__name__}'s {self.SLOTS}")
             if key not in self.params:
                 raise ValueError(f"optimizer state for unknown parameter {key!r}")
-            self.state.setdefault(key, {})[slot] = np.array(arr, dtype=self.params[key].dtype)
+            if np.shape(arr) != self.params[key].shape or not np.all(np.isfinite(arr)):
+                raise ValueError(f"optimizer state {name!r}: expected finite numbers of shape "
+                                 f"{self.params[key].shape}, got shape {np.shape(arr)}")
+            new.setdefault(key, {})[slot] = np.array(arr, dtype=self.params[key].dtype)
+        self.steps, self.lr, self.state = int(state["__steps__"]), float(state["__lr__"]), new
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent with (optionally Nesterov) momentum and L2 weight decay."""
+
+    SLOTS = ("velocity",)
 
     def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0, nesterov=False,
                  decay=decay_weights_only):
@@ -116,6 +133,8 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam with bias correction; weight decay as L2 in the gradient (not decoupled AdamW)."""
+
+    SLOTS = ("m", "v")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decay=decay_weights_only):

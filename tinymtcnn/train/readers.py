@@ -9,7 +9,8 @@ Formats
 * **WIDER FACE** ``*_bbx_gt.txt`` (:func:`read_wider`): ``name`` line, face-count line, then per face
   ``x y w h blur expression illumination invalid occlusion pose`` (only ``x y w h`` are required). A
   count of 0 is followed by one dummy ``0 0 0 0 ...`` line, as in WIDER's own files. Faces flagged
-  ``invalid`` or with ``w`` or ``h`` <= 0 are dropped.
+  ``invalid`` or with ``w`` or ``h`` = 0 are dropped (WIDER's convention); more than 10 numbers or a
+  negative ``w`` or ``h`` on a valid face is an error.
 * **FDDB** ellipse folds ``FDDB-fold-XX-ellipseList.txt`` (:func:`read_fddb`): ``name`` (no
   extension), count, then ``major_radius minor_radius angle center_x center_y 1``. The box is the
   axis-aligned bounding box of the ellipse (angle in radians, measured from the x axis; the major
@@ -21,9 +22,16 @@ Formats
 * **JSON** (:func:`read_json`): a list of ``{"image": path, "boxes": [[x1, y1, x2, y2], ...],
   "landmarks5": null or [[[x, y] x5], ...], "ignore": null or [bool, ...]}``; ignored faces dropped.
 
-A malformed line raises ``ValueError("<file>:<line>: ...")``.
+Files are read as UTF-8; a leading byte-order mark is skipped. Any other encoding (Latin-1, UTF-16)
+is refused with the file, the line and the first offending byte rather than guessed: Latin-1 decodes
+any bytes at all, so a wrong guess would silently change non-ASCII image names into others. Convert
+such a file first (``iconv -f latin1 -t utf-8 old.txt > new.txt``).
+
+Every malformed record raises ``ValueError("<file>:<line>: ...")``: missing or extra fields,
+non-numbers, NaN or infinity, an inverted or empty box (``x2 <= x1`` or ``y2 <= y1``; WIDER's
+``w`` or ``h`` < 0, FDDB radii <= 0, five coinciding points), boxes of the wrong shape (JSON boxes
+are never reshaped: each must be a list of four numbers). JSON errors name the record's line too.
 """
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +39,8 @@ from typing import Optional
 
 import numpy as np
 from PIL import Image
+
+from .parsing import blocks, check_box, fields, json_array, json_records, numbers, read_text, text_lines
 
 
 @dataclass(frozen=True)
@@ -82,68 +92,20 @@ class PhotoList:
         return PhotoList(self.annotations + other.annotations, f"{self.source}+{other.source}")
 
 
-def _numbers(parts, path, lineno, count=None):
-    try:
-        vals = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"{path}:{lineno}: expected numbers, got {' '.join(parts)!r}") from None
-    if count is not None and len(vals) < count:
-        raise ValueError(f"{path}:{lineno}: expected at least {count} numbers, got {len(vals)}")
-    if not all(math.isfinite(v) for v in vals):
-        raise ValueError(f"{path}:{lineno}: non-finite number in {' '.join(parts)!r}")
-    return vals
-
-
-def _lines(path):
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"annotation file not found: {path}")
-    return path, path.read_text(encoding="utf-8").splitlines()
-
-
-def _count(line, path, lineno):
-    try:
-        n = int(line.strip())
-    except ValueError:
-        raise ValueError(f"{path}:{lineno}: expected a face count, got {line.strip()!r}") from None
-    if n < 0:
-        raise ValueError(f"{path}:{lineno}: negative face count {n}")
-    return n
-
-
-def _blocks(path, lines, what, rows=lambda n, next_line: n):
-    """The ``name / face count / one line per face`` blocks of WIDER and FDDB files.
-
-    Yields ``(name, n, [(lineno, line), ...])``; ``rows(n, next_line)`` says how many lines follow
-    the count (WIDER writes a dummy line after a count of 0). Errors name the file and line.
-    """
-    i = 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        name = lines[i].strip()
-        if i + 1 >= len(lines):
-            raise ValueError(f"{path}:{i + 2}: missing face count after {name!r}")
-        n = _count(lines[i + 1], path, i + 2)
-        k = rows(n, lines[i + 2] if i + 2 < len(lines) else None)
-        if i + 2 + k > len(lines):
-            raise ValueError(f"{path}:{len(lines) + 1}: expected {n} {what} for {name!r}, file ended")
-        yield name, n, [(i + 3 + j, lines[i + 2 + j]) for j in range(k)]
-        i += 2 + k
-
-
 def read_wider(path, image_root=None):
     """WIDER FACE ``bbx_gt`` text (caltech_train uses it); images under ``image_root`` (default: beside)."""
-    path, lines = _lines(path)
+    path, lines = text_lines(path)
     root = Path(image_root) if image_root is not None else path.parent
     out = []
     dummy = lambda n, nxt: 1 if n == 0 and nxt is not None and _looks_dummy(nxt) else n  # noqa: E731
-    for name, n, rows in _blocks(path, lines, "face lines", dummy):
+    for name, n, rows in blocks(path, lines, "face lines", dummy):
         boxes = []
         for lineno, line in rows:
-            vals = _numbers(line.split(), path, lineno, 4)
+            vals = fields(line.split(), path, lineno, 4, 10)
             invalid = len(vals) >= 8 and vals[7] != 0
+            if n and not invalid and (vals[2] < 0 or vals[3] < 0):
+                raise ValueError(f"{path}:{lineno}: inverted box: width {vals[2]:g}, height {vals[3]:g} "
+                                 f"(must not be negative)")
             if n and vals[2] > 0 and vals[3] > 0 and not invalid:
                 boxes.append([vals[0], vals[1], vals[0] + vals[2], vals[1] + vals[3]])
         out.append(Annotation(root / name, np.array(boxes, dtype=np.float64).reshape(-1, 4)))
@@ -158,13 +120,15 @@ def _looks_dummy(line):
 
 def read_fddb(path, image_root, extension=".jpg"):
     """FDDB ``*-ellipseList.txt``; boxes are the ellipses' axis-aligned bounding boxes."""
-    path, lines = _lines(path)
+    path, lines = text_lines(path)
     root = Path(image_root)
     out = []
-    for name, _, rows in _blocks(path, lines, "ellipses"):
+    for name, _, rows in blocks(path, lines, "ellipses"):
         boxes = []
         for lineno, line in rows:
-            ra, rb, ang, cx, cy = _numbers(line.split(), path, lineno, 5)[:5]
+            ra, rb, ang, cx, cy = fields(line.split(), path, lineno, 5, 6)[:5]
+            if not (ra > 0 and rb > 0):
+                raise ValueError(f"{path}:{lineno}: ellipse radii must be > 0, got {ra:g} and {rb:g}")
             # ra along direction ang, rb perpendicular; extent of a rotated ellipse
             hx = math.sqrt((ra * math.cos(ang)) ** 2 + (rb * math.sin(ang)) ** 2)
             hy = math.sqrt((ra * math.sin(ang)) ** 2 + (rb * math.cos(ang)) ** 2)
@@ -195,7 +159,7 @@ def read_landmark_list(path, image_root=None, *, layout="planar", with_box=False
     """One face per line: ``path [x1 y1 x2 y2] <10 landmark numbers>`` (MTFL ``training.txt``)."""
     if layout not in ("planar", "interleaved"):
         raise ValueError(f"layout must be 'planar' or 'interleaved', got {layout!r}")
-    path, lines = _lines(path)
+    path, lines = text_lines(path)
     root = Path(image_root) if image_root is not None else path.parent
     want = 14 if with_box else 10
     out = []
@@ -205,43 +169,45 @@ def read_landmark_list(path, image_root=None, *, layout="planar", with_box=False
             continue
         if len(parts) - 1 != want:
             raise ValueError(f"{path}:{lineno}: expected an image path and {want} numbers, got {len(parts) - 1}")
-        vals = np.array(_numbers(parts[1:], path, lineno, want))
+        vals = np.array(numbers(parts[1:], path, lineno, want))
         pts = vals[-10:]
         pts = np.stack([pts[:5], pts[5:]], axis=1) if layout == "planar" else pts.reshape(5, 2)
         box = vals[:4][None] if with_box else box_from_landmarks(pts[None], box_scale)
+        check_box(box[0], f"{path}:{lineno}" + ("" if with_box else " (box from the five points)"))
         out.append(Annotation(root / parts[0], box.astype(np.float64), pts[None]))
     return PhotoList(out, f"landmarks:{path}")
 
 
+def _json_record(rec, where, root):
+    if not isinstance(rec, dict) or "image" not in rec or "boxes" not in rec:
+        raise ValueError(f"{where}: needs 'image' and 'boxes'")
+    if not isinstance(rec["image"], str) or not rec["image"]:
+        raise ValueError(f"{where}: 'image' must be a file name, got {rec['image']!r}")
+    where = f"{where} ({rec['image']})"
+    raw = rec["boxes"]
+    boxes = np.zeros((0, 4)) if raw is None or raw == [] else \
+        json_array(raw, (None, 4), where, "boxes [[x1, y1, x2, y2], ...]")
+    lms = rec.get("landmarks5")
+    lms = None if lms == [] and len(boxes) == 0 else lms
+    if lms is not None:
+        lms = json_array(lms, (len(boxes), 5, 2), where, "landmarks5")
+    ignore = rec.get("ignore")
+    ignore = [False] * len(boxes) if ignore is None else ignore
+    if not isinstance(ignore, list) or len(ignore) != len(boxes) or \
+            not all(isinstance(f, bool) or f in (0, 1) for f in ignore):
+        raise ValueError(f"{where}: ignore must be a list of {len(boxes)} true/false flags, one per box")
+    keep = ~np.array(ignore, dtype=bool)
+    for k in np.flatnonzero(keep):
+        check_box(boxes[k], f"{where}, box {k}")
+    return Annotation(root / rec["image"], boxes[keep], None if lms is None else lms[keep])
+
+
 def read_json(path, image_root=None):
     """The JSON list format of the module docstring (``shared/data/faces_dev/annotations.json``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"annotation file not found: {path}")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from None
-    if not isinstance(records, list):
-        raise ValueError(f"{path}: expected a JSON list of image records")
+    path, text = read_text(path)
+    records = json_records(path, text)
     root = Path(image_root) if image_root is not None else path.parent
-    out = []
-    for k, rec in enumerate(records):
-        where = f"{path}: record {k}"
-        if not isinstance(rec, dict) or "image" not in rec or "boxes" not in rec:
-            raise ValueError(f"{where}: needs 'image' and 'boxes'")
-        boxes = np.asarray(rec["boxes"], dtype=np.float64).reshape(-1, 4) if rec["boxes"] else np.zeros((0, 4))
-        if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.all(np.isfinite(boxes)):
-            raise ValueError(f"{where}: boxes must be [[x1, y1, x2, y2], ...]")
-        lms = rec.get("landmarks5")
-        if lms is not None:
-            lms = np.asarray(lms, dtype=np.float64)
-            if lms.shape != (len(boxes), 5, 2):
-                raise ValueError(f"{where}: landmarks5 must have shape ({len(boxes)}, 5, 2), got {lms.shape}")
-        keep = ~np.asarray(rec.get("ignore") or [False] * len(boxes), dtype=bool)
-        if keep.shape != (len(boxes),):
-            raise ValueError(f"{where}: ignore must have one flag per box")
-        out.append(Annotation(root / rec["image"], boxes[keep], None if lms is None else lms[keep]))
+    out = [_json_record(rec, f"{path}:{line}: record {k}", root) for k, (line, rec) in enumerate(records)]
     return PhotoList(out, f"json:{path}")
 
 

@@ -156,8 +156,11 @@ def photo_crops(photo, rng, cfg=SamplingConfig()):
         if short > 13:
             for _ in range(cfg.near_negatives):
                 side = int(rng.integers(12, max(13, short // 2)))
-                x = int(np.floor(g[0] + rng.uniform(max(-side, -g[0]), gw)))
-                y = int(np.floor(g[1] + rng.uniform(max(-side, -g[1]), gh)))
+                lo_x, lo_y = max(-side, -g[0]), max(-side, -g[1])
+                if lo_x >= gw or lo_y >= gh:  # a box (almost) wholly left of or above the photo
+                    continue
+                x = int(np.floor(g[0] + rng.uniform(lo_x, gw)))
+                y = int(np.floor(g[1] + rng.uniform(lo_y, gh)))
                 crop = [x, y, x + side, y + side]
                 if x + side <= w and y + side <= h and iou(crop, gts).max() < NEG_IOU:
                     add(crop, NEGATIVE)

@@ -5,6 +5,7 @@ horizontal flips (:func:`flip_targets`).
 """
 import numpy as np
 
+from ..atomic import atomic_savez
 from ..kernels.resample import NORM_MEAN, NORM_SCALE
 from .losses import LANDMARK, NEGATIVE, PART, POSITIVE
 
@@ -105,7 +106,8 @@ class SampleSet:
                 "boxes": boxes, "landmarks": lms}
 
     def save(self, path):
-        np.savez(path, **self.arrays)
+        """Write the arrays to ``path`` (``.npz``) atomically."""
+        atomic_savez(path, self.arrays)
 
 
 _MIRROR = np.array([1, 0, 2, 4, 3])

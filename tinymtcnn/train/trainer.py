@@ -15,7 +15,6 @@ validation metrics, a log line and two files written atomically (temporary file 
 * ``OUT/<kind>.ckpt.npz``: weights, optimiser state, epoch, history, random state and config, so
   ``fit(..., resume=True)`` continues exactly where an interrupted run stopped.
 """
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from ..nets import ONet, PNet, RNet
 from ..weights import save_net
 from .losses import NEGATIVE, POSITIVE, TASK_WEIGHTS, LANDMARK, joint_loss
 from .optim import make_optimizer, make_schedule
-from ..atomic import atomic_savez
+from .checkpoint import check_loadable, naming_write_failures, read_checkpoint, write_checkpoint
 from ..threads import limit_threads
 
 INPUT_SIZE = {"pnet": 12, "rnet": 24, "onet": 48}
@@ -54,6 +53,29 @@ class TrainConfig:
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        """``ValueError`` naming the field for a count < 1 or a rate that is not a finite number in range."""
+        def number(name, low, high=np.inf, *, whole=False, optional=False, open_low=False):
+            v = getattr(self, name)
+            if optional and v is None:
+                return
+            ok = isinstance(v, (int, np.integer) if whole else (int, float, np.number)) and not isinstance(v, bool)
+            if not (ok and np.isfinite(v) and (v > low if open_low else v >= low) and v <= high):
+                bound = f"{'>' if open_low else '>='} {low}" + (f" and <= {high}" if high < np.inf else "")
+                raise ValueError(f"TrainConfig.{name} must be a {'whole' if whole else 'finite'} number {bound}, "
+                                 f"got {v!r}")
+
+        for name in ("epochs", "batch_size"):
+            number(name, 1, whole=True)
+        number("num_threads", 1, whole=True, optional=True)
+        number("seed", 0, whole=True)
+        number("lr", 0, open_low=True)
+        number("clip_norm", 0, open_low=True, optional=True)
+        number("ohem", 0, 1, open_low=True, optional=True)
+        number("momentum", 0, 0.999)  # dropout is checked by O-Net's Dropout layer
+        for name in ("weight_decay", "warmup"):
+            number(name, 0)
+
 
 def make_net(kind, seed=0, *, dropout=None):
     """A freshly initialised net (Xavier weights, zero biases, PReLU 0.25); P/R-Net with a landmark head;
@@ -78,14 +100,17 @@ class Trainer:
         self.config = TrainConfig() if config is None else config
         self.net = make_net(kind, self.config.seed, dropout=self.config.dropout) if net is None else net
         self.weights = tuple(self.config.task_weights or TASK_WEIGHTS[kind])
-        self.optimizer = make_optimizer(self.config.optimizer, self.net.params, lr=self.config.lr,
-                                        momentum=self.config.momentum, weight_decay=self.config.weight_decay)
+        self.optimizer = self._make_optimizer()
         self.schedule = make_schedule(self.config.schedule, self.config.lr, self.config.epochs,
                                       warmup=self.config.warmup)
         self.rng = np.random.default_rng([self.config.seed, 1])
         self.epoch = 0
         self.history = []
         self.log, self.progress = log, progress
+
+    def _make_optimizer(self):
+        return make_optimizer(self.config.optimizer, self.net.params, lr=self.config.lr,
+                              momentum=self.config.momentum, weight_decay=self.config.weight_decay)
 
     @property
     def weights_path(self):
@@ -97,29 +122,47 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self):
+        """Write the weights and the checkpoint of the current epoch, each atomically.
+
+        Refuses (:class:`TrainingDiverged`) to write weights that are not finite, so a diverged run
+        never replaces the last good files; an ``OSError`` (e.g. a full disk) names the file and leaves
+        the previous one in place.
+        """
+        bad = _first_non_finite(self.net.params)
+        if bad is not None:
+            raise TrainingDiverged(f"{self.kind}: not saving epoch {self.epoch}: parameter {bad} is not finite; "
+                                   f"{self.checkpoint_path} is left as it was")
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        save_net(self.net, self.weights_path, source=f"tinymtcnn train {self.kind}, epoch {self.epoch}")
-        arrays = {f"param::{k}": v for k, v in self.net.params.items()}
-        arrays.update({f"optim::{k}": v for k, v in self.optimizer.state_dict().items()})
         meta = {"kind": self.kind, "epoch": self.epoch, "history": self.history, "config": asdict(self.config),
                 "rng": self.rng.bit_generator.state}
-        arrays["meta"] = np.array(json.dumps(meta, default=str))
-        atomic_savez(self.checkpoint_path, arrays)
+        with naming_write_failures(self.weights_path):
+            save_net(self.net, self.weights_path, source=f"tinymtcnn train {self.kind}, epoch {self.epoch}")
+        with naming_write_failures(self.checkpoint_path):
+            write_checkpoint(self.checkpoint_path, self.net.params, self.optimizer.state_dict(), meta)
 
     def load_checkpoint(self, path=None):
-        """Restore net, optimiser, epoch, history and random state; returns True if a checkpoint existed."""
+        """Restore net, optimiser, epoch, history and random state; returns True if a checkpoint existed.
+
+        A damaged or foreign file raises :class:`~.checkpoint.CheckpointError` (a ``ValueError``) naming
+        it and saying what to do; nothing is changed then.
+        """
         path = Path(path) if path is not None else self.checkpoint_path
         if not path.is_file():
             return False
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            if meta["kind"] != self.kind:
-                raise ValueError(f"{path} is a {meta['kind']} checkpoint, not {self.kind}")
-            self.net.load_params({k[7:]: z[k] for k in z.files if k.startswith("param::")})
-            self.optimizer.params = self.net.params  # load_params replaced the arrays
-            self.optimizer.load_state_dict({k[7:]: z[k] for k in z.files if k.startswith("optim::")})
-        self.epoch, self.history = int(meta["epoch"]), list(meta["history"])
-        self.rng.bit_generator.state = meta["rng"]
+        ckpt = read_checkpoint(path, self.kind)
+        meta = ckpt["meta"]
+
+        def apply():  # everything is checked before the net is changed
+            optimizer = self._make_optimizer()
+            optimizer.load_state_dict(ckpt["optimizer"])
+            type(self.rng.bit_generator)().state = meta["rng"]
+            self.net.load_params(ckpt["params"])  # checks every key and shape before it copies
+            optimizer.params = self.net.params  # load_params replaced the arrays
+            self.optimizer = optimizer
+            self.rng.bit_generator.state = meta["rng"]
+
+        check_loadable(path, apply)
+        self.epoch, self.history = meta["epoch"], list(meta["history"])
         return True
 
     # ------------------------------------------------------------------ training
@@ -174,10 +217,11 @@ class Trainer:
                 idx = np.sort(order[b * bs:(b + 1) * bs])
                 flip = self.rng.random(len(idx)) < 0.5 if self.config.flip else None
                 lr = self.schedule(self.epoch + b / n_batches)
-                total, parts = self.train_step(train.batch(idx, flip=flip), lr)
-                if not np.isfinite(total):
-                    raise FloatingPointError(f"{self.kind}: loss became {total} at epoch {self.epoch + 1}, batch {b}"
-                                             " (learning rate too high?)")
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below instead
+                    total, parts = self.train_step(train.batch(idx, flip=flip), lr)
+                what = _divergence(total, parts, self.net.params)
+                if what:
+                    raise TrainingDiverged(self._diverged_message(what, b, n_batches, lr))
                 for k, v in (("loss", total), ("cls", parts["cls"]), ("box", parts["box"]),
                              ("landmark", parts["landmark"])):
                     sums[k] += v
@@ -196,9 +240,35 @@ class Trainer:
             self.save_checkpoint()
             self.log(format_record(self.kind, record, self.config.epochs))
 
+    def _diverged_message(self, what, step, n_batches, lr):
+        kept = (f"{self.checkpoint_path} (after epoch {self.epoch}) is kept as it was"
+                if self.checkpoint_path.is_file() else "no checkpoint was written")
+        return (f"{self.kind} diverged at epoch {self.epoch + 1}/{self.config.epochs}, step {step + 1}/{n_batches}: "
+                f"{what} at learning rate {lr:.3g}. The learning rate is probably too high: try a lower one "
+                f"(--lr {lr / 10:.3g}), a warm-up or gradient clipping; {kept}")
+
     def evaluate(self, samples, batch_size=512):
         """Validation metrics (see :func:`evaluate_samples`)."""
         return evaluate_samples(self.net, samples, weights=self.weights, batch_size=batch_size)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss, the gradient or the weights stopped being finite; the last good files are kept."""
+
+
+def _first_non_finite(params):
+    """Name of the first parameter array holding NaN or inf, else None."""
+    return next((k for k, p in params.items() if not np.all(np.isfinite(p))), None)
+
+
+def _divergence(total, parts, params):
+    """What went non-finite in a training step ("the loss became nan", ...), or "" when all is finite."""
+    if not np.isfinite(total):
+        return f"the loss became {total}"
+    if not np.isfinite(parts.get("grad_norm", 0.0)):
+        return f"the gradient norm became {parts['grad_norm']}"
+    bad = _first_non_finite(params)
+    return f"the weights of {bad} became NaN or inf" if bad is not None else ""
 
 
 def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=512):
