@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..layers._checks import check_number
 from ..nets.base import Net
-from ..threads import limit_threads
+from ..threads import get_num_threads, limit_threads
 from .boxes import to_zero_based
-from .pyramid import level_size
+from .pyramid import MAX_MEMORY, MAX_PYRAMID_PIXELS, check_pyramid_cost, level_size
 from .result import Detections
 from .stages import output, propose, refine, refine_landmarks
 
@@ -76,10 +77,10 @@ class MTCNN:
 
     Parameters
     ----------
-    min_face_size : float
+    min_face_size : float >= 1
         Smallest face (in pixels) searched for; the first pyramid level maps it to
-        12 px. Smaller values find smaller faces and cost more time.
-    thresholds : (float, float, float)
+        12 px. Smaller values find smaller faces and cost more time and memory.
+    thresholds : (float, float, float) in [0, 1]
         Face-probability thresholds of P-Net (``>=``), R-Net and O-Net (``>``).
     scale_factor : float in (0, 1)
         Ratio between pyramid levels (0.709 ~ 1/sqrt(2)); closer to 1 = more levels.
@@ -93,26 +94,47 @@ class MTCNN:
     num_threads : int or None
         Threads for this detector's kernels and BLAS; None: :func:`tinymtcnn.get_num_threads`
         (every core unless :func:`tinymtcnn.set_num_threads` said otherwise).
+    max_memory : float
+        Budget of stage-1 working memory in bytes (default 1.5e9; ``math.inf``: no limit).
+    max_pyramid_pixels : float
+        Budget of stage-1 work: the pixels of all pyramid levels plus 1,024 per level
+        (default 2.5e8, about a minute on two cores; ``math.inf``: no limit).
+
+    Raises
+    ------
+    TypeError
+        A setting of the wrong type: a string, a bool, None where a number is expected.
+    ValueError
+        A setting out of range, NaN or inf (see each parameter).
+
+    Notes
+    -----
+    Every ``detect``/``trace`` estimates stage 1's cost from the image size before building
+    the pyramid (:func:`tinymtcnn.detect.pyramid.pyramid_cost`) and raises ``ValueError``
+    when it exceeds ``max_memory`` or ``max_pyramid_pixels``; the message gives the estimate
+    and the keyword that allows it. An 8000 x 6000 photo at the default settings is within
+    both (about 0.83 GB, 35 M pixels).
     """
 
     def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.7), scale_factor=0.709, landmarks="onet",
-                 weights=None, num_threads=None):
-        if not (np.isscalar(min_face_size) and np.isfinite(min_face_size) and min_face_size >= 1):
-            raise ValueError(f"min_face_size must be a number >= 1, got {min_face_size!r}")
-        if not (np.isscalar(scale_factor) and 0 < scale_factor < 1):
-            raise ValueError(f"scale_factor must be in (0, 1), got {scale_factor!r}")
+                 weights=None, num_threads=None, max_memory=MAX_MEMORY, max_pyramid_pixels=MAX_PYRAMID_PIXELS):
+        self.min_face_size = check_number("min_face_size", min_face_size, low=1)
+        self.scale_factor = check_number("scale_factor", scale_factor, low=0, high=1, low_open=True, high_open=True)
+        if isinstance(thresholds, (str, bytes)) or not hasattr(thresholds, "__iter__"):
+            raise TypeError(f"thresholds must be a sequence of three numbers, got {type(thresholds).__name__} "
+                            f"{thresholds!r}")
         thresholds = tuple(thresholds)
-        if len(thresholds) != 3 or not all(np.isscalar(t) and 0 <= t <= 1 for t in thresholds):
+        if len(thresholds) != 3:
             raise ValueError(f"thresholds must be three numbers in [0, 1], got {thresholds!r}")
+        self.thresholds = tuple(check_number(f"thresholds[{i}]", t, low=0, high=1) for i, t in enumerate(thresholds))
         if landmarks not in LANDMARK_MODES:
             raise ValueError(f"landmarks must be one of {LANDMARK_MODES}, got {landmarks!r}")
-        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
-                                        or num_threads < 1):
-            raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+        if num_threads is not None:
+            num_threads = check_number("num_threads", num_threads, low=1, integer=True)
         self.num_threads = num_threads
-        self.min_face_size = float(min_face_size)
-        self.thresholds = tuple(float(t) for t in thresholds)
-        self.scale_factor = float(scale_factor)
+        self.max_memory = check_number("max_memory", max_memory, low=0, low_open=True, allow_inf=True)
+        self.max_pyramid_pixels = check_number("max_pyramid_pixels", max_pyramid_pixels, low=0, low_open=True,
+                                               allow_inf=True)
         self.landmarks = landmarks
         self.nets = _load_nets(weights, with_lnet=landmarks == "refine")
 
@@ -121,6 +143,12 @@ class MTCNN:
                 f"scale_factor={self.scale_factor}, landmarks={self.landmarks!r})")
 
     # ------------------------------------------------------------------ running
+    def _check_cost(self, image):
+        """Refuse ``image`` (already loaded) when stage 1 would exceed this detector's budgets."""
+        check_pyramid_cost(image.shape[0], image.shape[1], self.min_face_size, self.scale_factor,
+                           threads=self.num_threads or get_num_threads(), max_memory=self.max_memory,
+                           max_pyramid_pixels=self.max_pyramid_pixels)
+
     def _cascade(self, image, on_level=None):
         with limit_threads(self.num_threads, blas=1):  # BLAS threads spin; see tinymtcnn.threads
             return self._run_stages(image, on_level)
@@ -151,10 +179,18 @@ class MTCNN:
         -------
         Detections
             ``boxes (N, 4)``, ``scores (N,)``, ``landmarks (N, 5, 2)``, 0-based, best first.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An image :func:`tinymtcnn.io.load_image` refuses, or one too costly for this
+            detector's budgets (``max_memory``, ``max_pyramid_pixels``).
         """
         from ..io import load_image
 
-        return self._cascade(load_image(image))[0]
+        img = load_image(image)
+        self._check_cost(img)
+        return self._cascade(img)[0]
 
     def detect_batch(self, images):
         """``[self.detect(im) for im in images]`` (the cascade runs image by image)."""
@@ -174,6 +210,7 @@ class MTCNN:
         from ..io import load_image
 
         img = load_image(image)
+        self._check_cost(img)
         maps = []
         faces, s1, s2 = self._cascade(img, on_level=lambda s, level, prob: maps.append((s, prob)))
         return {
