@@ -163,7 +163,8 @@ def my_pyramid_scales(height, width, min_face_size, scale_factor=0.709):
 
 # %%
 def random_pyramid_inputs(rng):
-    return int(rng.integers(12, 2000)), int(rng.integers(12, 2000)), float(rng.uniform(8, 80)), float(rng.uniform(0.5, 0.8))
+    height, width = (int(n) for n in rng.integers(12, 2000, 2))
+    return height, width, float(rng.uniform(8, 80)), float(rng.uniform(0.5, 0.8))
 
 
 exercises.check_function(
@@ -346,8 +347,8 @@ exercises.check_parameter(
     "3", my_factor, five_levels,
     "any factor from about 0.45 to 0.52 gives 5 levels: half the levels, and about a third less work in total "
     "(the pyramid costs 1 / (1 − factor²) times its first level). The price: consecutive levels are now "
-    "1 / factor ≈ 2× apart, so a face between two levels is seen by a window up to √2 ≈ 1.4× too big or too small, "
-    "where P-Net is less sure — fewer faces are found, and the boxes are rougher.")
+    "1 / factor ≈ 2× apart, so a face between two levels is seen by a window up to √2 ≈ 1.4× too big or too "
+    "small, where P-Net is less sure — fewer faces are found, and the boxes are rougher.")
 
 # %% [markdown]
 # ### Seeing it: a small face and three settings

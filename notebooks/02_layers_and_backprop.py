@@ -419,7 +419,7 @@ def package_linear_backward(dout, x, w):
 
 
 exercises.check_function(
-    "3", my_linear_backward, package_linear_backward, exercises.seeded(random_linear_inputs),
+    "3", my_linear_backward, package_linear_backward, exercises.seeded(random_linear_inputs), names=("dx", "dw", "db"),
     explanation="out[n, m] = Σ_d x[n, d] w[m, d] + b[m], so dL/dx[n, d] = Σ_m dout[n, m] w[m, d] (dout @ w), "
                 "dL/dw[m, d] = Σ_n dout[n, m] x[n, d] (dout.T @ x), and b is added to every row, so db sums dout "
                 "over the batch.")

@@ -110,7 +110,8 @@ my_label = "unused"
 
 # %%
 exercises.check_prediction(
-    "1", my_label, lambda: {POSITIVE: "positive", NEGATIVE: "negative", PART: "part", None: "unused"}[label_for_iou(0.35)],
+    "1", my_label, lambda: {POSITIVE: "positive", NEGATIVE: "negative", PART: "part", None: "unused"}[
+        label_for_iou(0.35)],
     "0.35 lies in the gap between negatives (< 0.3) and part faces (≥ 0.4): such a crop shows a good piece of a "
     "face, so calling it 'no face' would teach the classifier something false, and it is too far off to be a "
     "useful box example. label_for_iou returns None and the sampler skips it.",

@@ -74,11 +74,12 @@ def _show(value):
     return repr(value)
 
 
-def compare(expected, got, *, atol=0.0, rtol=0.0, name="the result"):
+def compare(expected, got, *, atol=0.0, rtol=0.0, name="the result", names=None):
     """``None`` when ``got`` equals ``expected``, else a sentence saying where they differ.
 
     Numbers and arrays agree within ``atol + rtol * |expected|``; strings ignore case and outer
-    spaces; tuples and lists of arrays are compared element by element (``name[k]``).
+    spaces; tuples and lists of arrays are compared element by element, each called ``names[k]``
+    (default ``name[k]``).
     """
     if isinstance(expected, str) or isinstance(got, str):
         if str(got).strip().lower() == str(expected).strip().lower():
@@ -91,7 +92,8 @@ def compare(expected, got, *, atol=0.0, rtol=0.0, name="the result"):
         if len(got) != len(expected):
             return f"{name}: expected {len(expected)} outputs, got {len(got)}"
         for k, (e, g) in enumerate(zip(expected, got)):
-            problem = compare(e, g, atol=atol, rtol=rtol, name=f"{name}[{k}]")
+            part = f"your {names[k]}" if names and k < len(names) else f"{name}[{k}]"
+            problem = compare(e, g, atol=atol, rtol=rtol, name=part)
             if problem:
                 return problem
         return None
@@ -108,7 +110,7 @@ def compare(expected, got, *, atol=0.0, rtol=0.0, name="the result"):
     if e.ndim == 0:
         return f"{name}: expected {_show(e[()])}, got {_show(g[()])}"
     error = np.where(bad, np.abs(np.nan_to_num(g - e, nan=np.inf)), 0.0)
-    where = np.unravel_index(int(np.argmax(error)), e.shape)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), e.shape))
     return (f"{name}: {int(bad.sum())} of {e.size} values differ; the largest error is at index "
             f"{where if len(where) > 1 else where[0]}: expected {_show(e[where])}, got {_show(g[where])}")
 
@@ -150,7 +152,7 @@ def seeded(make_inputs, seeds=(0, 1, 2)):
     return [(f"{name}(np.random.default_rng({seed}))", make_inputs(np.random.default_rng(seed))) for seed in seeds]
 
 
-def check_function(exercise, candidate, reference, cases, *, atol=1e-8, rtol=1e-6, explanation=""):
+def check_function(exercise, candidate, reference, cases, *, names=None, atol=1e-8, rtol=1e-6, explanation=""):
     """Run ``candidate(*args)`` and ``reference(*args)`` on every case and compare the outputs.
 
     Parameters
@@ -159,6 +161,7 @@ def check_function(exercise, candidate, reference, cases, *, atol=1e-8, rtol=1e-
     candidate : the reader's function (``None``: not answered yet)
     reference : the package's function (or a small wrapper around it)
     cases : list of ``(label, args)``; ``label`` says how to rebuild ``args`` (see :func:`seeded`)
+    names : optional names of the outputs when the function returns a tuple (e.g. ``("dx", "dw", "db")``)
     atol, rtol : tolerances of the comparison (:func:`compare`)
     explanation : str, shown after the verdict
     """
@@ -178,7 +181,7 @@ def check_function(exercise, candidate, reference, cases, *, atol=1e-8, rtol=1e-
                                              f"{type(err).__name__}: {err}")
         if got is None:
             return _verdict(exercise, BLANK, "Your function returns None: write its body (and return the result).")
-        problem = compare(expected, got, atol=atol, rtol=rtol, name="your output")
+        problem = compare(expected, got, atol=atol, rtol=rtol, name="your output", names=names)
         if problem:
             return _verdict(exercise, WRONG, f"On the inputs args = {label}: {problem}.", explanation)
     return _verdict(exercise, RIGHT, f"Your function agrees with the package on all {len(cases)} inputs.",
