@@ -5,6 +5,8 @@ point of the package accepts the same inputs and rejects the same mistakes.
 :func:`iter_image_files` expands command-line style path lists into image files.
 """
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +15,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
 _UINT16_MAX = 65535
+_URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]+://|data:[^,]*,)")
 
 
 class ImageNotFoundError(FileNotFoundError, ValueError):
     """A path given as an image does not exist (both a ``FileNotFoundError`` and a ``ValueError``)."""
+
+
+class MultiFrameWarning(UserWarning):
+    """A file holds several frames or pages (animated GIF/WebP/PNG, multi-page TIFF); only the
+    first was read. Filter it with ``warnings.simplefilter("ignore", MultiFrameWarning)``."""
 
 
 def load_image(source):
@@ -25,18 +33,25 @@ def load_image(source):
     Parameters
     ----------
     source : str, os.PathLike, PIL.Image.Image or numpy.ndarray
-        * **path** (``str`` / ``Path``): decoded with Pillow (first frame of an animation);
-          the EXIF orientation tag is applied (``ImageOps.exif_transpose``), so the array
-          is upright as a photo viewer shows it.
-        * **PIL image**: EXIF orientation applied as for paths, then converted by mode:
+        * **path** (``str`` / ``Path``): decoded with Pillow; the EXIF orientation tag is
+          applied (``ImageOps.exif_transpose``), so the array is upright as a photo viewer
+          shows it. A file of several frames or pages (animated GIF/WebP/PNG, multi-page
+          TIFF) gives its **first** frame and a :class:`MultiFrameWarning` naming the file
+          and the count (to read another, open it with Pillow, ``seek(i)``, pass the image).
+          A file declaring more pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` is refused from
+          its header, before decoding (raise that limit, or set it to None, to allow it).
+          URLs are not paths: download the file first.
+        * **PIL image**: EXIF orientation applied as for paths (the current frame; no pixel
+          limit: you opened it), then converted by mode:
           ``1, L, P, LA, PA, RGB, RGBA, RGBX, RGBa, La, CMYK, YCbCr, HSV, LAB`` -> RGB (alpha
           dropped, palette expanded); ``I;16*`` as 16-bit (see uint16 below); ``I`` (int32)
           as 16-bit, which is how Pillow decodes 16-bit PNG/TIFF, so values must lie in
           ``0..65535``; ``F`` (float32) with the float rule below.
         * **numpy array** of shape ``(H, W)`` (gray), ``(H, W, 1)`` (gray), ``(H, W, 2)``
-          (gray + alpha), ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA). **The alpha channel is
-          dropped** (not composited): transparent pixels keep their colour values. Gray is
-          repeated into the three channels. Accepted dtypes:
+          (gray + alpha), ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA), any strides (read-only,
+          non-contiguous, negative strides, big-endian: read, never modified). **The alpha
+          channel is dropped** (not composited): transparent pixels keep their colour values.
+          Gray is repeated into the three channels. Accepted dtypes:
 
           - ``uint8``: used as is;
           - ``uint16``: ``round(x * 255 / 65535)`` (full 16-bit range, i.e. ``round(x / 257)``);
@@ -59,11 +74,13 @@ def load_image(source):
     Raises
     ------
     TypeError
-        Unsupported source type or array dtype.
+        Unsupported source type (``bytes`` included: wrap encoded bytes in
+        ``PIL.Image.open(io.BytesIO(data))``) or array dtype.
     ValueError
         Empty array, wrong rank or channel count, NaN/inf or out-of-range floats,
-        a directory, a corrupt/truncated/non-image file (the message names the path).
-        A missing file raises :class:`ImageNotFoundError`, which is both a
+        a directory, a URL or other string that is no usable path, a file over Pillow's
+        pixel limit, a corrupt/truncated/non-image/unreadable file (the message names the
+        path). A missing file raises :class:`ImageNotFoundError`, which is both a
         ``ValueError`` and a ``FileNotFoundError``.
     """
     if isinstance(source, (str, os.PathLike)):
@@ -76,24 +93,85 @@ def load_image(source):
         return _from_pil(ImageOps.exif_transpose(source))
     if isinstance(source, np.ndarray):
         return _from_array(source, what="image array")
-    raise TypeError(f"image must be a path (str/Path), a PIL image or a numpy array, got {type(source).__name__}")
+    hint = " (for encoded image bytes use PIL.Image.open(io.BytesIO(data)))" if isinstance(source, bytes) else ""
+    raise TypeError(f"image must be a path (str/Path), a PIL image or a numpy array, "
+                    f"got {type(source).__name__}{hint}")
+
+
+def _short(text, limit=80):
+    """``repr`` of ``text``, cut to about ``limit`` characters for a message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
+
+
+def _check_path(source):
+    """``source`` as a Path of an existing file, or the reason why it is none."""
+    text = os.fspath(source)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if text == "":
+        raise ValueError("image path is empty")
+    if "\0" in text:
+        raise ValueError(f"{_short(text)} is not a file path (it contains a NUL character)")
+    path = Path(text)
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as exc:  # e.g. a name too long: a string that was never meant as a path
+        raise ValueError(f"{_short(text)} is not a usable file path: {exc.strerror or exc}") from None
+    if not exists and isinstance(source, str) and _URL.match(text):
+        if text.startswith("data:"):
+            raise ValueError(f"data: URIs are not supported, got {_short(text)}: decode it first, e.g. "
+                             f"PIL.Image.open(io.BytesIO(base64.b64decode(uri.split(',', 1)[1])))")
+        raise ValueError(f"URLs are not supported, got {_short(text)}: download the file first "
+                         f"(e.g. urllib.request.urlretrieve(url, 'photo.jpg')) and pass its path")
+    if not exists:
+        raise ImageNotFoundError(2, "image file not found", text)
+    if is_dir:
+        raise ValueError(f"{text!r} is a directory, not an image file "
+                         f"(use tinymtcnn.io.iter_image_files to list the images in it)")
+    return path
+
+
+def _pixel_limit_error(path, pixels, size="", reason=""):
+    """The refusal of a file over ``PIL.Image.MAX_IMAGE_PIXELS`` (found from its header)."""
+    reason = f" (Pillow: {reason})" if reason else ""
+    return ValueError(f"{str(path)!r} declares {size}{pixels:,} pixels, more than Pillow's limit "
+                      f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,}; decoding would need about "
+                      f"{pixels * 3 / 1e9:.2g} GB{reason}. If you trust the file, raise the limit first: "
+                      f"PIL.Image.MAX_IMAGE_PIXELS = {pixels} (None: no limit)")
 
 
 def _open_path(source):
-    path = Path(source)
-    if not path.exists():
-        raise ImageNotFoundError(2, "image file not found", str(path))
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a directory, not an image file "
-                         f"(use tinymtcnn.io.iter_image_files to list the images in it)")
+    path = _check_path(source)
     try:
-        with Image.open(path) as img:
-            img.load()  # decode now, inside the try: truncated files fail here
-            return ImageOps.exif_transpose(img)
+        img = Image.open(path)  # reads the header only
     except UnidentifiedImageError:
         raise ValueError(f"{str(path)!r} is not an image file Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot decode image {str(path)!r} (corrupt or truncated?): {exc}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # Pillow's own check
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _pixel_limit_error(path, int(declared.group(1)) if declared else 0, reason=str(exc)) from None
+    except OSError as exc:
+        raise _read_error(path, exc) from exc
+    with img:
+        limit, pixels = Image.MAX_IMAGE_PIXELS, img.width * img.height
+        if limit is not None and pixels > limit:
+            raise _pixel_limit_error(path, pixels, size=f"{img.width}x{img.height} = ")
+        frames = getattr(img, "n_frames", 1)
+        try:
+            img.load()  # decode now: truncated files fail here
+            upright = ImageOps.exif_transpose(img)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise _read_error(path, exc) from exc
+    if frames > 1:
+        warnings.warn(f"{str(path)!r} holds {frames} frames or pages; only the first was read",
+                      MultiFrameWarning, stacklevel=3)
+    return upright
+
+
+def _read_error(path, exc):
+    """A file that opened but cannot be read: the file system's reason, or a decoding error."""
+    if getattr(exc, "errno", None) is not None:  # permission denied, I/O error, ...: not the content
+        return ValueError(f"cannot read {str(path)!r}: {exc.strerror or exc}")
+    return ValueError(f"cannot decode image {str(path)!r} (corrupt or truncated?): {exc}")
 
 
 def _from_pil(img):
