@@ -1,7 +1,6 @@
 """One ``MTCNN`` shared by several Python threads (docs/performance.md, "Threads"): concurrent
 ``detect`` calls give exactly the serial results and leave every thread setting as it was, under
 each of Numba's threading layers (``workqueue`` serialises the parallel kernels instead of aborting)."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -26,16 +25,22 @@ def _check(result):
     assert result["after"] == result["before"], result
 
 
+@pytest.mark.pipeline
 def test_shared_detector_from_four_threads_equals_serial():
     _check(threads_probe.run(callers=4, rounds=2))
 
 
 def _tbb_available():
-    return importlib.util.find_spec("tbb") is not None
+    """Numba can start its tbb layer here (the 'tbb' package's libtbb is found)."""
+    code = "import numba.np.ufunc.parallel as p; p._launch_threads(); import numba; print(numba.threading_layer())"
+    env = dict(os.environ, NUMBA_THREADING_LAYER="tbb")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    return done.returncode == 0 and done.stdout.strip() == "tbb"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("layer", ["workqueue", "omp", "tbb"])
+@pytest.mark.pipeline
 def test_every_threading_layer(layer):
     if layer == "tbb" and not _tbb_available():
         pytest.skip("Numba's tbb layer needs the 'tbb' package (pip install tbb; CI installs it)")
