@@ -23,10 +23,15 @@ def describe_exit(exitcode):
     return f"exit status {exitcode}"
 
 
+def _exit_on_sigterm(signum, frame):
+    """SIGTERM (the pool ending a worker): exit through Python, so atomic writes in progress clean up."""
+    raise SystemExit(128 + signum)
+
+
 def _worker_main(conn, work, initializer, initargs):
     """A worker: ``initializer(*initargs)`` once, then ``work(task)`` for each task until ``None``."""
-    if hasattr(signal, "SIGINT"):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends the workers
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if initializer is not None:
         initializer(*initargs)
     while True:
@@ -100,7 +105,10 @@ class WorkerPool:
             if wait:
                 worker.process.join(timeout=10)
             if worker.process.is_alive():
-                worker.process.terminate()
+                worker.process.terminate()  # SIGTERM: the worker exits through Python (see _exit_on_sigterm)
+                worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
                 worker.process.join()
             worker.conn.close()
         self._workers = []
