@@ -189,7 +189,7 @@ def test_rotated_photo_is_detected_upright(tmp_path, face, detector):
 
 # --------------------------------------------------------------------------- huge, truncated, unreadable
 def test_huge_declared_png_refused_from_its_header(tmp_path):
-    (tmp_path / "huge.png").write_bytes(_png(100_000, 100_000, 8, 2, [b"\0\0\0"]))  # 74 bytes
+    (tmp_path / "huge.png").write_bytes(_png(100_000, 100_000, 8, 2, [b"\0\0\0"]))  # 69 bytes
     with pytest.raises(ValueError, match=r"declares 10,000,000,000 pixels.*about 30 GB.*Pillow: Image size "
                                          r"\(10000000000 pixels\) exceeds limit") as err:
         load_image(tmp_path / "huge.png")
