@@ -128,8 +128,9 @@ def json_records(path, text):
             fail(err.pos, err.msg)
         records.append((text.count("\n", 0, i) + 1, rec))
         i = space.match(text, end).end()
-    if text[i + 1:].strip():
-        fail(i + 1, "extra data after the list")
+    end = space.match(text, i + 1).end()
+    if end < len(text):
+        fail(end, "extra data after the list")
     return records
 
 

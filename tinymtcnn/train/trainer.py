@@ -221,7 +221,7 @@ class Trainer:
                     total, parts = self.train_step(train.batch(idx, flip=flip), lr)
                 what = _divergence(total, parts, self.net.params)
                 if what:
-                    raise TrainingDiverged(self._diverged_message(what, b, n_batches, lr))
+                    raise TrainingDiverged(self._diverged_message(what, f"step {b + 1}/{n_batches}", lr))
                 for k, v in (("loss", total), ("cls", parts["cls"]), ("box", parts["box"]),
                              ("landmark", parts["landmark"])):
                     sums[k] += v
@@ -229,21 +229,28 @@ class Trainer:
                 if b % 20 == 0:
                     bar.set_postfix(loss=f"{sums['loss'] / count:.4f}", lr=f"{lr:.2g}")
             bar.close()
+            checked = None
+            if val is not None and len(val):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    checked = self.evaluate(val)
+                if not np.isfinite(checked["loss"]):  # finite but huge weights: not worth saving either
+                    raise TrainingDiverged(self._diverged_message(f"the validation loss became {checked['loss']}",
+                                                                  "validation after the last step", lr))
             self.epoch += 1
             record = {"epoch": self.epoch, "lr": lr, "seconds": 0.0,
                       "train": {k: v / max(count, 1) for k, v in sums.items()}}
-            if val is not None and len(val):
-                record["val"] = self.evaluate(val)
+            if checked is not None:
+                record["val"] = checked
             record["seconds"] = round(time.perf_counter() - start, 2)
             record["cpu_seconds"] = round(time.process_time() - cpu, 2)
             self.history.append(record)
             self.save_checkpoint()
             self.log(format_record(self.kind, record, self.config.epochs))
 
-    def _diverged_message(self, what, step, n_batches, lr):
+    def _diverged_message(self, what, where, lr):
         kept = (f"{self.checkpoint_path} (after epoch {self.epoch}) is kept as it was"
                 if self.checkpoint_path.is_file() else "no checkpoint was written")
-        return (f"{self.kind} diverged at epoch {self.epoch + 1}/{self.config.epochs}, step {step + 1}/{n_batches}: "
+        return (f"{self.kind} diverged at epoch {self.epoch + 1}/{self.config.epochs}, {where}: "
                 f"{what} at learning rate {lr:.3g}. The learning rate is probably too high: try a lower one "
                 f"(--lr {lr / 10:.3g}), a warm-up or gradient clipping; {kept}")
 
