@@ -182,17 +182,19 @@ DAMAGE = {"truncated": (_truncate, "not an .npz archive"), "random bytes": (_ran
 def test_damaged_checkpoint_names_the_file_and_what_to_do(run_dir, capsys, damage):
     spoil, reason = DAMAGE[damage]
     spoil(run_dir / "pnet.ckpt.npz")
-    status, _, err = _run(capsys, "pnet", *QUICK, "--out", run_dir, "--resume", "--epochs", "2")
+    status, out, err = _run(capsys, "pnet", *QUICK, "--out", run_dir, "--resume", "--epochs", "2")
     assert status == 2
     assert f"cannot resume from checkpoint {run_dir / 'pnet.ckpt.npz'}" in err and reason in err
     assert "delete" in err and "without --resume" in err
+    assert "samples" not in out  # refused before the samples are built
     for raw in ("allow_pickle", "BadZipFile", "KeyError", "EOFError"):
         assert raw not in err
 
 
 def test_checkpoint_of_another_optimizer_is_refused_and_changes_nothing(run_dir, capsys):
-    status, _, err = _run(capsys, "pnet", *QUICK, "--out", run_dir, "--resume", "--epochs", "2", "--optimizer", "adam")
+    status, out, err = _run(capsys, "pnet", *QUICK, "--out", run_dir, "--resume", "--epochs", "2", "--optimizer", "adam")
     assert status == 2 and str(run_dir / "pnet.ckpt.npz") in err and "slot 'velocity'" in err
+    assert "samples" not in out  # refused before the samples are built
     t = Trainer("pnet", run_dir, TrainConfig(optimizer="adam"), progress=False)
     before = {k: v.copy() for k, v in t.net.params.items()}
     with pytest.raises(CheckpointError):

@@ -169,17 +169,16 @@ def _train(args, plan, out):
     log = print
     t0, c0 = time.perf_counter(), cpu_seconds()
     stages = ("pnet", "rnet", "onet") if args.stage == "all" else (args.stage,)
-    if args.resume:  # a damaged checkpoint is reported now, not after the samples are built
-        from .checkpoint import read_checkpoint
-
-        for kind in stages:
-            if (out / f"{kind}.ckpt.npz").is_file():
-                read_checkpoint(out / f"{kind}.ckpt.npz", kind)
-    photos, lms = _load_data(args)
-    synthetic = args.synthetic is not None
     plans = PLANS[plan]()
     over = _overrides(args)
     plans = {k: replace(p, train=replace(p.train, **over)) for k, p in plans.items()}
+    if args.resume:  # an unusable checkpoint is reported now, not after the samples are built
+        from .trainer import Trainer
+
+        for kind in stages:
+            Trainer(kind, out, replace(plans[kind].train, seed=args.seed), log=log).load_checkpoint()
+    photos, lms = _load_data(args)
+    synthetic = args.synthetic is not None
     min_face = args.min_face_size if args.min_face_size is not None else (14.0 if synthetic else 20.0)
     nets, _ = train_cascade(photos, out, landmark_photos=lms, plans=plans, stages=stages, min_face_size=min_face,
                             seed=args.seed, workers=args.workers, resume=args.resume,
