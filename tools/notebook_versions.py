@@ -9,17 +9,19 @@ between two marker lines in a code cell::
     # <<< SOLUTION
 
 The **student's version** is the same notebook with every marked region (markers included)
-removed, so the placeholder above it (``None``, ``...`` or a function that raises
-``NotImplementedError``) is what the student starts from, and with every output cleared (the
-outputs of the teacher's run would show the answers). The first cell of each notebook calls
-``exercises.expect_answers()`` inside such a region: in the teacher's version a check that is not
-"right" stops the notebook (CI); in the student's version the checks only print their verdict.
+removed, so that the placeholder above it (``None``, ``...``, or a function with only its
+docstring) is what the student starts from; with every output cleared (the outputs of the
+teacher's run would show the answers); and with the source of every check cell folded (its
+explanation would give the answer away: Jupyter shows the verdict, a click unfolds the code).
+The first cell of each notebook calls ``exercises.expect_answers()`` inside such a region: in the
+teacher's version a check that is not "right" stops the notebook (CI); in the student's version
+the checks only show their verdict.
 
     python tools/notebook_versions.py student OUT_DIR   # stripped .py + .ipynb (no outputs)
     python tools/notebook_versions.py teacher OUT_DIR   # the notebooks as they are, answers in
 
 Both copy ``notebooks/*.py``, ``notebooks/*.ipynb`` and ``jupytext.toml``; ``--source DIR`` reads
-another notebooks folder. Used by ``make_assignment.py`` for the student copy.
+another notebooks folder. For the student copy: ``write_version(copy / "notebooks", "student")``.
 """
 import argparse
 import json
@@ -33,6 +35,7 @@ NOTEBOOKS = REPO / "notebooks"
 START = re.compile(r"^[ \t]*# >>> SOLUTION[ \t]*$")
 END = re.compile(r"^[ \t]*# <<< SOLUTION[ \t]*$")
 COPIED = ("jupytext.toml", ".gitignore")
+CHECK_CALL = "exercises.check_"
 
 
 def solution_regions(lines):
@@ -73,6 +76,8 @@ def student_notebook(notebook):
         if cell["source"]:
             cell["source"][-1] = cell["source"][-1].rstrip("\n")
         cell["outputs"], cell["execution_count"] = [], None
+        if CHECK_CALL in source:  # the explanation in a check's source gives the answer away: fold it
+            cell.setdefault("metadata", {}).setdefault("jupyter", {})["source_hidden"] = True
     return notebook
 
 
