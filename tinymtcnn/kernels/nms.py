@@ -124,6 +124,7 @@ def nms(boxes, scores, threshold, mode="union"):
     picks the same boxes in the same order.
     """
     boxes, scores, mode = _check_inputs(boxes, scores, mode)
+    # >>> STUDENT-FAST 4.1: return nms_reference(boxes, scores, threshold, mode)
     if boxes.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     order = np.argsort(scores, kind="stable").astype(np.int64)
@@ -131,3 +132,4 @@ def nms(boxes, scores, threshold, mode="union"):
     with np.errstate(divide="ignore", invalid="ignore"):  # only matters when JIT is disabled
         count = _nms_loop(boxes, order, float(threshold), mode == "min", pick)
     return pick[:count].copy()
+    # <<< STUDENT-FAST 4.1
