@@ -6,7 +6,8 @@ PYTHONPATH). With ``MAKE_ASSIGNMENT_REPORT=FILE`` it writes a JSON report::
     {"tinymtcnn_file": ".../tinymtcnn/__init__.py",      # which package the run imported
      "import_error": None or "SyntaxError: ...",         # when it does not import at all
      "collect_errors": [...],
-     "tests": {nodeid: {"tasks": ["3.1", "3.3"],         # its task_N_M markers
+     "tests": {nodeid: {"tasks": ["3.1"],                # its task_N_M markers
+                        "pipeline": False,               # marked pipeline (runs several tasks' code)
                         "outcome": "passed" | "failed" | "skipped" | "notrun",
                         "nie": bool,                     # the failure shows "NotImplementedError: Task N.M"
                         "entered": ["3.1"],              # stubs the test called (see below)
@@ -39,34 +40,48 @@ def _sort_key(task_id):
 
 
 # --------------------------------------------------------------------------- running pytest there
-def student_env(student_dir):
-    """Environment that imports the student's package (not an installed one) and this plugin."""
+def student_env(student_dir, plugin_dir=None):
+    """Environment that imports the student's package (not an installed one) and this plugin.
+
+    ``plugin_dir``: a folder holding a copy of this file (:func:`plugin_folder`), so that the run
+    has none of the teacher's tools/ on its path; default: tools/ itself.
+    """
     student_dir = str(Path(student_dir).resolve())
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TINYMTCNN_SHARED")}
-    env["PYTHONPATH"] = os.pathsep.join([student_dir, str(Path(__file__).resolve().parent)])
+    env["PYTHONPATH"] = os.pathsep.join([student_dir, str(plugin_dir or Path(__file__).resolve().parent)])
     env["MAKE_ASSIGNMENT_EXPECT_ROOT"] = student_dir
     return env
 
 
-def run_pytest(student_dir, marker_expr=None, extra=(), timeout=900):
-    """Run pytest in ``student_dir`` with this plugin; returns ``(report dict, CompletedProcess)``."""
+def plugin_folder(where):
+    """Copy this plugin alone into the folder ``where`` and return it (nothing else of tools/ is importable)."""
+    where = Path(where)
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "assignment_pytest.py").write_text(Path(__file__).read_text(encoding="utf-8"), encoding="utf-8")
+    return where
+
+
+def run_pytest(student_dir, marker_expr=None, extra=(), timeout=900, python=None):
+    """Run pytest in ``student_dir`` with this plugin; returns ``(report dict, CompletedProcess)``.
+
+    ``python``: the interpreter to run (e.g. the student's virtual environment; default: this one).
+    Only this plugin is put on the path, never the rest of tools/.
+    """
     student_dir = Path(student_dir).resolve()
-    fd, report = tempfile.mkstemp(suffix=".json", prefix="assignment-")
-    os.close(fd)
-    env = student_env(student_dir)
-    env["MAKE_ASSIGNMENT_REPORT"] = report
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "assignment_pytest", *extra]
-    if marker_expr:
-        cmd += ["-m", marker_expr]
-    try:
+    with tempfile.TemporaryDirectory(prefix="assignment-") as tmp:
+        report = Path(tmp) / "report.json"
+        env = student_env(student_dir, plugin_folder(Path(tmp) / "plugin"))
+        env["MAKE_ASSIGNMENT_REPORT"] = str(report)
+        cmd = [str(python or sys.executable), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               "-p", "assignment_pytest", *extra]
+        if marker_expr:
+            cmd += ["-m", marker_expr]
         proc = subprocess.run(cmd, cwd=student_dir, env=env, capture_output=True, text=True, timeout=timeout)
-        text = Path(report).read_text()
+        text = report.read_text() if report.exists() else ""
         if not text:
             raise RuntimeError(f"pytest wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n"
                                f"{proc.stderr[-3000:]}")
         return json.loads(text), proc
-    finally:
-        os.unlink(report)
 
 
 def analyse(report, task_ids):
@@ -75,18 +90,20 @@ def analyse(report, task_ids):
     Returns lists of node ids: ``unmarked_failures`` (fail, but carry none of the task markers),
     ``not_stub_failures`` (fail, but neither show NotImplementedError nor called a stub),
     ``task_tests_not_failing`` (carry a marker of ``task_ids`` but pass or skip), ``collect_errors``;
-    and ``failed``, ``task_tests``, ``counts`` (per outcome).
+    and ``failed``, ``task_tests``, ``counts`` (per outcome). Tests marked ``pipeline`` (they run
+    the code of several tasks: the detector, the trainer) may fail, but only through a stub.
     """
     wanted = set(task_ids)
     tests = report["tests"]
     task_tests = {n for n, t in tests.items() if wanted & set(t["tasks"])}
+    pipeline = {n for n, t in tests.items() if t.get("pipeline")}
     failed = {n for n, t in tests.items() if t["outcome"] == "failed"}
     return {
-        "unmarked_failures": sorted(failed - task_tests),
+        "unmarked_failures": sorted(failed - task_tests - pipeline),
         "not_stub_failures": sorted(n for n in failed if not (tests[n]["nie"] or tests[n]["entered"])),
         "task_tests_not_failing": sorted(task_tests - failed),
         "collect_errors": report["collect_errors"],
-        "failed": sorted(failed), "task_tests": sorted(task_tests),
+        "failed": sorted(failed), "task_tests": sorted(task_tests), "pipeline_failed": sorted(failed & pipeline),
         "counts": {o: sum(t["outcome"] == o for t in tests.values()) for o in ("passed", "failed", "skipped")},
     }
 
@@ -166,14 +183,16 @@ def pytest_configure(config):
 
 
 def _record(nodeid):
-    return _RUN["tests"].setdefault(nodeid, {"tasks": [], "outcome": "notrun", "nie": False, "entered": [],
-                                             "message": ""})
+    return _RUN["tests"].setdefault(nodeid, {"tasks": [], "pipeline": False, "outcome": "notrun", "nie": False,
+                                             "entered": [], "message": ""})
 
 
 def pytest_collection_finish(session):
     for item in session.items:
         marks = (TASK_MARKER.match(m.name) for m in item.iter_markers())
-        _record(item.nodeid)["tasks"] = sorted({".".join(m.groups()) for m in marks if m}, key=_sort_key)
+        rec = _record(item.nodeid)
+        rec["tasks"] = sorted({".".join(m.groups()) for m in marks if m}, key=_sort_key)
+        rec["pipeline"] = item.get_closest_marker("pipeline") is not None
 
 
 def pytest_collectreport(report):

@@ -10,17 +10,24 @@ Solution regions in the package source are comment-marked inside a function body
         ...
         # <<< TASK 3.4
 
-``student OUT`` copies the package, tests, setup.py, pytest.ini and README.md to ``OUT`` and replaces
-every region (markers included) by ``raise NotImplementedError("Task 3.4: square boxes")`` at the
-region's indentation. One task may have several regions (e.g. a forward and a backward function).
-Tests carry ``@pytest.mark.task_3_4``; a test that runs several tasks carries all their markers.
+``student OUT`` copies what stands alone (the package, the tests that do not need tools/, the
+student's version of the notebooks, setup.py, pytest.ini) to ``OUT`` and replaces every region
+(markers included) by ``raise NotImplementedError("Task 3.4: square boxes")`` at the region's
+indentation, and every ``STUDENT-FAST`` region of a stubbed task by a call of the student's function
+(assignment_source.py). One task may have several regions (e.g. a forward and a backward function).
+The copy gets its own README.md and handouts/ (assignment_handouts.py). Tests of one task carry
+``@pytest.mark.task_3_4`` and need no other task; tests that run several tasks' code (the detector,
+the trainer) carry ``@pytest.mark.pipeline`` instead.
 
 Commands (``python tools/make_assignment.py -h``)::
 
-    list                      tasks, their functions and how many tests grade each
+    list [--tests|--markdown] tasks, their functions and how many tests grade each
     student OUT [--tasks ..]  write the student copy (only the named tasks stubbed, default all)
+    solve COPY --tasks ..     put the honest solutions of tools/assignment_solutions/ into a copy
     grade DIR [--tasks ..]    run the task tests in a student copy, print a per-task table
-    check [--keep DIR]        student copy with every task stubbed: exactly the task tests must fail
+    check [--keep DIR] [--python PY] [--solved N.M ..]
+                              student copy with every task stubbed (or all but --solved, whose
+                              solutions are replayed): exactly the stubbed tasks' tests fail
     deps [--tasks ..]         stub one task at a time: the failing tests must be exactly its marked tests
 
 Runs go through ``assignment_pytest.py`` (beside this file), a pytest plugin that records each test's
@@ -36,8 +43,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from assignment_pytest import analyse, problems, run_pytest  # noqa: E402
+from grading.command import add_grade_parser, run_grade  # noqa: E402
 from assignment_source import (PACKAGE, REPO, Task, _check_selection, _ignore, _sort_key,  # noqa: E402,F401
-                               copy_repository, find_tasks, find_tasks_in_file, make_student_copy, stub_source)
+                               copy_repository, find_tasks, find_tasks_in_file, make_student_copy, stub_source,
+                               task_files)
 
 
 # --------------------------------------------------------------------------- commands
@@ -60,6 +69,11 @@ def own_expression(task_id, markers):
 
 def cmd_list(args):
     tasks = find_tasks()
+    if args.markdown:
+        from assignment_handouts import collect, markdown_table
+
+        print(markdown_table(tasks, collect(REPO)))
+        return 0
     markers = collect_markers() if args.tests else {}
     for t in tasks.values():
         print(f"{t.id:5} {t.title}  [-m {t.marker}]")
@@ -76,7 +90,16 @@ def cmd_list(args):
 
 def cmd_student(args):
     stubbed = make_student_copy(args.out, selected=args.tasks, overwrite=args.force)
-    print(f"student copy in {args.out}: {len(stubbed)} task(s) stubbed ({', '.join(stubbed)}); see ASSIGNMENT.md")
+    print(f"student copy in {args.out}: {len(stubbed)} task(s) stubbed ({', '.join(stubbed)}); "
+          f"see its README.md and handouts/")
+    return 0
+
+
+def cmd_solve(args):
+    from assignment_solve import apply_solutions
+
+    changed = apply_solutions(args.copy, args.tasks, args.solutions)
+    print(f"solutions of {', '.join(args.tasks)} written into {args.copy}: {', '.join(sorted(set(changed)))}")
     return 0
 
 
@@ -121,43 +144,48 @@ def grade(student_dir, selected=None, repo=REPO, student_tests=False):
 
 
 def cmd_grade(args):
-    result = grade(args.student_dir, args.tasks, student_tests=args.student_tests)
-    rows = result["tasks"]
-    lasts = [e.strip().splitlines()[-1].lstrip("E ") for e in result["errors"] if e.strip()]
-    for e in dict.fromkeys(lasts):
-        print(f"ERROR ({lasts.count(e)}x, tests could not be collected or the package does not import): {e}")
-    width = max(len(r["title"]) for r in rows)
-    print(f"{'task':5} {'title':{width}} {'own':>7} {'joint':>7}  verdict")
-    for r in rows:
-        note = "  (not implemented)" if r["not_implemented"] and r["verdict"] == "FAIL" else ""
-        print(f"{r['task']:5} {r['title']:{width}} {r['own_passed']:>3}/{r['own_total']:<3} "
-              f"{r['joint_passed']:>3}/{r['joint_total']:<3}  {r['verdict']}{note}")
-    print(f"tasks passed: {sum(r['verdict'] == 'PASS' for r in rows)}/{len(rows)}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    return 0
+    """Grade submissions in child processes, never importing student code (assignment_grade.py)."""
+    return run_grade(args)
 
 
 def cmd_check(args):
+    """Student copy with every task stubbed but ``--solved`` (their solutions replayed): the failing
+    tests must be exactly the stubbed tasks' tests (and ``pipeline`` tests, through a stub only), and
+    the solved tasks' tests must all pass. ``--python``: run in that interpreter (the student's venv)."""
+    from assignment_solve import apply_solutions
+
     tmp = None
     if args.keep:
         out = Path(args.keep)
     else:
         tmp = tempfile.TemporaryDirectory(prefix="student-")
         out = Path(tmp.name) / "student"
+    solved = [str(t) for t in args.solved or []]
     try:
-        stubbed = make_student_copy(out, overwrite=bool(args.keep))
-        report, _ = run_pytest(out, args.marker_expr)
+        if not args.reuse:
+            make_student_copy(out, overwrite=bool(args.keep), handouts=False)
+            if solved:
+                apply_solutions(out, solved)
+        stubbed = [t for t in find_tasks() if t not in solved]
+        report, proc = run_pytest(out, args.marker_expr, python=args.python)
         result = analyse(report, stubbed)
+        solved_tests = sorted(n for n, r in report["tests"].items() if set(r["tasks"]) & set(solved))
+        result["solved_tests_not_passing"] = [n for n in solved_tests if report["tests"][n]["outcome"] != "passed"]
     finally:
         if tmp is not None:
             tmp.cleanup()
     print(f"tinymtcnn imported from {report['tinymtcnn_file']}")
-    print(f"student copy: {result['counts']}; {len(result['task_tests'])} task tests, "
-          f"{len(result['failed'])} failed")
+    print(f"student copy: {result['counts']}; {len(result['task_tests'])} tests of the stubbed tasks, "
+          f"{len(result['failed'])} failed ({len(result['pipeline_failed'])} of them pipeline tests)"
+          + (f"; {len(solved_tests)} tests of the solved tasks {', '.join(solved)}, "
+             f"{len(solved_tests) - len(result['solved_tests_not_passing'])} passed" if solved else ""))
     found = problems(result)
+    if result["solved_tests_not_passing"]:
+        found["solved_tests_not_passing"] = result["solved_tests_not_passing"]
     for k, v in found.items():
         print(f"{k}:", *v, sep="\n  ")
+    if found:
+        print(proc.stdout[-3000:])
     print("OK" if not found else "PROBLEMS")
     return 1 if found else 0
 
@@ -174,7 +202,7 @@ def cmd_deps(args):
         copy_repository(out)
         tasks = find_tasks(out)  # the snapshot just copied (the tree may change while this runs)
         ids = _check_selection(tasks, args.tasks)
-        files = sorted({r.path for t in tasks.values() for r in t.regions})
+        files = task_files(tasks)
         texts = {rel: (out / rel).read_text(encoding="utf-8") for rel in files}
         bad = 0
         for t in ids:
@@ -196,25 +224,31 @@ def main(argv=None):
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("list", help="the tasks and their functions")
     s.add_argument("--tests", action="store_true", help="also list the tests of each task (collect-only run)")
+    s.add_argument("--markdown", action="store_true",
+                   help="the table of docs/teachers_guide.md, test counts from collection")
     s.set_defaults(func=cmd_list)
     s = sub.add_parser("student", help="write the student copy")
     s.add_argument("out", help="output folder (must be empty or absent)")
     s.add_argument("--tasks", nargs="+", metavar="N.M", help="stub only these tasks (default: all)")
     s.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     s.set_defaults(func=cmd_student)
-    s = sub.add_parser("grade", help="grade a student copy task by task")
-    s.add_argument("student_dir")
-    s.add_argument("--tasks", nargs="+", metavar="N.M", help="grade only these tasks (default: all)")
-    s.add_argument("--json", metavar="FILE", help="also write the table as JSON")
-    s.add_argument("--student-tests", action="store_true",
-                   help="run the tests in the student's folder (default: the teacher's tests on the student's package)")
-    s.set_defaults(func=cmd_grade)
+    s = sub.add_parser("solve", help="replay honest solutions into a student copy (CI)")
+    s.add_argument("copy", help="a student copy with these tasks stubbed")
+    s.add_argument("--tasks", nargs="+", metavar="N.M", required=True)
+    s.add_argument("--solutions", default=None, metavar="DIR",
+                   help="folder of task_N_M.py files (default: tools/assignment_solutions/)")
+    s.set_defaults(func=cmd_solve)
+    add_grade_parser(sub, cmd_grade)
     for name, func, text in (("check", cmd_check, "student copy with every task stubbed fails exactly the task tests"),
                              ("deps", cmd_deps, "each task alone fails exactly the tests marked with it")):
         s = sub.add_parser(name, help=text)
         s.add_argument("--marker-expr", default="not shared", help="pytest -m expression (default: %(default)r)")
         if name == "check":
-            s.add_argument("--keep", metavar="DIR", help="write the copy here and keep it")
+            s.add_argument("--keep", metavar="DIR", help="write the copy here and keep it (replaced if it exists)")
+            s.add_argument("--reuse", action="store_true", help="test the copy in --keep DIR as it is")
+            s.add_argument("--python", metavar="PY", help="interpreter to run the copy's tests (e.g. a student venv)")
+            s.add_argument("--solved", nargs="+", metavar="N.M",
+                           help="replay these tasks' solutions (tools/assignment_solutions/): their tests must pass")
         else:
             s.add_argument("--tasks", nargs="+", metavar="N.M")
         s.set_defaults(func=func)
