@@ -5,11 +5,12 @@
 own pipe, so the pool always knows which task a dead worker had: the worker is replaced, its task is
 retried once on a fresh worker, then reported as failed, and every other task carries on.
 
-Workers start with SIGINT blocked: on Ctrl-C (SIGINT to the whole process group) the parent alone
+Workers ignore SIGINT from birth: on Ctrl-C (SIGINT to the whole process group) the parent alone
 gets ``KeyboardInterrupt`` and ends them, so they print no tracebacks.
 """
 import collections
 import signal
+import threading
 from multiprocessing import connection, get_context
 
 
@@ -53,14 +54,16 @@ class _Worker:
         self.conn, child_conn = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child_conn, work, initializer, initargs),
                                        daemon=True)
-        blocked = hasattr(signal, "pthread_sigmask")
-        if blocked:  # the child inherits the blocked SIGINT from birth, before Python starts in it
-            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # SIGINT ignored while starting it: the child inherits SIG_IGN through exec (a blocked signal
+        # mask is not kept), so a Ctrl-C while it imports gives no traceback. Main thread only.
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        if in_main_thread:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             self.process.start()
         finally:
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            if in_main_thread:
+                signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
         child_conn.close()
         self.task = None  # (index, task) while busy
 
