@@ -252,3 +252,27 @@ def test_killed_worker_is_replaced_and_its_photo_retried_once(photos, tmp_path, 
                                                      "p4.png"]
     assert len(saved[3]["faces"]) == 1 and all(Path(r["annotated"]).is_file() for r in saved)
     assert not records.partial_path(result).exists()
+
+
+@pytest.mark.pipeline
+def test_ctrl_c_with_workers_ends_them_and_keeps_the_finished_records(photos, tmp_path, monkeypatch, capsys):
+    import multiprocessing
+    from multiprocessing import connection
+
+    wait, calls = connection.wait, []
+
+    def interrupted_wait(*args, **kwargs):  # Ctrl-C in the main process after three results or more
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return wait(*args, **kwargs)
+
+    monkeypatch.setattr(connection, "wait", interrupted_wait)
+    result = tmp_path / "r.json"
+    assert _detect(photos, "--json", result, "--workers", "2", "--out", tmp_path / "out") == 130
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--resume" in err
+    kept = records.partial_path(result).read_text().splitlines()[1:]
+    assert len(kept) >= 3 and f"{len(kept)} of 5 photo(s) done" in err
+    assert multiprocessing.active_children() == []
+    assert not [p for p in (tmp_path / "out").iterdir() if p.suffix == ".tmp"]
