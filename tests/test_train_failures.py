@@ -363,3 +363,18 @@ def test_boxes_beyond_the_left_edge_do_not_crash_sampling():
     photo = Photo(np.zeros((64, 64, 3), np.uint8), np.array([[-50.0, -60, -30, -40], [10, 10, 40, 40]]))
     crops = photo_crops(photo, np.random.default_rng(0), SamplingConfig(near_negatives=20))
     assert len(crops["crops"]) > 0
+
+
+def test_unreadable_image_in_a_worker_names_the_image(tmp_path):
+    from PIL import Image
+
+    from tinymtcnn.train.dataset import build_samples
+    from tinymtcnn.train.readers import Annotation, PhotoList
+
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(b"not a picture")
+    box = np.array([[5.0, 5, 30, 30]])
+    photos = PhotoList([Annotation(tmp_path / "good.png", box), Annotation(tmp_path / "bad.png", box)], "t")
+    with pytest.raises(ValueError, match="cannot read image .*bad.png"):
+        build_samples(photos, 12, tmp_path / "s", shard_photos=1, workers=2, progress=False, log=lambda m: None)
+    assert not list((tmp_path / "s").glob("*.tmp"))  # the other worker, ended, left no partial shard

@@ -138,6 +138,7 @@ def _out_dir_problem(out):
 
 def run(args):
     """Execute ``tinymtcnn train``; returns the exit status (see the module docstring)."""
+    from .dataset import SampleBuildError
     from .trainer import TrainingDiverged
 
     out = Path(args.out)
@@ -149,7 +150,7 @@ def run(args):
         return _error(problem, 2)
     try:
         return _train(args, plan, out)
-    except TrainingDiverged as exc:
+    except (TrainingDiverged, SampleBuildError) as exc:
         return _error(exc, 1)
     except ValueError as exc:  # unreadable data or checkpoint, settings the plan rejects
         return _error(exc, 2)

@@ -13,9 +13,7 @@ not depend on the shard size or on the number of worker processes.
 import json
 import zipfile
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +21,14 @@ import numpy as np
 from .samples import SamplingConfig, make_samples, photo_crops
 from .sampleset import SampleSet
 from ..atomic import atomic_savez, atomic_write_text
+from ..process_pool import WorkerPool
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+
+
+class SampleBuildError(RuntimeError):
+    """A sample shard could not be built in a worker process (the message says why)."""
 
 
 def _shard_path(out_dir, k):
@@ -95,11 +98,17 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
         bar = tqdm(total=sum(j[3] - j[2] for j in jobs), desc=f"samples {size}x{size}", unit="photo",
                    disable=not progress, leave=False)
         if parallel:
-            # spawn, not fork: a fork of a process whose thread pools (Numba's, tinymtcnn.threads') have
-            # run can deadlock in the child on a lock some thread held at the fork (seen in O-Net mining)
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                for _, n in pool.map(_build_shard, jobs):
-                    bar.update(n)
+            # spawned workers (a fork of a process whose thread pools, Numba's or tinymtcnn.threads', have
+            # run can deadlock in the child, as seen in O-Net mining); a killed worker is replaced and its
+            # shard retried once, Ctrl-C ends them without tracebacks; finished shards are on disk already
+            with WorkerPool(_build_shard, workers) as pool:
+                for k, done, error in pool.run(enumerate(jobs)):
+                    if error is not None and error.startswith("ValueError: "):  # bad data: as without workers
+                        raise ValueError(error[len("ValueError: "):])
+                    if error is not None:
+                        raise SampleBuildError(f"building {_shard_path(out_dir, jobs[k][1])} failed: {error}; "
+                                               f"the finished shards are kept, run again to build the rest")
+                    bar.update(done[1])
         else:
             for job in jobs:
                 bar.update(_build_shard(job)[1])
