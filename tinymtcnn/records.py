@@ -51,6 +51,9 @@ def write_json(path, records):
 class RecordWriter:
     """The partial results stream of one ``--json`` file and the final atomic write.
 
+    Use :meth:`load` (checks only, writes nothing), then :meth:`open`, :meth:`add` per record,
+    and :meth:`finish` with all records in input order.
+
     Parameters
     ----------
     json_path : str or os.PathLike
@@ -58,9 +61,6 @@ class RecordWriter:
     settings : dict
         JSON-ready settings that decide the records (detector options, output folder). A resumed run
         must have the same settings as the run that wrote the stream.
-
-    Use :meth:`load` (checks only, writes nothing), then :meth:`open`, :meth:`add` per record,
-    and :meth:`finish` with all records in input order.
     """
 
     def __init__(self, json_path, settings):
