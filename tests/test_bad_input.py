@@ -163,7 +163,7 @@ def test_lazily_opened_truncated_pil_image(detector, files):
         detector.detect(img)  # opening read the header only: decoding fails inside detect
 
 
-@pytest.mark.task_3_1
+@pytest.mark.pipeline
 def test_good_files_still_work(detector, files):
     for name in ("good.png", "good.jpg"):
         _assert_empty(detector.detect(files / name))  # noise: no face, but no error
@@ -194,16 +194,14 @@ def test_trace_rejects_bad_input_like_detect(detector):
         detector.trace(np.zeros((20, 20, 7), np.uint8))
 
 
-@pytest.mark.task_3_1
+@pytest.mark.pipeline
 def test_detect_batch_reports_the_bad_item(detector):
     with pytest.raises(TypeError, match="got int32"):
         detector.detect_batch([np.zeros((20, 20, 3), np.uint8), np.zeros((20, 20, 3), np.int32)])
 
 
 # --------------------------------------------------------------------------- unusual but valid arrays
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_memory_layout_does_not_change_the_answer(detector, small_astronaut):
     base = detector.detect(small_astronaut)
     assert len(base) == 1
@@ -220,9 +218,7 @@ def test_memory_layout_does_not_change_the_answer(detector, small_astronaut):
         np.testing.assert_array_equal(faces.landmarks, base.landmarks, err_msg=name)
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_input_array_is_not_modified(detector, small_astronaut):
     a = small_astronaut.astype(np.float64) / 255
     before = a.copy()

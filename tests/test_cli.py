@@ -58,9 +58,7 @@ def test_png_names_avoid_collisions(tmp_path):
     assert [n.name for n in names] == ["x-1.png", "x.png"]
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_detect_folder(photo_dir, tmp_path, capsys):
     out = tmp_path / "annotated"
     status = cli.main(["detect", str(photo_dir), "--out", str(out), "--no-progress"])
@@ -83,9 +81,7 @@ def test_detect_folder(photo_dir, tmp_path, capsys):
     assert not np.array_equal(np.asarray(png), np.asarray(Image.open(photo_dir / "astronaut.png")))
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_detect_explicit_files_and_json_file(photo_dir, tmp_path, capsys):
     target = tmp_path / "result.json"
     status = cli.main(["detect", str(photo_dir / "astronaut.png"), str(photo_dir / "notes.txt"),
@@ -97,9 +93,7 @@ def test_detect_explicit_files_and_json_file(photo_dir, tmp_path, capsys):
     assert len(records) == 1 and len(records[0]["faces"]) == 1
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_detect_success_exit_0_and_empty_folder(photo_dir, tmp_path, capsys):
     assert cli.main(["detect", str(photo_dir / "sub"), "--no-progress"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 1
@@ -124,9 +118,7 @@ def test_workers_run_one_thread_each_unless_told():
     assert cli._worker_options(cli._detector_options(args))["num_threads"] == 2
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_weights_folder_gives_the_same_answers(photo_dir, tmp_path, capsys):
     from tinymtcnn.weights import load_net, save_net
 
@@ -143,9 +135,7 @@ def test_weights_folder_gives_the_same_answers(photo_dir, tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_demo(tmp_path, capsys):
     out = tmp_path / "demo.png"
     assert cli.main(["demo", "--out", str(out)]) == 0
@@ -173,9 +163,7 @@ def test_python_dash_m(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == f"tinymtcnn {__version__}"
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_closed_stdout_ends_quietly(tmp_path):
     """``tinymtcnn demo | head -1``: writing to a pipe nobody reads gives exit status 1, no traceback."""
     import os

@@ -83,6 +83,7 @@ def test_trace_is_guarded_too():
         MTCNN(min_face_size=1).trace(np.broadcast_to(np.uint8(0), (1024, 1024, 3)))
 
 
+@pytest.mark.pipeline
 def test_override_allows_the_call():
     small = np.full((60, 60, 3), 128, np.uint8)  # min_face_size=1: 720 x 720 first level, cheap
     strict = MTCNN(min_face_size=1, num_threads=1, max_memory=1e6)
@@ -93,6 +94,7 @@ def test_override_allows_the_call():
     assert MTCNN(min_face_size=1, num_threads=1, max_memory=math.inf).trace(small)["pyramid"][0][1] == (720, 720)
 
 
+@pytest.mark.pipeline
 def test_work_override_allows_the_call():
     small = np.full((40, 40, 3), 128, np.uint8)
     with pytest.raises(ValueError) as err:

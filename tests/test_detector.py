@@ -73,9 +73,7 @@ def compare(faces, ref, mode):
 
 
 @pytest.mark.parametrize("mode", ["onet", "mirror", "refine"])
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_same_answers_as_the_reference_pipeline(cases, detectors, mode):
     for case in cases:
         p = case["params"]
@@ -85,9 +83,7 @@ def test_same_answers_as_the_reference_pipeline(cases, detectors, mode):
         assert db <= PX and dl <= PX and ds <= SCORE, (case["name"], db, ds, dl)
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_stage_candidates_match(cases, detectors):
     case = cases[0]
     t = MTCNN().trace(_image_for(case))
@@ -97,9 +93,7 @@ def test_stage_candidates_match(cases, detectors):
     np.testing.assert_allclose(t["pnet"][0], ref1, atol=PX)
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_astronaut_has_one_face_with_plausible_landmarks():
     faces = MTCNN().detect(ASTRONAUT)
     assert len(faces) == 1 and faces.scores[0] > 0.99
@@ -109,7 +103,7 @@ def test_astronaut_has_one_face_with_plausible_landmarks():
     assert lm[0, 1] < lm[2, 1] < lm[3, 1]  # eyes above nose above mouth
 
 
-@pytest.mark.task_3_1
+@pytest.mark.pipeline
 def test_no_face_gives_empty_detections():
     for img in (np.full((200, 300, 3), 90, np.uint8), np.zeros((5, 5, 3), np.uint8)):
         faces = MTCNN().detect(img)
@@ -117,9 +111,7 @@ def test_no_face_gives_empty_detections():
         assert faces.boxes.shape == (0, 4) and faces.landmarks.shape == (0, 5, 2) and faces.to_dicts() == []
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_detect_batch_and_to_dicts():
     a = _astronaut()
     out = MTCNN().detect_batch([a, a[:, ::-1].copy()])
@@ -141,9 +133,7 @@ def test_bad_settings_are_errors(kwargs):
 
 # ---------------------------------------------------------------------------- real photos (../shared)
 @pytest.mark.shared
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_same_answers_on_real_photos(shared_dir, fixtures_dir, detectors):
     ref = json.loads((fixtures_dir / "detect_reference_shared.json").read_text())
     worst = np.zeros(3)

@@ -81,6 +81,7 @@ def test_48bit_rgb_png_keeps_the_high_byte(tmp_path):
     np.testing.assert_array_equal(load_image(tmp_path / "rgb48.png")[0], a[0] >> 8)  # Pillow's 16 -> 8 bits
 
 
+@pytest.mark.pipeline
 def test_16bit_rgb_photo_is_detected(tmp_path, face, detector):
     deep = face.astype(">u2") * 257
     (tmp_path / "face48.png").write_bytes(_png(128, 128, 16, 2, [row.tobytes() for row in deep]))
@@ -110,6 +111,7 @@ def test_alpha_dropped_not_composited(tmp_path, mode, pixel, expected):
     np.testing.assert_array_equal(out[3, 4], expected)
 
 
+@pytest.mark.pipeline
 def test_cmyk_jpeg_converted_to_rgb(tmp_path, face, detector):
     colours = {(0, 255, 255, 0): (255, 0, 0), (255, 0, 255, 0): (0, 255, 0), (0, 0, 0, 255): (0, 0, 0)}
     for cmyk, rgb in colours.items():
@@ -179,6 +181,7 @@ def test_exif_orientation_applied(tmp_path, orientation, ext):
         assert np.abs(out.astype(int) - expected).mean() < 4
 
 
+@pytest.mark.pipeline
 def test_rotated_photo_is_detected_upright(tmp_path, face, detector):
     img = Image.fromarray(np.rot90(face, 1))  # stored on its side, EXIF 6 says turn it back
     exif = img.getexif()
@@ -244,6 +247,7 @@ def test_bytes_get_a_hint():
 
 
 # --------------------------------------------------------------------------- arrays
+@pytest.mark.pipeline
 def test_read_only_non_contiguous_big_endian_array(face, detector):
     deep = np.zeros((128, 256, 3), ">u2")
     deep[:, ::2] = face.astype(np.uint16) * 257

@@ -1,6 +1,12 @@
-"""Layers: fast vs naive agreement (float64, 1e-10 relative) and gradient checks."""
+"""Layers: fast vs naive agreement (float64, 1e-10 relative) and gradient checks.
+
+In the student copy the fast layers call the student's naive functions (STUDENT-FAST): tests of one
+task carry its marker; the fast-vs-naive comparisons of the convolution need tasks 2.1 and 2.2
+together there and are marked ``pipeline``.
+"""
 import numpy as np
 import pytest
+from _grading_asserts import assert_close, fixture_repro, seed_repro
 
 from tinymtcnn.gradcheck import numerical_gradient, rel_error
 from tinymtcnn.layers import (conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive,
@@ -8,6 +14,7 @@ from tinymtcnn.layers import (conv2d_backward, conv2d_backward_naive, conv2d_for
                               maxpool2d_backward, maxpool2d_backward_naive, maxpool2d_forward,
                               maxpool2d_forward_naive, pool_output_size, prelu_backward, prelu_backward_naive,
                               prelu_forward, prelu_forward_naive, softmax, softmax_cross_entropy)
+from tinymtcnn.kernels.maxpool import maxpool_backward_reference, maxpool_forward_reference
 
 # (N, C, H, W), (F, KH, KW), stride, pad: non-square kernels and inputs, odd sizes, stride 2, padding
 CONV_CASES = [
@@ -28,8 +35,7 @@ def _conv_inputs(rng, xs, ks, dtype=np.float64):
 
 
 @pytest.mark.parametrize("xs,ks,stride,pad", CONV_CASES)
-@pytest.mark.task_2_1
-@pytest.mark.task_2_2
+@pytest.mark.pipeline
 def test_conv_fast_matches_naive(rng, xs, ks, stride, pad):
     x, w, b = _conv_inputs(rng, xs, ks)
     out_f, cache_f = conv2d_forward(x, w, b, stride=stride, pad=pad)
@@ -43,7 +49,8 @@ def test_conv_fast_matches_naive(rng, xs, ks, stride, pad):
 
 
 @pytest.mark.parametrize("xs,ks,stride,pad", CONV_CASES)
-@pytest.mark.parametrize("naive", [False, pytest.param(True, marks=[pytest.mark.task_2_1, pytest.mark.task_2_2])])
+@pytest.mark.parametrize("naive", [False, True])
+@pytest.mark.pipeline
 def test_conv_gradients(rng, xs, ks, stride, pad, naive):
     fwd, bwd = (conv2d_forward_naive, conv2d_backward_naive) if naive else (conv2d_forward, conv2d_backward)
     x, w, b = _conv_inputs(rng, xs, ks)
@@ -55,6 +62,7 @@ def test_conv_gradients(rng, xs, ks, stride, pad, naive):
     assert rel_error(db, numerical_gradient(lambda v: fwd(x, w, v, stride=stride, pad=pad)[0], b, dout)) < 1e-7
 
 
+@pytest.mark.task_2_1
 def test_conv_known_values():
     # a 1-channel 3x3 ramp convolved with a 2x2 kernel of ones sums 2x2 blocks
     x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
@@ -68,7 +76,9 @@ def test_conv_float32_keeps_dtype(rng):
     out, _ = conv2d_forward(x, w, b)
     assert out.dtype == np.float32
     ref, _ = conv2d_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64))
-    assert np.abs(out - ref).max() < 1e-5
+    assert_close("out (float32 input vs float64)", out.astype(np.float64), ref, rtol=0, atol=1e-5,
+                 repro=seed_repro(1234, "x, w, b = (rng.standard_normal(s).astype(np.float32) for s in "
+                                        "((1, 3, 8, 8), (2, 3, 3, 3), (2,)))"))
 
 
 @pytest.mark.parametrize("bad, err", [
@@ -99,17 +109,22 @@ def test_prelu(rng, shape, naive):
     fwd, bwd = (prelu_forward_naive, prelu_backward_naive) if naive else (prelu_forward, prelu_backward)
     x = _away_from_zero(rng, shape)
     alpha = rng.uniform(0.05, 0.5, shape[1])
+    repro = seed_repro(1234, f"x = rng.standard_normal({shape}); x = np.where(np.abs(x) < 0.05, "
+                             f"np.sign(x + 1e-12) * 0.05 + x, x); alpha = rng.uniform(0.05, 0.5, {shape[1]}); "
+                             f"dout = rng.standard_normal({shape})")
     out, cache = fwd(x, alpha)
     a = alpha.reshape((1, -1) + (1,) * (x.ndim - 2))
-    np.testing.assert_allclose(out, np.maximum(x, 0) + a * np.minimum(x, 0), rtol=0, atol=1e-15)
+    assert_close("out", out, np.maximum(x, 0) + a * np.minimum(x, 0), rtol=0, atol=1e-15, repro=repro)
     dout = rng.standard_normal(shape)
     dx, dalpha = bwd(dout, cache)
-    assert rel_error(dx, numerical_gradient(lambda v: fwd(v, alpha)[0], x, dout)) < 1e-7
-    assert rel_error(dalpha, numerical_gradient(lambda v: fwd(x, v)[0], alpha, dout)) < 1e-7
-    out_n, cache_n = prelu_forward_naive(x, alpha)
-    assert rel_error(out, out_n) < 1e-10
-    for g1, g2 in zip((dx, dalpha), prelu_backward_naive(dout, cache_n)):
-        assert rel_error(g1, g2) < 1e-10
+    # the formulas of the module docstring (the function is linear on each side of 0: the expected
+    # values are exact); a finite-difference check of the whole thing follows
+    assert_close("dx", dx, np.where(x > 0, dout, a * dout), rtol=1e-12, atol=1e-15, repro=repro)
+    axes = (0,) + tuple(range(2, x.ndim))
+    assert_close("dalpha", dalpha, np.where(x > 0, 0, dout * x).sum(axis=axes), rtol=1e-10, atol=1e-12,
+                 repro=repro)
+    assert_close("dx (vs finite differences)", dx, numerical_gradient(lambda v: fwd(v, alpha)[0], x, dout),
+                 rtol=1e-6, atol=1e-8, repro=repro)
 
 
 def test_prelu_channel_mismatch():
@@ -146,20 +161,39 @@ def _tie_free(rng, shape):
 def test_maxpool(rng, shape, kernel, stride, naive):
     fwd, bwd = (maxpool2d_forward_naive, maxpool2d_backward_naive) if naive else (maxpool2d_forward, maxpool2d_backward)
     x = _tie_free(rng, shape)
+    repro = seed_repro(1234, f"x = rng.permutation({np.prod(shape)}).reshape({shape}) * 0.01 + "
+                             f"rng.uniform(0, 1e-3, {shape}); {fwd.__name__}(x, kernel={kernel}, stride={stride})")
     out, cache = fwd(x, kernel=kernel, stride=stride)
     oh, ow = pool_output_size(shape[2], kernel, stride), pool_output_size(shape[3], kernel, stride)
-    assert out.shape == shape[:2] + (oh, ow)
-    # the last window takes the max of the cells that exist
-    y0, x0 = (oh - 1) * stride, (ow - 1) * stride
-    np.testing.assert_array_equal(out[:, :, -1, -1], x[:, :, y0:y0 + kernel, x0:x0 + kernel].max(axis=(2, 3)))
+    # every window's maximum (the last ones hang over the edge and take the max of the cells that exist)
+    expected = np.array([[[[x[n, c, oy * stride:oy * stride + kernel, ox * stride:ox * stride + kernel].max()
+                            for ox in range(ow)] for oy in range(oh)] for c in range(shape[1])] for n in range(shape[0])])
+    assert_close("out", out, expected, rtol=0, atol=0, repro=repro)
     dout = rng.standard_normal(out.shape)
     dx = bwd(dout, cache)
-    assert rel_error(dx, numerical_gradient(lambda v: fwd(v, kernel=kernel, stride=stride)[0], x, dout)) < 1e-8
-    out_n, cache_n = maxpool2d_forward_naive(x, kernel=kernel, stride=stride)
-    assert rel_error(out, out_n) < 1e-10
-    assert rel_error(dx, maxpool2d_backward_naive(dout, cache_n)) < 1e-10
+    assert_close("dx (vs finite differences)", dx,
+                 numerical_gradient(lambda v: fwd(v, kernel=kernel, stride=stride)[0], x, dout),
+                 rtol=1e-6, atol=1e-8, repro=repro + "; dout = rng.standard_normal(out.shape)")
 
 
+@pytest.mark.task_2_4
+@pytest.mark.parametrize("case", range(6))
+def test_maxpool_committed_cases(fixtures_dir, case):
+    d = np.load(fixtures_dir / "task_cases.npz")
+    c = {k.split("/")[2]: d[k] for k in d.files if k.startswith(f"maxpool/{case}/")}
+    kernel, stride = int(c["kernel"]), int(c["stride"])
+    repro = fixture_repro("maxpool", case) + "; maxpool_forward_reference(case['x'], int(case['kernel']), " \
+                                             "int(case['stride']))"
+    out, argmax = maxpool_forward_reference(c["x"], kernel, stride)
+    assert_close("out", out, c["out"], rtol=0, atol=0, repro=repro)
+    assert_close("argmax", np.asarray(argmax).astype(np.int64), c["argmax"], rtol=0, atol=0, repro=repro)
+    dx = maxpool_backward_reference(c["dout"], c["argmax"], c["x"].shape)
+    assert_close("dx", dx, c["dx"], rtol=1e-12, atol=1e-15,
+                 repro=fixture_repro("maxpool", case) + "; maxpool_backward_reference(case['dout'], case['argmax'], "
+                                                        "case['x'].shape)")
+
+
+@pytest.mark.task_2_4
 def test_maxpool_ties_go_to_first_maximum():
     x = np.zeros((1, 1, 2, 2))
     out, cache = maxpool2d_forward(x, kernel=2, stride=2)

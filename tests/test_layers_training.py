@@ -39,6 +39,7 @@ def test_columns_to_batch_and_back_match_twins(rng, shape, dtype):
         np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.pipeline
 def test_fused_conv_prelu_equals_the_two_modules(rng):
     from tinymtcnn.layers import Conv2d, PReLU
     from tinymtcnn.layers.modules import conv_prelu_backward, conv_prelu_forward
@@ -58,6 +59,7 @@ def test_fused_conv_prelu_equals_the_two_modules(rng):
 
 
 @pytest.mark.parametrize("layer", ["conv", "pool"])
+@pytest.mark.pipeline
 def test_training_layers_give_the_same_bits_whatever_the_thread_count(rng, layer, monkeypatch):
     """Groups/chunks of images on 2 threads (parallel_map) give exactly the 1-thread results."""
     from tinymtcnn.layers import conv as conv_layer
@@ -113,8 +115,8 @@ def test_maxpool_kernels_on_mtcnn_windows_match_twins(rng, shape, kernel, stride
                                k_pool.maxpool_backward_reference(d, arg_r, shape), rtol=1e-6)
 
 
-@pytest.mark.parametrize("forward", [conv2d_forward, pytest.param(conv2d_forward_naive,
-                                                                  marks=[pytest.mark.task_2_1, pytest.mark.task_2_2])])
+@pytest.mark.parametrize("forward", [conv2d_forward, conv2d_forward_naive])
+@pytest.mark.pipeline
 def test_conv_backward_without_input_gradient(rng, forward):
     backward = conv2d_backward
     x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
@@ -130,6 +132,7 @@ def test_conv_backward_without_input_gradient(rng, forward):
 @pytest.mark.parametrize("make,side", [(lambda r: PNet(rng=r, landmark_head=True), 12),
                                        (lambda r: RNet(rng=r, landmark_head=True), 24),
                                        (lambda r: ONet(rng=r), 48)])
+@pytest.mark.pipeline
 def test_net_backward_without_input_gradient_gives_the_same_parameter_gradients(rng, make, side):
     net = make(rng).train()
     for _, m in net.named_modules():

@@ -59,10 +59,8 @@ def test_level_bad_arguments(rng):
         k_level.pyramid_level(np.zeros((5, 5, 3), np.int32), 3, 3)
 
 
-@pytest.mark.task_3_1  # the cascade's box code, as in test_detector.py
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.pipeline
 def test_propose_fast_path_equals_the_level_by_level_path(rng, threads):
     # the one-pass levels (no on_level) and iter_pyramid + pnet_level (on_level given) give the same bits
     img = np.clip(rng.normal(128, 60, (90, 120, 3)), 0, 255).astype(np.uint8)

@@ -23,6 +23,7 @@ def test_layer_names_follow_the_prototxt():
 
 
 @pytest.mark.parametrize("h,w", [(12, 12), (13, 12), (31, 25), (50, 77)])
+@pytest.mark.pipeline
 def test_pnet_output_size(h, w):
     out = PNet().forward(np.zeros((1, 3, h, w), np.float32))
     oh, ow = int(np.ceil(h / 2)) - 5, int(np.ceil(w / 2)) - 5  # spec §1.2
@@ -31,6 +32,7 @@ def test_pnet_output_size(h, w):
     assert out["face_logits"].shape == (1, 2, oh, ow)
 
 
+@pytest.mark.pipeline
 def test_heads_and_probabilities():
     rng = np.random.default_rng(0)
     r = RNet(rng=rng).forward(rng.standard_normal((3, 3, 24, 24)).astype(np.float32))
@@ -93,6 +95,7 @@ def _net_gradcheck(net, x, rng, n_param_samples=6):
     (lambda r: RNet(dtype=np.float64, rng=r, landmark_head=True), (2, 3, 24, 24)),
     (lambda r: ONet(dtype=np.float64, rng=r), (1, 3, 48, 48)),
 ])
+@pytest.mark.pipeline
 def test_whole_net_backward(make, shape):
     rng = np.random.default_rng(7)
     net = make(rng)
@@ -105,6 +108,7 @@ def test_whole_net_backward(make, shape):
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline
 def test_lnet_backward():
     rng = np.random.default_rng(3)
     net = LNet(dtype=np.float64, rng=rng)
@@ -122,6 +126,7 @@ def test_lnet_backward():
     assert rel_error(np.array([net.grads["conv2_4.w"][i] for i in idx]), num) < 1e-5
 
 
+@pytest.mark.pipeline
 def test_dropout_only_in_training():
     net = ONet(rng=np.random.default_rng(0))
     x = np.random.default_rng(1).standard_normal((2, 3, 48, 48)).astype(np.float32)
@@ -146,6 +151,7 @@ def test_backward_before_forward_is_an_error():
         PNet().backward({"box_reg": np.zeros((1, 4, 1, 1), np.float32)})
 
 
+@pytest.mark.pipeline
 def test_empty_batch_gives_empty_outputs():
     out = ONet().forward(np.zeros((0, 3, 48, 48), np.float32))
     assert out["face_prob"].shape == (0,) and out["landmarks"].shape == (0, 10)

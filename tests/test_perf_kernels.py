@@ -37,6 +37,7 @@ def test_conv3x3_prelu_matches_twin(rng, c, f, h, w):
 
 
 @pytest.mark.parametrize("h,w", [(12, 12), (13, 12), (40, 29), (97, 64)])
+@pytest.mark.pipeline
 def test_pnet_trunk_matches_twin_and_the_layers(rng, h, w):
     net = PNet(rng=rng)
     for _, m in net.named_modules():  # non-trivial biases and slopes
@@ -106,6 +107,7 @@ def test_bias_prelu_rows_matches_twin(rng, with_alpha):
     (lambda rng: RNet(rng=rng), (5, 3, 24, 24)), (lambda rng: RNet(rng=rng, landmark_head=True), (1, 3, 24, 24)),
     (lambda rng: ONet(rng=rng), (3, 3, 48, 48)), (lambda rng: LNet(rng=rng), (2, 15, 24, 24)),
 ])
+@pytest.mark.pipeline
 def test_infer_gives_forwards_outputs(rng, make, shape):
     net = make(rng)
     x = rng.uniform(-1, 1, shape).astype(np.float32)
@@ -116,6 +118,7 @@ def test_infer_gives_forwards_outputs(rng, make, shape):
         np.testing.assert_allclose(out[k], ref[k], rtol=1e-4, atol=1e-5, err_msg=k)
 
 
+@pytest.mark.pipeline
 def test_infer_with_the_authors_weights_and_float64(rng):
     for kind, side in (("pnet", 37), ("rnet", 24), ("onet", 48)):
         net = load_net(kind)
@@ -136,6 +139,7 @@ def test_infer_results_do_not_alias_scratch(rng):
         np.testing.assert_array_equal(a[k], kept[k])
 
 
+@pytest.mark.pipeline
 def test_infer_in_training_mode_is_forward(rng):
     net = ONet(rng=rng).train()
     x = rng.uniform(-1, 1, (2, 3, 48, 48)).astype(np.float32)
@@ -196,9 +200,7 @@ def test_thread_settings():
             MTCNN(num_threads=bad)
 
 
-@pytest.mark.task_3_1  # the cascade's box code, as in test_detector.py
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_detection_does_not_depend_on_the_thread_count():
     from tinymtcnn.io import load_image
 
@@ -225,6 +227,7 @@ def test_im2col_batch_and_col2im_batch_match_twins(rng, shape, kh, kw, stride, p
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (7, 6), (1, 4, 9)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.pipeline
 def test_prelu_kernels_match_twins(rng, shape, dtype):
     x, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
     alpha = rng.uniform(0, 0.5, shape[1]).astype(dtype)

@@ -46,6 +46,7 @@ def _max_diffs(ref):
     return diffs
 
 
+@pytest.mark.pipeline
 def test_every_head_matches_the_caffe_reference(ref):
     diffs = _max_diffs(ref)
     assert len(diffs) >= 12 + 3 + 2 + 5
@@ -53,6 +54,7 @@ def test_every_head_matches_the_caffe_reference(ref):
     assert not bad, bad
 
 
+@pytest.mark.pipeline
 def test_rnet_undeclared_landmark_head_matches_when_present(ref):
     if "rnet/conv5-3" not in ref:
         pytest.skip("the reference did not expose det2's conv5-3")
@@ -68,6 +70,7 @@ def test_reference_inputs_contain_faces_and_non_faces(ref):
         assert p[~np.char.startswith(kinds, "face")].min() < 0.1
 
 
+@pytest.mark.pipeline
 def test_without_the_transposition_the_nets_go_wrong(ref):
     """What breaks if the Caffe weights are used on natural images as they are (spec §2.4)."""
     x = _nchw(ref["onet/input"])

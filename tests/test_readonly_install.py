@@ -42,6 +42,7 @@ def _run_read_only(read_only, env_extra):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("temp_writable", [True, False], ids=["temp-dir-cache", "no-disk-cache"])
+@pytest.mark.pipeline
 def test_runs_with_package_and_home_read_only(tmp_path, temp_writable):
     if not _unshare_works():
         pytest.skip("needs 'unshare -r -m' (user and mount namespaces) to make folders read-only")

@@ -45,11 +45,7 @@ def test_evaluate_detector_counts_and_normalises_landmark_error():
     np.testing.assert_allclose(r["landmark_nme"], np.mean(2.0 / iod))
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
-@pytest.mark.task_6_1
-@pytest.mark.task_6_2
+@pytest.mark.pipeline
 def test_train_all_end_to_end_on_a_few_photos(tmp_path, capsys):
     """``train all`` on two small photos given as a JSON annotation file (CLI path of real data)."""
     from PIL import Image

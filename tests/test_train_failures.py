@@ -74,6 +74,7 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ divergence
+@pytest.mark.pipeline
 def test_diverging_run_names_epoch_and_step_and_keeps_the_last_good_checkpoint(run_dir, capsys):
     before = {p: (run_dir / p).read_bytes() for p in ("pnet.ckpt.npz", "pnet.npz")}
     status, _, err = _run(capsys, "pnet", *QUICK, "--out", run_dir, "--resume", "--epochs", "3", "--lr", "1e6")
@@ -84,6 +85,7 @@ def test_diverging_run_names_epoch_and_step_and_keeps_the_last_good_checkpoint(r
     assert all((run_dir / p).read_bytes() == b for p, b in before.items())
 
 
+@pytest.mark.pipeline
 def test_fresh_diverging_run_writes_nothing(tmp_path, capsys):
     status, _, err = _run(capsys, "pnet", *QUICK, "--out", tmp_path / "r", "--epochs", "2", "--lr", "1e6",
                           "--batch-size", "8")
@@ -99,6 +101,7 @@ def _toy_samples(n):
                       "sides": np.full(n, 12, np.float32), "photos": np.arange(n, dtype=np.int32)}, 12)
 
 
+@pytest.mark.pipeline
 def test_weights_that_turn_nan_at_the_last_step_of_an_epoch_are_never_saved(tmp_path, monkeypatch):
     """The loss of that step is still finite: the weights themselves are checked after each step."""
     cfg = TrainConfig(epochs=2, batch_size=16, lr=0.01, schedule="constant")
@@ -179,6 +182,7 @@ DAMAGE = {"truncated": (_truncate, "not an .npz archive"), "random bytes": (_ran
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.pipeline
 def test_damaged_checkpoint_names_the_file_and_what_to_do(run_dir, capsys, damage):
     spoil, reason = DAMAGE[damage]
     spoil(run_dir / "pnet.ckpt.npz")
@@ -191,6 +195,7 @@ def test_damaged_checkpoint_names_the_file_and_what_to_do(run_dir, capsys, damag
         assert raw not in err
 
 
+@pytest.mark.pipeline
 def test_checkpoint_of_another_optimizer_is_refused_and_changes_nothing(run_dir, capsys):
     status, out, err = _run(capsys, "pnet", *QUICK, "--out", run_dir, "--resume", "--epochs", "2", "--optimizer", "adam")
     assert status == 2 and str(run_dir / "pnet.ckpt.npz") in err and "slot 'velocity'" in err
@@ -202,6 +207,7 @@ def test_checkpoint_of_another_optimizer_is_refused_and_changes_nothing(run_dir,
     assert t.epoch == 0 and all(np.array_equal(t.net.params[k], v) for k, v in before.items())
 
 
+@pytest.mark.pipeline
 def test_damaged_sample_shard_is_named(run_dir, capsys):
     shard = run_dir / "samples" / "pnet" / "shard-00000.npz"
     _truncate(shard)
@@ -209,6 +215,7 @@ def test_damaged_sample_shard_is_named(run_dir, capsys):
     assert status == 2 and f"damaged sample shard {shard}" in err and "delete it" in err
 
 
+@pytest.mark.pipeline
 def test_unreadable_manifest_rebuilds_the_shards(run_dir, capsys):
     (run_dir / "samples" / "pnet" / "manifest.json").write_bytes(b"\xff{")
     status, out, _ = _run(capsys, "pnet", *QUICK, "--out", run_dir, "--epochs", "1")
@@ -253,6 +260,7 @@ def full_disk(monkeypatch):
     monkeypatch.setattr(builtins, "open", fake_open)
 
 
+@pytest.mark.pipeline
 def test_full_disk_keeps_the_previous_checkpoint(run_dir, capsys, full_disk):
     before = (run_dir / "pnet.ckpt.npz").read_bytes()
     status, _, err = _run(capsys, "pnet", *QUICK, "--out", run_dir, "--resume", "--epochs", "2")

@@ -132,7 +132,7 @@ def test_squared_l2_gradient_matches_finite_differences(rng):
     assert rel_error(num, g) < 1e-8
 
 
-@pytest.mark.task_6_1
+@pytest.mark.pipeline
 def test_end_to_end_parameter_gradients_through_pnet_float64(rng):
     net = PNet(landmark_head=True, rng=rng).to(np.float64)
     x = rng.normal(size=(len(LABELS), 3, 12, 12))

@@ -34,6 +34,7 @@ def test_detections_are_labelled_by_iou(monkeypatch):
     assert np.all(out["boxes"][2] == 0)
 
 
+@pytest.mark.pipeline
 def test_miner_pickles_without_caches_and_keeps_its_fingerprint():
     net = PNet(landmark_head=True, rng=np.random.default_rng(1))
     net.forward(np.zeros((2, 3, 12, 12), np.float32))
@@ -44,10 +45,7 @@ def test_miner_pickles_without_caches_and_keeps_its_fingerprint():
         np.testing.assert_array_equal(copy.pnet.params[k], v)
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
-@pytest.mark.task_6_2
+@pytest.mark.pipeline
 def test_parallel_build_with_a_miner_equals_the_serial_one(tmp_path):
     """Worker processes (spawned, one thread each) give the shards of a single process, also after
     this process has started its thread pools (a fork there once deadlocked O-Net mining)."""

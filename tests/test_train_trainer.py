@@ -28,7 +28,7 @@ def _samples(n, size, seed=0):
 CFG = TrainConfig(epochs=2, batch_size=32, lr=0.05, schedule="constant", seed=3)
 
 
-@pytest.mark.task_6_1
+@pytest.mark.pipeline
 def test_loss_decreases_and_accuracy_rises(tmp_path):
     data = _samples(256, 12)
     t = Trainer("pnet", tmp_path, replace(CFG, epochs=4), progress=False, log=lambda m: None)
@@ -39,7 +39,7 @@ def test_loss_decreases_and_accuracy_rises(tmp_path):
     assert after["accuracy"] > 0.9 and after["recall"] > 0.8
 
 
-@pytest.mark.task_6_1
+@pytest.mark.pipeline
 def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     data = _samples(128, 12)
     full = Trainer("pnet", tmp_path / "full", CFG, progress=False, log=lambda m: None)
@@ -53,7 +53,7 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(rest.net.params[k], v, err_msg=k)
 
 
-@pytest.mark.task_6_1
+@pytest.mark.pipeline
 def test_checkpoint_of_another_kind_is_rejected(tmp_path):
     data = _samples(64, 12)
     Trainer("pnet", tmp_path, replace(CFG, epochs=1), progress=False, log=lambda m: None).fit(data)
@@ -67,8 +67,7 @@ def test_wrong_sample_size_is_rejected(tmp_path):
         Trainer("rnet", tmp_path, CFG, progress=False).fit(_samples(16, 12))
 
 
-@pytest.mark.task_6_1
-@pytest.mark.task_3_1
+@pytest.mark.pipeline
 def test_trained_weights_load_with_load_net_and_mtcnn(tmp_path):
     quick = replace(CFG, epochs=1)
     for kind, size, n in (("pnet", 12, 64), ("rnet", 24, 64), ("onet", 48, 32)):
@@ -84,8 +83,7 @@ def test_trained_weights_load_with_load_net_and_mtcnn(tmp_path):
     assert faces.boxes.shape[1] == 4
 
 
-@pytest.mark.task_6_1
-@pytest.mark.task_6_2
+@pytest.mark.pipeline
 def test_cli_trains_pnet_on_a_few_synthetic_photos(tmp_path, capsys):
     status = train_main(["train", "pnet", "--synthetic", "3", "--out", str(tmp_path), "--epochs", "1",
                          "--no-progress", "--workers", "1"])
@@ -100,7 +98,7 @@ def test_cli_reports_missing_data(tmp_path, capsys):
     assert "no training data" in capsys.readouterr().err
 
 
-@pytest.mark.task_6_1
+@pytest.mark.pipeline
 def test_validation_terms_do_not_depend_on_batching():
     from tinymtcnn.train.losses import joint_loss
     from tinymtcnn.train.trainer import make_net
@@ -115,7 +113,7 @@ def test_validation_terms_do_not_depend_on_batching():
         assert m["loss"] == pytest.approx(whole[0], rel=1e-5)
 
 
-@pytest.mark.task_6_1
+@pytest.mark.pipeline
 def test_training_runs_inside_the_thread_limit(tmp_path, monkeypatch):
     """``TrainConfig.num_threads`` sets the threads of the kernels during ``fit`` (BLAS single-threaded)
     and the previous setting comes back afterwards."""

@@ -243,6 +243,7 @@ def test_mtcnn_weights_of_a_wrong_type():
 
 # --------------------------------------------------------------------------- round trips
 @pytest.mark.parametrize("kind", NET_KINDS)
+@pytest.mark.pipeline
 def test_save_net_load_net_round_trip_is_exact(kind, nets, tmp_path, rng):
     net = nets[kind]
     path = tmp_path / f"{kind}.npz"
@@ -260,6 +261,7 @@ def test_save_net_load_net_round_trip_is_exact(kind, nets, tmp_path, rng):
 
 
 @pytest.mark.parametrize("kind", ["rnet", "onet"])
+@pytest.mark.pipeline
 def test_caffe_layout_export_loads_back_exactly(kind, nets, tmp_path, rng):
     path = _write(tmp_path / f"{kind}.npz", natural_to_caffe(_params(nets[kind]), FLATTEN_SHAPES[kind]), "caffe")
     back = load_net(kind, path)
@@ -267,9 +269,7 @@ def test_caffe_layout_export_loads_back_exactly(kind, nets, tmp_path, rng):
     np.testing.assert_array_equal(back.forward(x)["box_reg"], nets[kind].forward(x)["box_reg"])
 
 
-@pytest.mark.task_3_1
-@pytest.mark.task_4_2
-@pytest.mark.task_4_3
+@pytest.mark.pipeline
 def test_mtcnn_from_saved_directory_equals_the_shipped_weights(nets, tmp_path):
     for k in ("pnet", "rnet", "onet"):
         save_net(nets[k], tmp_path / f"{k}.npz")

@@ -10,6 +10,7 @@ PYTHONPATH). With ``MAKE_ASSIGNMENT_REPORT=FILE`` it writes a JSON report::
                         "pipeline": False,               # marked pipeline (runs several tasks' code)
                         "outcome": "passed" | "failed" | "skipped" | "notrun",
                         "nie": bool,                     # the failure shows "NotImplementedError: Task N.M"
+                                                         # or the CLI's "task N.M (...) is not done yet"
                         "entered": ["3.1"],              # stubs the test called (see below)
                         "message": "..."}}}
 
@@ -30,7 +31,8 @@ import types
 from pathlib import Path
 
 PACKAGE = "tinymtcnn"
-STUB_MESSAGE = re.compile(r"NotImplementedError: Task (\d+\.\d+)")
+# a stub's exception, or the CLI's message for it (tinymtcnn.cli.task_not_done), e.g. from a worker process
+STUB_MESSAGE = re.compile(r"NotImplementedError: Task (\d+\.\d+)|task (\d+\.\d+) \([^)]*\) is not done yet")
 STUB_TEXT = re.compile(r"^Task (\d+\.\d+): ")
 TASK_MARKER = re.compile(r"^task_(\d+)_(\d+)$")
 
