@@ -101,7 +101,11 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
             # spawned workers (a fork of a process whose thread pools, Numba's or tinymtcnn.threads', have
             # run can deadlock in the child, as seen in O-Net mining); a killed worker is replaced and its
             # shard retried once, Ctrl-C ends them without tracebacks; finished shards are on disk already
-            with WorkerPool(_build_shard, workers) as pool:
+            def on_death(job, how, retrying):
+                log(f"a worker building {_shard_path(out_dir, job[1])} died ({how})"
+                    + ("; retrying it on a new worker" if retrying else ""))
+
+            with WorkerPool(_build_shard, workers, on_death=on_death) as pool:
                 for k, done, error in pool.run(enumerate(jobs)):
                     if error is not None and error.startswith("ValueError: "):  # bad data: as without workers
                         raise ValueError(error[len("ValueError: "):])
