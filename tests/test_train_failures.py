@@ -73,6 +73,16 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
     assert (tmp_path / "taken").read_text() == "a user's file"
 
 
+def test_options_that_do_not_apply_are_refused(tmp_path, capsys):
+    status, _, err = _run(capsys, "pnet", *QUICK, "--out", tmp_path / "r", "--landmarks", tmp_path / "l.txt")
+    assert status == 2 and "--landmarks apply to --data, not to --synthetic" in err
+    (tmp_path / "a.txt").write_text("a.jpg\n1\n1 2 30 40\n")
+    status, _, err = _run(capsys, "pnet", "--data", tmp_path / "a.txt", "--images", tmp_path / "nowhere",
+                          "--out", tmp_path / "r")
+    assert status == 2 and f"--images {tmp_path / 'nowhere'}: no such folder" in err
+    assert not (tmp_path / "r").exists()
+
+
 # ------------------------------------------------------------------ divergence
 @pytest.mark.pipeline
 def test_diverging_run_names_epoch_and_step_and_keeps_the_last_good_checkpoint(run_dir, capsys):

@@ -103,9 +103,17 @@ def _load_data(args):
     if args.synthetic is not None:
         if args.data:
             raise ValueError("use either --synthetic or --data, not both")
+        unused = [name for name, value in (("--landmarks", args.landmarks), ("--images", args.images),
+                                           ("--landmark-images", args.landmark_images),
+                                           ("--max-photos", args.max_photos)) if value]
+        if unused:
+            raise ValueError(f"{', '.join(unused)} apply to --data, not to --synthetic")
         return SyntheticFaces(args.synthetic, seed=args.seed, min_face=14.0), None
     if not args.data:
         raise ValueError("no training data: give --data FILE (or --synthetic N)")
+    for option, root in (("--images", args.images), ("--landmark-images", args.landmark_images)):
+        if root is not None and not Path(root).is_dir():
+            raise ValueError(f"{option} {root}: no such folder")
     photos = None
     for f in args.data:
         part = read_annotations(f, args.images, args.format)
