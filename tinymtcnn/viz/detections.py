@@ -1,10 +1,4 @@
-"""Pictures of detections and of the cascade's inner workings.
-
-matplotlib is imported lazily (``import tinymtcnn.viz`` is cheap) and no function
-selects a backend, shows a window or calls ``plt.show``: everything works under Agg.
-Functions drawing one picture take an optional ``ax`` and return it; the
-multi-panel ones take an optional sequence of axes and return the figure.
-:func:`annotate_image` needs only Pillow (the CLI uses it to write PNGs).
+"""Pictures of detections and of the cascade's stages; :func:`annotate_image` for the CLI.
 
 Coordinates: boxes cover pixel columns ``x1 <= x < x2`` (rows alike) and landmarks
 are 0-based pixel positions, with ``imshow``'s pixel centres at integers; a box is
@@ -13,9 +7,9 @@ therefore drawn from ``x1 - 0.5`` to ``x2 - 0.5``.
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .detect.pyramid import level_size, pyramid_scales
-from .detect.result import LANDMARK_NAMES, Detections
-from .io import load_image
+from ..detect.pyramid import level_size, pyramid_scales
+from ..detect.result import LANDMARK_NAMES, Detections
+from ..io import load_image
 
 #: One colour per landmark, in the order of :data:`LANDMARK_NAMES`; the legends use them.
 LANDMARK_COLORS = {
@@ -132,7 +126,7 @@ def show_pyramid(image, min_face_size=20, scale_factor=0.709, ax=None, cols=4):
     """
     from matplotlib.patches import Rectangle
 
-    from .kernels.resample import resample
+    from ..kernels.resample import resample
 
     image = load_image(image)
     h, w = image.shape[:2]
