@@ -18,6 +18,8 @@ from tinymtcnn.train.optim import SGD
 from tinymtcnn.train.sampleset import SampleSet
 from tinymtcnn.train.trainer import TrainConfig, Trainer, TrainingDiverged
 
+pytestmark = pytest.mark.pipeline  # most cases run the trainer (the code of several assignment tasks)
+
 QUICK = ["--synthetic", "3", "--workers", "1", "--no-progress"]
 
 

@@ -6,7 +6,8 @@ optional landmark lists (``--landmarks FILE``, MTFL ``training.txt`` layout). ``
 hard examples with the nets already in ``--out`` (train ``pnet`` first). ``all`` trains the three
 stages and, with ``--synthetic``, evaluates the cascade on ``--eval-synthetic`` held-out photos
 (``OUT/report.json``). Exit status 0 on success, 1 when training diverges (the message names the epoch
-and step; the last good checkpoint is kept) or a file cannot be written, 2 on bad options (every number
+and step; the last good checkpoint is kept), a file cannot be written or a sample-building worker
+dies twice on the same shard, 2 on bad options (every number
 is checked when the options are parsed), unreadable data or an unusable checkpoint, 130 on Ctrl-C.
 """
 import argparse

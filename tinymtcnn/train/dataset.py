@@ -107,8 +107,9 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
 
             with WorkerPool(_build_shard, workers, on_death=on_death) as pool:
                 for k, done, error in pool.run(enumerate(jobs)):
-                    if error is not None and error.startswith("ValueError: "):  # bad data: as without workers
-                        raise ValueError(error[len("ValueError: "):])
+                    for kind in (ValueError, NotImplementedError):  # bad data, a stub: as without workers
+                        if error is not None and error.startswith(f"{kind.__name__}: "):
+                            raise kind(error[len(kind.__name__) + 2:])
                     if error is not None:
                         raise SampleBuildError(f"building {_shard_path(out_dir, jobs[k][1])} failed: {error}; "
                                                f"the finished shards are kept, run again to build the rest")

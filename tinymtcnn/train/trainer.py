@@ -24,7 +24,8 @@ import numpy as np
 
 from ..nets import ONet, PNet, RNet
 from ..weights import save_net
-from .losses import NEGATIVE, POSITIVE, TASK_WEIGHTS, LANDMARK, joint_loss
+from .losses import TASK_WEIGHTS, joint_loss
+from .metrics import evaluate_samples, format_record  # noqa: F401 (also importable from here, as before)
 from .optim import make_optimizer, make_schedule
 from .checkpoint import check_loadable, naming_write_failures, read_checkpoint, write_checkpoint
 from ..threads import limit_threads
@@ -276,58 +277,3 @@ def _divergence(total, parts, params):
         return f"the gradient norm became {parts['grad_norm']}"
     bad = _first_non_finite(params)
     return f"the weights of {bad} became NaN or inf" if bad is not None else ""
-
-
-def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=512):
-    """Metrics of ``net`` on ``samples`` (eval mode, no OHEM):
-
-    ``cls``, ``box``, ``landmark``: each loss term averaged over all its valid samples (not per
-    batch); ``loss``: their weighted sum; ``accuracy`` on pos+neg with
-    ``P(face) > 0.5``; ``recall`` (positives found) and ``precision``; ``landmark_error``: mean
-    point distance in crop units on landmark samples (multiply by the crop side for pixels).
-    """
-    was_training = net.training
-    net.eval()
-    probs, sums, counts = [], {"cls": 0.0, "box": 0.0, "landmark": 0.0}, {"cls": 0, "box": 0, "landmark": 0}
-    lm_err, lm_n = 0.0, 0
-    for lo in range(0, len(samples), batch_size):
-        idx = np.arange(lo, min(lo + batch_size, len(samples)))
-        batch = samples.batch(idx)
-        out = net.forward(batch["images"])
-        _, parts, _ = joint_loss(out, batch, weights=weights, ohem=None)
-        for k, nk in (("cls", "n_cls"), ("box", "n_box"), ("landmark", "n_landmark")):
-            sums[k] += parts[k] * parts[nk]  # each term is a mean over its own valid samples
-            counts[k] += parts[nk]
-        probs.append(np.asarray(out["face_prob"]).reshape(len(idx)))
-        if "landmarks" in out:
-            is_lm = batch["labels"] == LANDMARK
-            if is_lm.any():
-                pred = np.asarray(out["landmarks"]).reshape(len(idx), 10)[is_lm]
-                d = pred - batch["landmarks"][is_lm]
-                lm_err += float(np.sum(np.hypot(d[:, :5], d[:, 5:])))
-                lm_n += int(is_lm.sum()) * 5
-    net.train(was_training)
-    labels = samples["labels"]
-    prob = np.concatenate(probs) if probs else np.zeros(0)
-    face, pos, neg = prob > 0.5, labels == POSITIVE, labels == NEGATIVE
-    cls = pos | neg
-    tp = int(np.sum(face & pos))
-    metrics = {k: sums[k] / max(counts[k], 1) for k in sums}
-    metrics["loss"] = float(np.dot(weights, [metrics["cls"], metrics["box"], metrics["landmark"]]))
-    metrics.update({"accuracy": float(np.mean(face[cls] == pos[cls])) if cls.any() else float("nan"),
-                    "recall": tp / max(int(pos.sum()), 1),
-                    "precision": tp / max(int(np.sum(face & cls)), 1),
-                    "landmark_error": lm_err / lm_n if lm_n else float("nan")})
-    return metrics
-
-
-def format_record(kind, rec, epochs):
-    """One log line for an epoch's history record: train loss terms, validation metrics, time."""
-    t = rec["train"]
-    line = (f"{kind} epoch {rec['epoch']}/{epochs} lr {rec['lr']:.2g} | train loss {t['loss']:.4f} "
-            f"(cls {t['cls']:.4f} box {t['box']:.4f} lmk {t['landmark']:.4f})")
-    if "val" in rec:
-        v = rec["val"]
-        line += (f" | val cls {v['cls']:.4f} box {v['box']:.4f} lmk {v['landmark']:.4f} acc {v['accuracy']:.3f} "
-                 f"recall {v['recall']:.3f} prec {v['precision']:.3f} lmk_err {v['landmark_error']:.4f}")
-    return line + f" | {rec['seconds']:.1f}s (cpu {rec.get('cpu_seconds', float('nan')):.1f}s)"
