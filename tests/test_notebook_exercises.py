@@ -48,6 +48,8 @@ def test_prediction_blank_right_wrong_and_unavailable():
     wrong = exercises.check_prediction("1", 7, lambda: 8, "because")
     assert not wrong and "You predicted 7; running it gives 8" in repr(wrong) and "because" in repr(wrong)
     assert exercises.check_prediction("1", (2, 4, 7, 6), (2, 4, 7, 6))
+    shown = repr(exercises.check_prediction("1", (179, 59), (np.float64(179.0), np.int64(60))))
+    assert "You predicted (179, 59); running it gives (179, 60)." in shown
     assert not exercises.check_prediction("1", (2, 4, 6, 7), (2, 4, 7, 6))
     assert exercises.check_prediction("1", 0.74, 0.75, tolerance=0.02)
     assert exercises.check_prediction("1", " Unused", "unused")

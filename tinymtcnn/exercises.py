@@ -71,6 +71,12 @@ def _show(value):
         return np.array2string(value, precision=4, threshold=12)
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.6g}"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(_show(v) for v in value)
+        return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else \
+            (f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
     return repr(value)
 
 
