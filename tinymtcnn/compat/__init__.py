@@ -1,0 +1,46 @@
+"""Drop-in APIs of the two most used MTCNN packages, on tinymtcnn's own detector.
+
+Change one import and keep the rest of the code:
+
+    from facenet_pytorch import MTCNN        ->  from tinymtcnn.compat.facenet import MTCNN
+    from mtcnn import MTCNN                  ->  from tinymtcnn.compat.ipazc import MTCNN
+
+Both classes take their package's arguments and return their package's structures (key
+names, ordering, ``None`` / empty-list conventions), checked against facenet-pytorch 2.6
+and mtcnn 1.0 (``tests/test_compat.py``, fixtures from ``tools/make_compat_fixtures.py``).
+Underneath runs :class:`tinymtcnn.MTCNN`, the authors' pipeline, not the packages' own
+resampler, clipping and NMS (``docs/differences.md``), so boxes and landmarks differ from
+theirs by about a pixel and, near a threshold, a face may be found by one and not the
+other. See ``docs/migration.md``.
+"""
+import warnings
+
+
+def warn_if_not_cpu(device, cpu_names):
+    """Warn once per call site that ``device`` is ignored unless it names the CPU.
+
+    ``cpu_names``: lower-case strings that mean the CPU (``None`` always does).
+    """
+    if device is None:
+        return
+    name = str(device).lower()
+    if name not in cpu_names:
+        warnings.warn(f"device={device!r} ignored: tinymtcnn runs on the CPU (numpy + Numba)",
+                      UserWarning, stacklevel=3)
+
+
+def as_image_source(image):
+    """``image`` as something :func:`tinymtcnn.io.load_image` reads: tensors and other objects
+    with ``__array__`` (a CPU ``torch.Tensor``, a ``tf.Tensor``) become numpy arrays."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    if isinstance(image, (str, os.PathLike, np.ndarray, Image.Image)):
+        return image
+    if hasattr(image, "detach") and hasattr(image, "cpu"):  # torch.Tensor, maybe on a GPU
+        return np.asarray(image.detach().cpu())
+    if hasattr(image, "__array__"):
+        return np.asarray(image)
+    return image  # load_image names the type it refuses
