@@ -259,20 +259,33 @@ def test_ctrl_c_with_workers_ends_them_and_keeps_the_finished_records(photos, tm
     import multiprocessing
     from multiprocessing import connection
 
-    wait, calls = connection.wait, []
+    wait, result, pressed = connection.wait, tmp_path / "r.json", []
 
-    def interrupted_wait(*args, **kwargs):  # Ctrl-C in the main process after three results or more
-        calls.append(1)
-        if len(calls) == 4:
+    def interrupted_wait(*args, **kwargs):  # Ctrl-C (once) in the main process when three records are kept
+        if not pressed and len(records.partial_path(result).read_text().splitlines()) >= 1 + 3:
+            pressed.append(True)
             raise KeyboardInterrupt
         return wait(*args, **kwargs)
 
     monkeypatch.setattr(connection, "wait", interrupted_wait)
-    result = tmp_path / "r.json"
     assert _detect(photos, "--json", result, "--workers", "2", "--out", tmp_path / "out") == 130
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "--resume" in err
     kept = records.partial_path(result).read_text().splitlines()[1:]
-    assert len(kept) >= 3 and f"{len(kept)} of 5 photo(s) done" in err
+    assert len(kept) == 3 and "3 of 5 photo(s) done" in err
     assert multiprocessing.active_children() == []
     assert not [p for p in (tmp_path / "out").iterdir() if p.suffix == ".tmp"]
+
+
+def _exit_at_start(options):
+    """Worker initializer that fails as an out-of-memory start-up would."""
+    os._exit(3)
+
+
+def test_workers_dying_at_start_stop_the_run_with_a_message(photos, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_init_worker", _exit_at_start)
+    result = tmp_path / "r.json"
+    assert _detect(photos, "--json", result, "--workers", "2") == 1
+    err = capsys.readouterr().err
+    assert "3 worker processes in a row died while starting (exit status 3)" in err and "--resume" in err
+    assert not result.exists() and records.partial_path(result).exists()

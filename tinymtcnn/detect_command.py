@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from . import cli
+from .process_pool import PoolBroken
 
 
 def _say(message, status):
@@ -54,6 +55,10 @@ def run_detect(args):
                             f"--resume", 1)
     except KeyboardInterrupt:
         return _interrupted(len(records), len(paths), writer, records)
+    except PoolBroken as exc:  # e.g. out of memory before the first photo: the messages above say more
+        kept = (f"the {len(records)} photo(s) done are kept in {str(writer.partial)!r} (rerun with --resume)"
+                if writer is not None else f"{len(records)} photo(s) were done")
+        return _say(f"error: stopped: {exc}; {kept}", 1)
     except OSError as exc:  # the partial results stream cannot be written (disk full...)
         if writer is None or isinstance(exc, BrokenPipeError):
             raise  # stdout closed: main() ends quietly

@@ -9,9 +9,18 @@ Workers ignore SIGINT from birth: on Ctrl-C (SIGINT to the whole process group) 
 gets ``KeyboardInterrupt`` and ends them, so they print no tracebacks.
 """
 import collections
+import contextlib
 import signal
 import threading
 from multiprocessing import connection, get_context
+
+
+_READY = "ready"  # a worker's first message, once its initializer has run
+STARTUP_FAILURES = 3  # workers dying in a row before they are ready: the pool gives up
+
+
+class PoolBroken(RuntimeError):
+    """Worker processes keep dying before they are ready (the initializer fails or the machine is out of memory)."""
 
 
 def describe_exit(exitcode):
@@ -35,6 +44,7 @@ def _worker_main(conn, work, initializer, initargs):
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if initializer is not None:
         initializer(*initargs)
+    conn.send(_READY)
     while True:
         try:
             message = conn.recv()
@@ -49,23 +59,31 @@ def _worker_main(conn, work, initializer, initargs):
             conn.send((index, None, f"{type(exc).__name__}: {exc}"))
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ctrl-C ignored inside (main thread only; elsewhere a no-op); the previous handler restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+
+
 class _Worker:
     def __init__(self, context, work, initializer, initargs):
         self.conn, child_conn = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child_conn, work, initializer, initargs),
                                        daemon=True)
         # SIGINT ignored while starting it: the child inherits SIG_IGN through exec (a blocked signal
-        # mask is not kept), so a Ctrl-C while it imports gives no traceback. Main thread only.
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        if in_main_thread:
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
+        # mask is not kept), so a Ctrl-C while it imports gives no traceback
+        with _sigint_ignored():
             self.process.start()
-        finally:
-            if in_main_thread:
-                signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
         child_conn.close()
         self.task = None  # (index, task) while busy
+        self.ready = False  # its initializer has run
 
 
 class WorkerPool:
@@ -89,6 +107,7 @@ class WorkerPool:
         self._args = (work, initializer, initargs)
         self.n_workers, self.retries, self.on_death = n_workers, retries, on_death
         self._workers = []
+        self._startup_failures = 0  # workers in a row that died before they were ready
 
     def __enter__(self):
         return self
@@ -97,7 +116,11 @@ class WorkerPool:
         self.close(wait=exc_info[0] is None)
 
     def close(self, wait=True):
-        """Stop the workers: ask them to finish (``wait``) or end them at once."""
+        """Stop the workers: ask them to finish (``wait``) or end them at once (a second Ctrl-C waits)."""
+        with _sigint_ignored():
+            self._close(wait)
+
+    def _close(self, wait):
         for worker in self._workers:
             if wait and worker.process.is_alive():
                 try:
@@ -148,22 +171,30 @@ class WorkerPool:
             busy = [w for w in self._workers if w.task is not None]
             ready = set(connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
             for worker in busy:
-                if worker.conn in ready:
-                    try:
-                        index, result, error = worker.conn.recv()
-                    except (EOFError, OSError):
-                        pass  # died: handled below
-                    else:
-                        worker.task = None
-                        yield index, result, error
-                        continue
-                if worker.conn in ready or worker.process.sentinel in ready:
+                if worker.conn not in ready and worker.process.sentinel not in ready:
+                    continue
+                try:
+                    message = worker.conn.recv() if worker.conn.poll() else None
+                except (EOFError, OSError):
+                    message = None  # died
+                if message == _READY:
+                    worker.ready, self._startup_failures = True, 0
+                elif message is not None:
+                    worker.task = None
+                    yield message
+                elif not worker.process.is_alive() or worker.conn in ready:
                     yield from self._bury(worker, pending, deaths)
 
     def _bury(self, worker, pending, deaths):
         index, task = worker.task
         self._retire(worker)
         how = describe_exit(worker.process.exitcode)
+        if not worker.ready:  # died while starting: not this task's fault
+            self._startup_failures += 1
+            if self._startup_failures >= STARTUP_FAILURES:
+                raise PoolBroken(f"{self._startup_failures} worker processes in a row died while starting ({how})")
+            pending.appendleft((index, task))
+            return
         deaths[index] += 1
         retrying = deaths[index] <= self.retries
         if self.on_death is not None:
