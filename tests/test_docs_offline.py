@@ -20,6 +20,8 @@ CSS_REMOTE = re.compile(r"(@import\s+|url\(\s*)[\"']?\s*(https?:)?//", re.IGNORE
 PAGE_LINK_RELS = {"canonical", "alternate", "prev", "next", "author", "license", "help", "search"}
 FORMULA_IN_MARKDOWN = re.compile(r"\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL)
 RAW_LATEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|class=\"arithmatex\"")
+MATH_ELEMENT = re.compile(r"<math.*?</math>", re.DOTALL)
+SHOWN_BACKSLASH = re.compile(r">[^<]*\\[^<]*<")
 
 
 class _RemoteAssets(HTMLParser):
@@ -80,6 +82,9 @@ def math_problems(site, docs=REPO / "docs"):
         if raw:
             problems.append(f"{built.relative_to(site)}: raw LaTeX left ({raw.group(0)!r} at "
                             f"{article[max(0, raw.start() - 40):raw.end() + 40]!r})")
+        shown = [m.group(0) for m in map(SHOWN_BACKSLASH.search, MATH_ELEMENT.findall(article)) if m]
+        if shown:
+            problems.append(f"{built.relative_to(site)}: a formula shows a backslash: {shown[0]!r}")
         if article.count("<math") != formulas:
             problems.append(f"{built.relative_to(site)}: {article.count('<math')} <math> element(s) "
                             f"for {formulas} formula(s) in {source.name}")
@@ -148,9 +153,11 @@ def test_hook_turns_formulas_into_mathml():
     assert out.count("<math") == 2 and 'display="block"' in out and 'display="inline"' in out
     assert "<mo>&#x0003C;</mo>" in out and "<mfrac>" in out and "arithmatex" not in out
     assert "<code>\\(kept\\)</code>" in out  # only arithmatex's wrappers are formulas
+    text = hook.on_page_content('<span class="arithmatex">\\(\\text{min\\_face\\_size \\& 5\\%}\\)</span>', page=page)
+    assert "<mtext>min_face_size&#x000A0;&amp;&#x000A0;5%</mtext>" in text
 
 
-@pytest.mark.parametrize("tex, reason", [("\\foo x", "unknown command \\\\foo"), ("x_", "MissingSuperScript"),
+@pytest.mark.parametrize("tex, reason", [("\\foo x", "would show as '.*foo'"), ("x_", "MissingSuperScript"),
                                          ("\\begin{cases} a", "MissingEnd")])
 def test_hook_stops_the_build_on_a_formula_it_cannot_convert(tex, reason):
     hook = _load_hook()

@@ -4,9 +4,10 @@
 ``<span class="arithmatex">\\( ... \\)</span>`` or ``<div class="arithmatex">\\[ ... \\]</div>``;
 this hook replaces each wrapper by the MathML that ``latex2mathml`` makes of it. Browsers
 render MathML themselves (MathML Core: Chromium 109+, Firefox, Safari), so the built site
-needs no script, font or network to show the formulas. A formula the converter cannot read,
-or with a command it does not know (it would show as raw ``\\name``), stops the build, naming
-the page and the formula.
+needs no script, font or network to show the formulas. LaTeX's text-mode escapes inside
+``\\text{...}`` (``\\_``, ``\\%``, ...) become their characters. A formula the converter cannot
+read, or that would show a backslash (a command it does not know, kept as raw ``\\name``), stops
+the build, naming the page and the formula.
 """
 import html
 import re
@@ -24,20 +25,24 @@ FORMULA = re.compile(
     r'|<div class="arithmatex">\\\[(?P<block>.*?)\\\]</div>',
     re.DOTALL,
 )
-# latex2mathml keeps a command it does not know as the text of a token: <mi>\foo</mi>
-UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
+# latex2mathml keeps what it does not know as text: <mi>\foo</mi>, <mtext>min\_size</mtext>
+LEFTOVER_BACKSLASH = re.compile(r">([^<]*\\[^<]*)<")
+MTEXT = re.compile(r"(<mtext[^>]*>)(.*?)(</mtext>)", re.DOTALL)
+TEXT_ESCAPE = re.compile(r"\\([_%&#$\{\}])")
 
 
 def formula_to_mathml(tex, display):
     """MathML ``<math>`` element for the LaTeX ``tex`` (``display``: a block formula).
 
-    Raises ``ValueError`` for a command the converter does not know; the converter's own
-    errors (an unclosed environment, a missing subscript) pass through.
+    Raises ``ValueError`` when a backslash would be shown (a command the converter does not
+    know); the converter's own errors (an unclosed environment, a missing subscript) pass through.
     """
     mathml = latex_to_mathml(tex.strip(), display="block" if display else "inline")
-    unknown = UNKNOWN_COMMAND.search(mathml)
-    if unknown:
-        raise ValueError(f"unknown command {unknown.group(1)}")
+    mathml = MTEXT.sub(lambda m: m.group(1) + TEXT_ESCAPE.sub(lambda e: html.escape(e.group(1)), m.group(2))
+                       + m.group(3), mathml)
+    leftover = LEFTOVER_BACKSLASH.search(mathml)
+    if leftover:
+        raise ValueError(f"unknown command or escape, it would show as {leftover.group(1)!r}")
     return mathml
 
 
