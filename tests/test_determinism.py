@@ -52,6 +52,7 @@ def _core_type_params():
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline
 @pytest.mark.parametrize("core_type", _core_type_params())
 @pytest.mark.pipeline
 def test_detections_are_the_same_bits_at_every_thread_count(core_type):
