@@ -17,8 +17,6 @@ import pytest
 
 import tinymtcnn
 
-pytestmark = pytest.mark.pipeline  # runs the detector: every box task of the assignments
-
 PROBE = Path(__file__).resolve().parent / "probes" / "readonly_probe.py"
 
 
