@@ -54,7 +54,6 @@ def _core_type_params():
 @pytest.mark.slow
 @pytest.mark.pipeline
 @pytest.mark.parametrize("core_type", _core_type_params())
-@pytest.mark.pipeline
 def test_detections_are_the_same_bits_at_every_thread_count(core_type):
     missing = CORE_TYPES.get(core_type, set()) - _cpu_flags()
     if missing and not os.environ.get("OPENBLAS_CORETYPE"):
