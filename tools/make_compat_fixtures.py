@@ -200,6 +200,65 @@ def ipazc_cases(MTCNN, photos):
     return cases
 
 
+# ---------------------------------------------------------------------------- comparing answers
+LANDMARK_KEYS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+def faces_in(package, answer, box_format="xywh"):
+    """``(boxes (N, 4) x1, y1, x2, y2, landmarks (N, 5, 2) or None)`` of one image's JSON answer:
+    facenet-pytorch's ``detect`` tuple or mtcnn's list of dicts."""
+    if package == "facenet":
+        boxes = answer[0]
+        points = answer[2] if len(answer) == 3 else None
+        if boxes is None:
+            return np.zeros((0, 4)), None if len(answer) < 3 else np.zeros((0, 5, 2))
+        return np.array(boxes, dtype=float), None if points is None else np.array(points, dtype=float)
+    boxes = np.array([f["box"] for f in answer], dtype=float).reshape(-1, 4)
+    if box_format == "xywh":
+        boxes[:, 2:] += boxes[:, :2]
+    if answer and "keypoints" not in answer[0]:
+        return boxes, None
+    points = np.array([[f["keypoints"][k] for k in LANDMARK_KEYS] for f in answer], dtype=float)
+    return boxes, points.reshape(-1, 5, 2)
+
+
+def match_faces(theirs, ours):
+    """Pairs ``(i, j)`` of theirs[i] and ours[j], boxes ``(N, 4)``: greedy, nearest centres first."""
+    ct = (theirs[:, :2] + theirs[:, 2:]) / 2
+    co = (ours[:, :2] + ours[:, 2:]) / 2
+    dist = np.linalg.norm(ct[:, None] - co[None], axis=2) if len(ct) and len(co) else np.zeros((len(ct), len(co)))
+    pairs = []
+    while dist.size and np.isfinite(dist).any():
+        i, j = np.unravel_index(np.argmin(dist), dist.shape)
+        pairs.append((int(i), int(j)))
+        dist[i, :], dist[:, j] = np.inf, np.inf
+    return sorted(pairs)
+
+
+def differences(theirs, ours):
+    """``(faces theirs, faces ours, max |box corner| difference, max |landmark| difference)`` over
+    matched faces, from two :func:`faces_in` results (differences None when nothing matched)."""
+    (tb, tl), (ob, ol) = theirs, ours
+    pairs = match_faces(tb, ob)
+    box = max((np.abs(tb[i] - ob[j]).max() for i, j in pairs), default=None)
+    lmk = None
+    if tl is not None and ol is not None:
+        lmk = max((np.abs(tl[i] - ol[j]).max() for i, j in pairs), default=None)
+    return len(tb), len(ob), box, lmk
+
+
+def comparison_rows(theirs, ours):
+    """``[(package, photo, faces theirs, faces ours, max box diff, max landmark diff)]`` of the
+    single-photo detections in two ``{"facenet": cases, "ipazc": cases}`` records."""
+    rows = []
+    for package, prefix in (("facenet", "detect/"), ("ipazc", "detect_faces/")):
+        for case, answer in theirs[package].items():
+            if case.startswith(prefix):
+                rows.append((package, case[len(prefix):], *differences(
+                    faces_in(package, answer["answer"]), faces_in(package, ours[package][case]["answer"]))))
+    return rows
+
+
 # ---------------------------------------------------------------------------- worker (in the venv)
 def worker(package, folder):
     import importlib.metadata as md
