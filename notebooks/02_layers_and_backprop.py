@@ -44,6 +44,8 @@
 # cell below it, which says *right*, *wrong* (and why) or *not answered yet*. The sections also
 # name the **assignment tasks** that match them (`python tools/make_assignment.py list`): in the
 # student copy those functions are yours to write, and this notebook runs on your code.
+# So do the checks: one that disagrees with an answer you are sure of may be pointing at your task
+# code, and that task's tests (`python -m pytest -m task_N_M`) will say.
 
 # %%
 import os

@@ -44,6 +44,8 @@
 # cell below it, which says *right*, *wrong* (and why) or *not answered yet*. The sections name the
 # **assignment tasks** 4.1, 4.2 and 4.3 that match them (`python tools/make_assignment.py list`):
 # in the student copy those functions are yours, and this notebook runs on your code.
+# So do the checks: one that disagrees with an answer you are sure of may be pointing at your task
+# code, and that task's tests (`python -m pytest -m task_N_M`) will say.
 
 # %%
 import os

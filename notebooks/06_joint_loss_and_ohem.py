@@ -41,6 +41,8 @@
 # *wrong* (and why) or *not answered yet*. Section 1 is **assignment task 6.2** and sections 2–3 are
 # **task 6.1** (`python tools/make_assignment.py list`): in the student copy those functions are
 # yours, and this notebook runs on your code.
+# So do the checks: one that disagrees with an answer you are sure of may be pointing at your task
+# code, and that task's tests (`python -m pytest -m task_N_M`) will say.
 
 # %%
 import os
