@@ -62,6 +62,9 @@ def test_prediction_blank_right_wrong_and_unavailable():
 
     missing = exercises.check_prediction("2", 3, stub)
     assert missing.status == exercises.UNAVAILABLE and "Task 4.1" in repr(missing)
+    broken = exercises.check_prediction("2", 3, lambda: [][1])
+    assert broken.status == exercises.UNAVAILABLE and "IndexError" in repr(broken)
+    assert exercises.check_function("2", max, lambda *a: stub(), [("x", (1, 2))]).status == exercises.UNAVAILABLE
 
 
 def _reference(dout, x, w):

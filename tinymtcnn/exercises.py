@@ -10,12 +10,13 @@ Each exercise of ``notebooks/`` ends with a check cell that calls one of
 * ``check_parameter(exercise, value, condition, explanation)`` — a parameter to change:
   ``condition(value)`` returns ``(ok, what happened)``.
 
-Each returns a :class:`Verdict` whose text (shown by Jupyter as the cell's result) starts with
-``right``, ``wrong``, ``not answered yet`` (the placeholder ``None`` or ``...`` is still there, or
-the function raises ``NotImplementedError`` or returns ``None``) or ``cannot check yet`` (the
-package code the check runs is an unfinished assignment task). A check never raises, except in
-the teacher's version of a notebook, which calls :func:`expect_answers` so that a check that is
-not ``right`` stops the notebook (CI runs the notebooks with their answers filled in).
+Each returns a :class:`Verdict`, shown by Jupyter as the cell's result: ``Your turn N: right.``,
+``wrong.`` (both with the explanation), ``not answered yet.`` (the placeholder ``None`` or ``...``
+is still there, or the function raises ``NotImplementedError`` or returns ``None``) or ``cannot
+check yet.`` (the package code the check runs is an unfinished assignment task, or it raised). A
+check never raises, except in the teacher's version of a notebook, which calls
+:func:`expect_answers` so that a check that is not ``right`` stops the notebook (CI runs the
+notebooks with their answers filled in).
 """
 import copy
 from dataclasses import dataclass
@@ -63,7 +64,10 @@ def _verdict(exercise, status, text, explanation=""):
 
 
 def _unavailable(exercise, err):
-    return _verdict(exercise, UNAVAILABLE, f"the code it runs is not written yet ({err}); finish that task first.")
+    if isinstance(err, NotImplementedError):
+        return _verdict(exercise, UNAVAILABLE, f"the code it runs is not written yet ({err}); finish that task first.")
+    return _verdict(exercise, UNAVAILABLE, f"the package code it runs raised {type(err).__name__}: {err} "
+                                           "(in a student copy: is one of your tasks wrong? its tests will say).")
 
 
 def _show(value):
@@ -143,7 +147,7 @@ def check_prediction(exercise, prediction, actual, explanation="", *, tolerance=
         return _verdict(exercise, WRONG, f"{prediction!r} is not one of the answers {list(choices)}.")
     try:
         truth = actual() if callable(actual) else actual
-    except NotImplementedError as err:
+    except Exception as err:  # NotImplementedError: an unfinished task of the student copy
         return _unavailable(exercise, err)
     problem = compare(truth, prediction, atol=tolerance, name="your prediction")
     if problem is None:
@@ -176,7 +180,7 @@ def check_function(exercise, candidate, reference, cases, *, names=None, atol=1e
     for label, args in cases:
         try:
             expected = reference(*copy.deepcopy(args))
-        except NotImplementedError as err:
+        except Exception as err:  # NotImplementedError: an unfinished task of the student copy
             return _unavailable(exercise, err)
         try:
             got = candidate(*copy.deepcopy(args))
