@@ -1,4 +1,10 @@
-"""Atomic file writes: a crash never leaves a half-written file behind."""
+"""Atomic file writes: a crash never leaves a half-written file behind.
+
+The data is written to a temporary file beside the destination, flushed to the disk
+(``fsync``), then renamed over the destination in one ``os.replace``; the folder is synced
+too where the system allows it, so that after a power cut either the old or the new file is
+there, never a mixture or an empty one.
+"""
 import contextlib
 import os
 import tempfile
@@ -20,11 +26,35 @@ def atomic_path(path, mode=0o644):
     try:
         yield tmp
         os.chmod(tmp, mode)
+        _fsync_file(tmp)
         os.replace(tmp, path)
+        _fsync_folder(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _fsync_file(name):
+    fd = os.open(name, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder):
+    """Make the rename durable (best effort: some systems cannot open or sync a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path, data):
