@@ -1,0 +1,421 @@
+"""Grade student copies task by task, without ever importing student code in this process.
+
+For each task the grader (this process) draws the inputs from a seed chosen at grading time, computes
+the expected outputs with the teacher's package, and starts a child process (``grading/child.py``:
+``python -I -S -B``, the submission's ``tinymtcnn/`` as the only ``tinymtcnn``, its working folder a
+fresh temporary folder, a time limit) that imports the student's task module, runs the calls and
+returns raw outputs as ``.npz`` files. The verdict is this process's comparison of those numbers with
+its own: nothing the student's code prints, writes, exits with or patches in the child can pass a
+case. A task scores 0 when its code refers to (static check of the task's functions here) or calls
+(traps in the child) the package's own fast implementation of the same computation. Details, and
+what the grader cannot detect: docs/teachers_guide.md, section "Grading".
+
+Used by ``make_assignment.py grade``; :func:`grade_class` is the entry point.
+"""
+import ast
+import compileall
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from assignment_source import PACKAGE, REPO, find_tasks  # noqa: E402
+from grading.cases import Unsupported, Wrong  # noqa: E402
+
+CHILD = Path(__file__).resolve().parent / "grading" / "child.py"
+DEFAULT_POINTS = Path(__file__).resolve().parent / "grading_points.toml"
+DEFAULT_TIMEOUT = 60.0
+MEMORY_BYTES = 4 << 30  # address-space limit of a child
+# names a task function has no reason to use: ways around the traps, or out of the process
+NOT_ALLOWED = {"exec", "eval", "compile", "__import__", "importlib", "reload", "atexit", "_exit", "subprocess",
+               "ctypes", "gc", "_getframe", "__globals__", "__code__", "__closure__", "tb_frame", "f_back",
+               "f_globals", "f_locals", "open", "system", "popen", "setprofile", "settrace", "modules"}
+NOT_IMPORTED = {"importlib", "gc", "ctypes", "subprocess", "atexit", "os", "sys", "builtins", "inspect",
+                "multiprocessing", "socket", "types", "pytest"}
+
+
+class GradingError(Exception):
+    """Something the grader itself could not do (not a student's failure): exit status 1."""
+
+
+# --------------------------------------------------------------------------- configuration
+def load_points(path, task_ids):
+    """``{task: points}`` from a TOML file (``default = 10`` and a ``[points]`` table by task id)."""
+    path = Path(path) if path else DEFAULT_POINTS
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() or path != DEFAULT_POINTS else {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"points file {path}: {exc}") from None
+    default, table = config.get("default", 10), config.get("points", {})
+    unknown = sorted(set(table) - set(task_ids))
+    if unknown and path != DEFAULT_POINTS:
+        raise ValueError(f"points file {path}: unknown task(s) {unknown}; known: {list(task_ids)}")
+    points = {t: table.get(t, default) for t in task_ids}
+    bad = {t: p for t, p in points.items() if not isinstance(p, (int, float)) or p < 0}
+    if bad:
+        raise ValueError(f"points file {path}: points must be numbers >= 0, got {bad}")
+    return {t: float(p) for t, p in points.items()}
+
+
+def third_party_packages(package_dir):
+    """Top-level modules outside the standard library that the teacher's package imports (numpy, numba,
+    PIL, ...): found in its source, not imported."""
+    names = set()
+    for path in Path(package_dir).rglob("*.py"):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            continue
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Import):
+                names.update(a.name.split(".")[0] for a in n.names)
+            elif isinstance(n, ast.ImportFrom) and n.level == 0 and n.module:
+                names.add(n.module.split(".")[0])
+    return sorted(names - set(sys.stdlib_module_names) - {PACKAGE})
+
+
+def read_rules(package_dir=Path(REPO) / PACKAGE):
+    """What a child may read besides the submission and its own folder: the Python installation and
+    the packages the teacher's package uses (with their ``.libs``), not the rest of site-packages (the
+    teacher's own tinymtcnn may be installed there, and other students' work is elsewhere)."""
+    import importlib.util
+
+    allow = []
+    for name in third_party_packages(package_dir):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            allow += [str(Path(folder).resolve()), str(Path(folder).resolve()) + ".libs"]
+        if spec and spec.origin and not spec.submodule_search_locations:
+            allow.append(str(Path(spec.origin).resolve()))
+    site = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    stdlib = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")}
+    return [["allow", p] for p in allow] + [["deny", p] for p in sorted(site)] + \
+        [["allow", p] for p in sorted(stdlib)] + [["allow", "/dev/null"]]
+
+
+# --------------------------------------------------------------------------- the tasks of one grading run
+class Prepared:
+    """One task's cases (drawn once per run: every student gets the same inputs) and what is scanned."""
+
+    def __init__(self, task, checker, seed, index):
+        self.task, self.checker = task, checker
+        self.cases = checker.make(np.random.default_rng([seed, index]))
+        self.functions = [(r.path, r.function) for r in task.regions]
+        self.twin_names = {n for _, n in checker.twins}
+
+
+def prepare(selected=None, seed=None, repo=REPO):
+    """``(seed, [Prepared])`` for the tasks ``selected`` (default all) of the teacher's package."""
+    from grading import checkers
+
+    tasks = find_tasks(repo)
+    ids = list(tasks) if not selected else [str(t) for t in selected]
+    unknown = [t for t in ids if t not in tasks]
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; known: {list(tasks)}")
+    table = checkers(Path(repo) / PACKAGE)
+    missing = [t for t in ids if t not in table]
+    if missing:
+        raise ValueError(f"no grading checker for task(s) {missing} (tools/grading/tasks.py)")
+    seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
+    return seed, [Prepared(tasks[t], table[t], seed, i) for i, t in enumerate(ids)]
+
+
+# --------------------------------------------------------------------------- static check (no import)
+def _names(node):
+    """Names a function loads and binds (``Name`` ids, attribute names, imported modules)."""
+    loads, bound, imports = [], set(), []
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            (loads.append((n.id, n.lineno)) if isinstance(n.ctx, ast.Load) else bound.add(n.id))
+        elif isinstance(n, ast.Attribute):
+            loads.append((n.attr, n.lineno))
+        elif isinstance(n, ast.arg):
+            bound.add(n.arg)
+        elif isinstance(n, ast.Import):
+            imports += [(a.name, n.lineno) for a in n.names]
+        elif isinstance(n, ast.ImportFrom) and n.level == 0:
+            imports.append((n.module or "", n.lineno))
+    return loads, bound, imports
+
+
+def static_findings(package_dir, prepared):
+    """Reasons to score the task 0 found in the source of its functions (and the module's own helpers
+    they use): a fast twin or a construct that reaches around the grader. Never imports."""
+    found = []
+    for rel, function in prepared.functions:
+        path = Path(package_dir).parent / rel
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue  # the child reports the import error
+        defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        todo, seen = [function], set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in defs or name in prepared.twin_names:
+                continue
+            seen.add(name)
+            loads, bound, imports = _names(defs[name])
+            for ident, line in loads:
+                if ident in bound:
+                    continue
+                if ident in prepared.twin_names:
+                    found.append(f"{rel}:{line} ({name}) refers to {ident}, the package's fast implementation "
+                                 f"of this computation: a task function must compute its result itself")
+                elif ident in NOT_ALLOWED:
+                    found.append(f"{rel}:{line} ({name}) uses {ident!r}, which task code may not use")
+                elif ident in defs:
+                    todo.append(ident)
+            found += [f"{rel}:{line} ({name}) imports {mod!r}, which task code may not use"
+                      for mod, line in imports if mod.split(".")[0] in NOT_IMPORTED]
+    return list(dict.fromkeys(found))
+
+
+# --------------------------------------------------------------------------- the child process
+def _decode(spec, arrays):
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if kind == "none":
+        return None
+    if kind in ("bool", "int", "float"):
+        value = arrays[spec["array"]]
+        return bool(value) if kind == "bool" else int(value) if kind == "int" else float(value)
+    if kind == "array":
+        return arrays[spec["array"]]
+    if kind == "sequence":
+        items = [_decode(s, arrays) for s in spec["items"]]
+        return tuple(items) if spec.get("type") != "list" else items
+    if kind == "dict":
+        return {k: _decode(s, arrays) for k, s in spec["items"].items()}
+    return Unsupported(str(spec.get("type", "value of unknown type")) if isinstance(spec, dict) else "malformed")
+
+
+def _read_case(folder, k):
+    """``(record, results)`` of case ``k`` written by the child, or ``(None, None)``: plain files only,
+    arrays without pickles."""
+    js, npz = folder / f"case_{k}.json", folder / f"case_{k}.npz"
+    if not js.is_file() or js.is_symlink() or npz.is_symlink() or js.stat().st_size > 1 << 20:
+        return None, None
+    try:
+        record = json.loads(js.read_text(encoding="utf-8"))
+        if "result" not in record:
+            return record, None
+        with np.load(npz, allow_pickle=False) as z:
+            arrays = {k2: z[k2] for k2 in z.files}
+        return record, _decode(record["result"], arrays)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return {"error": f"unreadable output ({type(exc).__name__})"}, None
+
+
+def run_child(prepared, submission_root, folder, timeout):
+    """Run one task's calls in a child; returns ``{"events", "timed_out", "returncode", "output", "seconds"}``."""
+    folder.mkdir(parents=True)
+    np.savez(folder / "inputs.npz", **prepared.cases.arrays)
+    read_fd, write_fd = os.pipe()
+    request = {"submission": str(submission_root), "site_dirs": [str(Path(np.__file__).resolve().parents[1])],
+               "read_rules": read_rules(), "inputs": str(folder / "inputs.npz"), "event_fd": write_fd,
+               "module": prepared.checker.module, "twins": [list(t) for t in prepared.checker.twins],
+               "cases": [{"calls": c.calls} for c in prepared.cases.cases], "memory_bytes": MEMORY_BYTES}
+    (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder), "LANG": "C.UTF-8",
+           "TINYMTCNN_DISABLE_JIT": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    events, chunks = [], []
+
+    def read_events():
+        total = 0
+        with os.fdopen(read_fd, "rb") as pipe:
+            for line in pipe:
+                total += len(line)
+                if total < 1 << 20:
+                    chunks.append(line)
+
+    reader = threading.Thread(target=read_events, daemon=True)
+    start = time.perf_counter()
+    with open(folder / "output.txt", "wb") as out:
+        try:
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-B", str(CHILD), str(folder / "request.json")],
+                                    cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    pass_fds=(write_fd,), start_new_session=True)
+        finally:
+            os.close(write_fd)
+        reader.start()
+        timed_out = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    reader.join(5)
+    for line in chunks:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            events.append(record)
+    with open(folder / "output.txt", "rb") as f:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - 2000))
+        output = f.read().decode("utf-8", "replace")
+    return {"events": events, "timed_out": timed_out, "returncode": proc.returncode, "output": output,
+            "seconds": time.perf_counter() - start}
+
+
+# --------------------------------------------------------------------------- scoring
+def _case_problems(case, results):
+    try:
+        return [p for p in case.check(results) if p]
+    except Wrong as exc:
+        return [str(exc)]
+    except Exception as exc:  # noqa: BLE001 - an output the checker did not foresee is wrong, not a crash
+        return [f"output not as expected ({type(exc).__name__}: {exc})"]
+
+
+def score_task(prepared, points, run, static, folder, seed, timeout):
+    """One task's result dict: score, max_score, reason (why 0 before any case), cases (name, passed,
+    message), notes (what the grader refused)."""
+    task = prepared.task
+    result = {"task": task.id, "title": task.title, "max_score": points, "score": 0.0, "reason": "",
+              "cases": [], "notes": [], "seed": seed, "seconds": round(run["seconds"], 2)}
+    if not any(e.get("ready") for e in run["events"]):
+        raise GradingError(f"task {task.id}: the grading child did not start (exit status {run['returncode']}): "
+                           f"{run['output'].strip()[-500:]}")
+    twins = sorted({str(e["twin"]) for e in run["events"] if "twin" in e})
+    denied = [f"{e['denied']}: {e.get('detail', '')}" for e in run["events"] if "denied" in e]
+    result["notes"] = [f"the grader refused {d}" for d in dict.fromkeys(denied)][:5]
+    imported = [e for e in run["events"] if "import_error" in e]
+    if static or twins:
+        result["reason"] = "; ".join([f"called {t}, the package's fast implementation of this computation "
+                                      "(a task function must compute its result itself)" for t in twins] + static)
+    elif imported:
+        e = imported[0]
+        result["reason"] = f"importing {prepared.checker.module} failed: {e['import_error']}" + \
+            (f" at {e['where']}" if e.get("where") else "")
+    elif run["timed_out"]:
+        done = sum((folder / f"case_{k}.json").is_file() for k in range(len(prepared.cases.cases)))
+        running = prepared.cases.cases[min(done, len(prepared.cases.cases) - 1)].name
+        result["reason"] = f"timed out after {timeout:g} s (running case {running!r})"
+    total = sum(c.points for c in prepared.cases.cases) or 1.0
+    earned = 0.0
+    for k, case in enumerate(prepared.cases.cases):
+        record, results = (None, None) if result["reason"] else _read_case(folder, k)
+        if result["reason"]:
+            problems = [result["reason"]]
+        elif record is None:
+            problems = [f"no result: the child process ended during this case (exit status {run['returncode']})"]
+        elif "error" in record:
+            error = str(record["error"])
+            hint = " (not implemented yet)" if error.startswith("NotImplementedError") else ""
+            problems = [f"raised {error}{hint}" + (f" at {record['where']}" if record.get("where") else "")]
+        else:
+            problems = _case_problems(case, results)
+        passed = not problems
+        earned += case.points if passed else 0.0
+        result["cases"].append({"name": case.name, "passed": passed, "points": case.points,
+                                "message": "" if passed else f"{case.describe}: " + "; ".join(problems)})
+    result["score"] = round(points * earned / total, 2)
+    return result
+
+
+# --------------------------------------------------------------------------- a class
+def find_submissions(paths):
+    """``[(student id, folder)]``: each path is a submission (has ``tinymtcnn/``) or a folder of them."""
+    found = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise ValueError(f"{p} is not a folder")
+        if (p / PACKAGE).is_dir():
+            found.append((p.resolve().name, p))
+        else:
+            subs = sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+            if not subs:
+                raise ValueError(f"{p} has no {PACKAGE}/ package and no student folders")
+            found += [(d.name, d) for d in subs]
+    ids = [s for s, _ in found]
+    twice = sorted({s for s in ids if ids.count(s) > 1})
+    if twice:
+        raise ValueError(f"two submissions have the same folder name (student id): {twice}")
+    return found
+
+
+def _copy_submission(src, dst):
+    """The submission's Python modules (no links, data or compiled files), then byte-compiled
+    (compiling runs no code): the child reads this copy, never the student's folder."""
+    def ignore(folder, names):
+        return [n for n in names if os.path.islink(os.path.join(folder, n)) or n == "__pycache__"
+                or (not n.endswith(".py") and not os.path.isdir(os.path.join(folder, n)))]
+
+    shutil.copytree(src / PACKAGE, dst / PACKAGE, ignore=ignore)
+    compileall.compile_dir(dst / PACKAGE, quiet=2, workers=1)
+
+
+def _total(student):
+    student["score"] = round(sum(t["score"] for t in student["tasks"]), 2)
+    student["tasks"].sort(key=lambda t: [int(x) for x in t["task"].split(".")])
+
+
+def grade_class(paths, selected=None, points_file=None, timeout=DEFAULT_TIMEOUT, jobs=None, seed=None,
+                progress=None):
+    """Grade every submission under ``paths``: ``{"seed", "tasks", "students": [...]}``. A student's
+    entry has ``student``, ``score``, ``max_score``, ``tasks`` (:func:`score_task` dicts) and ``error``
+    (the grader's own failure on it, else empty). One student's crash or loop never stops the others."""
+    submissions = find_submissions(paths)
+    seed, prepared = prepare(selected, seed)
+    points = load_points(points_file, [p.task.id for p in prepared])
+    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    students = {sid: {"student": sid, "folder": str(folder), "score": 0.0, "tasks": [], "error": "",
+                      "max_score": sum(points.values())} for sid, folder in submissions}
+    with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
+        roots = {}
+        for sid, folder in submissions:
+            if not (folder / PACKAGE / "__init__.py").is_file():
+                students[sid]["error"] = f"{folder} has no {PACKAGE}/__init__.py"
+                continue
+            roots[sid] = Path(tmp) / sid / "submission"
+            try:
+                _copy_submission(folder, roots[sid])
+            except OSError as exc:
+                students[sid]["error"] = f"could not copy {folder / PACKAGE}: {exc}"
+                roots.pop(sid)
+
+        def grade_one(job):
+            sid, k = job
+            p = prepared[k]
+            folder = Path(tmp) / sid / f"task_{p.task.id}"
+            static = static_findings(roots[sid] / PACKAGE, p)
+            run = run_child(p, roots[sid], folder, timeout)
+            return score_task(p, points[p.task.id], run, static, folder, seed, timeout)
+
+        jobs_list = [(sid, k) for sid in roots for k in range(len(prepared))]
+        with ThreadPoolExecutor(jobs) as pool:
+            futures = {job: pool.submit(grade_one, job) for job in jobs_list}
+            for (sid, k), future in futures.items():
+                try:
+                    students[sid]["tasks"].append(future.result())
+                except (GradingError, OSError, ValueError) as exc:
+                    students[sid]["error"] = students[sid]["error"] or str(exc)
+                if progress and k == len(prepared) - 1:
+                    _total(students[sid])
+                    progress(students[sid])
+    for s in students.values():
+        _total(s)
+    return {"seed": seed, "tasks": [{"task": p.task.id, "title": p.task.title, "points": points[p.task.id],
+                                     "cases": len(p.cases.cases)} for p in prepared],
+            "students": list(students.values())}
