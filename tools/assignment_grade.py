@@ -12,7 +12,6 @@ what the grader cannot detect: docs/teachers_guide.md, section "Grading".
 
 Used by ``make_assignment.py grade``; :func:`grade_class` is the entry point.
 """
-import ast
 import compileall
 import json
 import os
@@ -21,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -34,18 +32,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from assignment_source import PACKAGE, REPO, find_tasks  # noqa: E402
 from grading.cases import Unsupported, Wrong  # noqa: E402
+from grading.static import read_rules, static_findings  # noqa: E402
 
 CHILD = Path(__file__).resolve().parent / "grading" / "child.py"
 DEFAULT_POINTS = Path(__file__).resolve().parent / "grading_points.toml"
 DEFAULT_TIMEOUT = 60.0
 MEMORY_BYTES = 4 << 30  # address-space limit of a child
-# names a task function has no reason to use: ways around the traps, or out of the process
-NOT_ALLOWED = {"exec", "eval", "compile", "__import__", "importlib", "reload", "atexit", "_exit", "subprocess",
-               "ctypes", "gc", "_getframe", "__globals__", "__code__", "__closure__", "tb_frame", "f_back",
-               "f_globals", "f_locals", "open", "system", "popen", "setprofile", "settrace", "modules"}
-NOT_IMPORTED = {"importlib", "gc", "ctypes", "subprocess", "atexit", "os", "sys", "builtins", "inspect",
-                "multiprocessing", "socket", "types", "pytest"}
-
 
 class GradingError(Exception):
     """Something the grader itself could not do (not a student's failure): exit status 1."""
@@ -68,45 +60,6 @@ def load_points(path, task_ids):
     if bad:
         raise ValueError(f"points file {path}: points must be numbers >= 0, got {bad}")
     return {t: float(p) for t, p in points.items()}
-
-
-def third_party_packages(package_dir):
-    """Top-level modules outside the standard library that the teacher's package imports (numpy, numba,
-    PIL, ...): found in its source, not imported."""
-    names = set()
-    for path in Path(package_dir).rglob("*.py"):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, UnicodeDecodeError):
-            continue
-        for n in ast.walk(tree):
-            if isinstance(n, ast.Import):
-                names.update(a.name.split(".")[0] for a in n.names)
-            elif isinstance(n, ast.ImportFrom) and n.level == 0 and n.module:
-                names.add(n.module.split(".")[0])
-    return sorted(names - set(sys.stdlib_module_names) - {PACKAGE})
-
-
-def read_rules(package_dir=Path(REPO) / PACKAGE):
-    """What a child may read besides the submission and its own folder: the Python installation and
-    the packages the teacher's package uses (with their ``.libs``), not the rest of site-packages (the
-    teacher's own tinymtcnn may be installed there, and other students' work is elsewhere)."""
-    import importlib.util
-
-    allow = []
-    for name in third_party_packages(package_dir):
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        for folder in (spec.submodule_search_locations or []) if spec else []:
-            allow += [str(Path(folder).resolve()), str(Path(folder).resolve()) + ".libs"]
-        if spec and spec.origin and not spec.submodule_search_locations:
-            allow.append(str(Path(spec.origin).resolve()))
-    site = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
-    stdlib = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")}
-    return [["allow", p] for p in allow] + [["deny", p] for p in sorted(site)] + \
-        [["allow", p] for p in sorted(stdlib)] + [["allow", "/dev/null"]]
 
 
 # --------------------------------------------------------------------------- the tasks of one grading run
@@ -135,57 +88,6 @@ def prepare(selected=None, seed=None, repo=REPO):
         raise ValueError(f"no grading checker for task(s) {missing} (tools/grading/tasks.py)")
     seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
     return seed, [Prepared(tasks[t], table[t], seed, i) for i, t in enumerate(ids)]
-
-
-# --------------------------------------------------------------------------- static check (no import)
-def _names(node):
-    """Names a function loads and binds (``Name`` ids, attribute names, imported modules)."""
-    loads, bound, imports = [], set(), []
-    for n in ast.walk(node):
-        if isinstance(n, ast.Name):
-            (loads.append((n.id, n.lineno)) if isinstance(n.ctx, ast.Load) else bound.add(n.id))
-        elif isinstance(n, ast.Attribute):
-            loads.append((n.attr, n.lineno))
-        elif isinstance(n, ast.arg):
-            bound.add(n.arg)
-        elif isinstance(n, ast.Import):
-            imports += [(a.name, n.lineno) for a in n.names]
-        elif isinstance(n, ast.ImportFrom) and n.level == 0:
-            imports.append((n.module or "", n.lineno))
-    return loads, bound, imports
-
-
-def static_findings(package_dir, prepared):
-    """Reasons to score the task 0 found in the source of its functions (and the module's own helpers
-    they use): a fast twin or a construct that reaches around the grader. Never imports."""
-    found = []
-    for rel, function in prepared.functions:
-        path = Path(package_dir).parent / rel
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-            continue  # the child reports the import error
-        defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        todo, seen = [function], set()
-        while todo:
-            name = todo.pop()
-            if name in seen or name not in defs or name in prepared.twin_names:
-                continue
-            seen.add(name)
-            loads, bound, imports = _names(defs[name])
-            for ident, line in loads:
-                if ident in bound:
-                    continue
-                if ident in prepared.twin_names:
-                    found.append(f"{rel}:{line} ({name}) refers to {ident}, the package's fast implementation "
-                                 f"of this computation: a task function must compute its result itself")
-                elif ident in NOT_ALLOWED:
-                    found.append(f"{rel}:{line} ({name}) uses {ident!r}, which task code may not use")
-                elif ident in defs:
-                    todo.append(ident)
-            found += [f"{rel}:{line} ({name}) imports {mod!r}, which task code may not use"
-                      for mod, line in imports if mod.split(".")[0] in NOT_IMPORTED]
-    return list(dict.fromkeys(found))
 
 
 # --------------------------------------------------------------------------- the child process
@@ -329,6 +231,7 @@ def score_task(prepared, points, run, static, folder, seed, timeout):
         passed = not problems
         earned += case.points if passed else 0.0
         result["cases"].append({"name": case.name, "passed": passed, "points": case.points,
+                                "problem": "; ".join(problems),
                                 "message": "" if passed else f"{case.describe}: " + "; ".join(problems)})
     result["score"] = round(points * earned / total, 2)
     return result

@@ -41,6 +41,10 @@ def student_text(s):
             out.append(f"        0 points: {t['reason']}")
             continue
         failing = [c for c in t["cases"] if not c["passed"]]
+        if len(failing) > 1 and len({c["problem"] for c in failing}) == 1:
+            out.append(f"        FAIL {'all ' if len(failing) == len(t['cases']) else ''}{len(failing)} cases: "
+                       f"{failing[0]['problem']}")
+            continue
         out += [f"        FAIL {c['name']}: {c['message']}" for c in failing[:SHOWN_FAILURES]]
         if len(failing) > SHOWN_FAILURES:
             out.append(f"        ... and {len(failing) - SHOWN_FAILURES} more failing case(s)")
