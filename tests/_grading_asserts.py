@@ -34,6 +34,8 @@ def assert_close(name, got, expected, *, rtol=1e-7, atol=1e-9, repro="", dtype=T
     Checks the shape first, then (``dtype=True``) the dtype; NaN is an error unless expected.
     """
     expected = np.asarray(expected)
+    if isinstance(got, (float, int, np.generic)) and expected.ndim == 0:  # a scalar result (a loss)
+        got, dtype = np.asarray(got), False
     _check_kind(name, got, expected, repro, dtype)
     if got.size == 0:
         return

@@ -1,6 +1,7 @@
 """Box arithmetic ports: generateBoundingBox.m, bbreg.m, rerec.m, fix, landmark decoding/mirroring."""
 import numpy as np
 import pytest
+from _grading_asserts import assert_close, seed_repro
 
 from tinymtcnn.detect.boxes import (
     apply_box_regression,
@@ -21,12 +22,15 @@ def test_heatmap_cells_at_scale_one_are_the_receptive_fields(rng):
     prob[1, 3] = 0.7
     prob[3, 4] = 0.59
     reg = rng.random((4, 4, 5))
+    repro = seed_repro(1234, "prob = np.zeros((4, 5)); prob[0, 0], prob[2, 1], prob[1, 3], prob[3, 4] = "
+                             "0.6, 0.9, 0.7, 0.59; reg = rng.random((4, 4, 5)); heatmap_to_boxes(prob, reg, 1.0, 0.6)")
     boxes, scores, offsets = heatmap_to_boxes(prob, reg, 1.0, 0.6)
     # Row-major over (y, x) = M's find on the (x, y)-transposed map: (v=0,u=0), (1,3), (2,1).
-    np.testing.assert_array_equal(boxes, [[1, 1, 12, 12], [7, 3, 18, 14], [3, 5, 14, 16]])
-    np.testing.assert_array_equal(scores, [0.6, 0.7, 0.9])
-    np.testing.assert_array_equal(offsets, [reg[:, 0, 0], reg[:, 1, 3], reg[:, 2, 1]])
-    assert boxes.dtype == scores.dtype == offsets.dtype == np.float64
+    assert_close("boxes", boxes, np.array([[1.0, 1, 12, 12], [7, 3, 18, 14], [3, 5, 14, 16]]), rtol=0, atol=0,
+                 repro=repro)
+    assert_close("scores", scores, np.array([0.6, 0.7, 0.9]), rtol=0, atol=0, repro=repro)
+    assert_close("offsets", offsets, np.array([reg[:, 0, 0], reg[:, 1, 3], reg[:, 2, 1]]), rtol=0, atol=0,
+                 repro=repro)
 
 
 @pytest.mark.task_3_1
@@ -34,28 +38,30 @@ def test_heatmap_scale_uses_fix():
     prob = np.zeros((3, 3))
     prob[1, 2] = 1.0  # u = 2, v = 1
     boxes, _, _ = heatmap_to_boxes(prob, np.zeros((4, 3, 3)), 0.7, 0.5)
-    np.testing.assert_array_equal(boxes, [[np.fix(5 / 0.7), np.fix(3 / 0.7), np.fix(16 / 0.7), np.fix(14 / 0.7)]])
-    assert boxes[0].tolist() == [7, 4, 22, 20]
+    assert_close("boxes (scale 0.7: fix rounds toward zero)", boxes, np.array([[7.0, 4, 22, 20]]), rtol=0, atol=0,
+                 repro="prob = np.zeros((3, 3)); prob[1, 2] = 1.0; heatmap_to_boxes(prob, np.zeros((4, 3, 3)), 0.7, 0.5)")
 
 
 @pytest.mark.task_3_1
 def test_heatmap_order_and_counts_on_random_map(rng):
     prob = rng.random((9, 7))
     boxes, scores, _ = heatmap_to_boxes(prob, rng.random((4, 9, 7)), 0.5, 0.5)
-    v, u = np.nonzero(prob >= 0.5)
-    assert len(boxes) == int((prob >= 0.5).sum())
-    np.testing.assert_array_equal(boxes[:, 0], np.fix((2 * u + 1) / 0.5))
-    np.testing.assert_array_equal(boxes[:, 1], np.fix((2 * v + 1) / 0.5))
-    assert np.all(np.diff(boxes[:, 1]) >= 0)  # y-major, x fastest
+    repro = seed_repro(1234, "prob = rng.random((9, 7)); heatmap_to_boxes(prob, rng.random((4, 9, 7)), 0.5, 0.5)")
+    v, u = np.nonzero(prob >= 0.5)  # row-major: y-major, x fastest
+    assert_close("boxes", boxes, np.fix(np.stack([2 * u + 1, 2 * v + 1, 2 * u + 12, 2 * v + 12], axis=1) / 0.5),
+                 rtol=0, atol=0, repro=repro)
+    assert_close("scores", scores, prob[v, u], rtol=0, atol=0, repro=repro)
 
 
 @pytest.mark.task_3_1
 def test_heatmap_empty():
+    repro = "heatmap_to_boxes(np.zeros((2, 3)), np.zeros((4, 2, 3)), 0.3, 0.6)"
     boxes, scores, offsets = heatmap_to_boxes(np.zeros((2, 3)), np.zeros((4, 2, 3)), 0.3, 0.6)
-    assert boxes.shape == (0, 4) and scores.shape == (0,) and offsets.shape == (0, 4)
-    assert boxes.dtype == scores.dtype == offsets.dtype == np.float64
+    for name, got, shape in (("boxes", boxes, (0, 4)), ("scores", scores, (0,)), ("offsets", offsets, (0, 4))):
+        assert_close(f"{name} (no cell above the threshold)", got, np.zeros(shape), repro=repro)
     boxes, _, _ = heatmap_to_boxes(np.zeros((0, 0)), np.zeros((4, 0, 0)), 0.3, 0.6)
-    assert boxes.shape == (0, 4)
+    assert_close("boxes (an empty map)", boxes, np.zeros((0, 4)),
+                 repro="heatmap_to_boxes(np.zeros((0, 0)), np.zeros((4, 0, 0)), 0.3, 0.6)")
 
 
 def test_heatmap_bad_shapes():
@@ -69,11 +75,14 @@ def test_heatmap_bad_shapes():
 def test_box_regression_with_and_without_plus_one():
     boxes = np.array([[10.0, 20.0, 30.0, 60.0]])
     offsets = np.array([[0.1, -0.25, 0.5, 0.125]])
+    repro = "boxes = np.array([[10.0, 20.0, 30.0, 60.0]]); offsets = np.array([[0.1, -0.25, 0.5, 0.125]])"
     # stage 1: w = 20, h = 40; stages 2/3: w = 21, h = 41
-    np.testing.assert_allclose(apply_box_regression(boxes, offsets, False), [[12, 10, 40, 65]])
-    np.testing.assert_allclose(apply_box_regression(boxes, offsets, True), [[12.1, 9.75, 40.5, 65.125]])
-    empty = apply_box_regression(np.zeros((0, 4)), np.zeros((0, 4)), True)
-    assert empty.shape == (0, 4) and empty.dtype == np.float64
+    assert_close("boxes (plus_one=False)", apply_box_regression(boxes, offsets, False), np.array([[12.0, 10, 40, 65]]),
+                 repro=repro + "; apply_box_regression(boxes, offsets, False)")
+    assert_close("boxes (plus_one=True)", apply_box_regression(boxes, offsets, True),
+                 np.array([[12.1, 9.75, 40.5, 65.125]]), repro=repro + "; apply_box_regression(boxes, offsets, True)")
+    assert_close("boxes (none)", apply_box_regression(np.zeros((0, 4)), np.zeros((0, 4)), True), np.zeros((0, 4)),
+                 repro="apply_box_regression(np.zeros((0, 4)), np.zeros((0, 4)), True)")
     with pytest.raises(ValueError, match="offsets"):
         apply_box_regression(boxes, np.zeros((2, 4)), True)
 
@@ -82,13 +91,16 @@ def test_box_regression_with_and_without_plus_one():
 def test_square_boxes_keeps_centre_and_uses_longer_side(rng):
     boxes = np.array([[10.0, 20.0, 30.0, 60.0], [0, 0, 9, 3], [5.5, 5.5, 7.5, 7.5]])
     sq = square_boxes(boxes)
-    np.testing.assert_allclose(sq, [[0, 20, 40, 60], [0, -3, 9, 6], [5.5, 5.5, 7.5, 7.5]])
+    assert_close("squares", sq, np.array([[0.0, 20, 40, 60], [0, -3, 9, 6], [5.5, 5.5, 7.5, 7.5]]),
+                 repro="square_boxes(np.array([[10.0, 20.0, 30.0, 60.0], [0, 0, 9, 3], [5.5, 5.5, 7.5, 7.5]]))")
     rnd = rng.random((50, 4)) * 100
     rnd[:, 2:] += rnd[:, :2]
+    repro = seed_repro(1234, "b = rng.random((50, 4)) * 100; b[:, 2:] += b[:, :2]; sq = square_boxes(b)")
     sq = square_boxes(rnd)
-    np.testing.assert_allclose(sq[:, 2] - sq[:, 0], sq[:, 3] - sq[:, 1])
-    np.testing.assert_allclose(sq[:, :2] + sq[:, 2:], rnd[:, :2] + rnd[:, 2:])  # same centre
-    assert square_boxes(np.zeros((0, 4))).shape == (0, 4)
+    assert_close("height of the squares (sq[:, 3] - sq[:, 1])", sq[:, 3] - sq[:, 1], sq[:, 2] - sq[:, 0], repro=repro)
+    assert_close("centre x 2 (sq[:, :2] + sq[:, 2:])", sq[:, :2] + sq[:, 2:], rnd[:, :2] + rnd[:, 2:], repro=repro)
+    assert_close("squares (none)", square_boxes(np.zeros((0, 4))), np.zeros((0, 4)),
+                 repro="square_boxes(np.zeros((0, 4)))")
 
 
 def test_truncate_is_toward_zero():

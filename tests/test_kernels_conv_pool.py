@@ -33,7 +33,7 @@ def test_col2im_is_the_adjoint_of_im2col(rng):
     ((2, 3, 10, 10), 2, 2), ((2, 3, 9, 11), 3, 2), ((1, 5, 23, 23), 3, 2), ((1, 1, 1, 1), 2, 2),
     ((1, 2, 5, 5), 1, 3),
 ])
-@pytest.mark.task_2_4
+@pytest.mark.pipeline
 def test_maxpool_kernels_match_twins(rng, shape, kernel, stride):
     x = rng.standard_normal(shape)
     x[..., ::3, ::2] = 0.5  # plant ties: both must pick the first maximum

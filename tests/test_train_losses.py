@@ -1,6 +1,7 @@
 """Joint MTCNN loss (spec §8.4): values against direct formulas, masks, OHEM, float64 gradient checks."""
 import numpy as np
 import pytest
+from _grading_asserts import assert_close, seed_repro
 
 from tinymtcnn.gradcheck import numerical_gradient, random_indices, rel_error
 from tinymtcnn.nets import PNet
@@ -33,9 +34,13 @@ def test_classification_without_ohem_is_mean_ce_over_pos_and_neg(rng):
     z = rng.normal(size=(len(LABELS), 2))
     loss, grad, kept = classification_loss(z, LABELS, ohem=None)
     valid = [i for i, y in enumerate(LABELS) if y in (0, 1)]
-    assert loss == pytest.approx(np.mean([_ce(z[i], LABELS[i]) for i in valid]), rel=1e-12)
-    assert kept.sum() == len(valid)
-    assert np.all(grad[LABELS < 0] == 0)
+    repro = seed_repro(1234, f"z = rng.normal(size=(12, 2)); labels = np.array({LABELS.tolist()}); "
+                             "classification_loss(z, labels, ohem=None)")
+    assert_close("loss", np.float64(loss), np.float64(np.mean([_ce(z[i], LABELS[i]) for i in valid])), rtol=1e-12,
+                 repro=repro)
+    assert_close("kept", kept, np.isin(LABELS, (0, 1)), rtol=0, atol=0, repro=repro)
+    assert_close("grad of the samples with label -1 or -2 (no class)", grad[LABELS < 0], np.zeros((4, 2)),
+                 rtol=0, atol=0, dtype=False, repro=repro)
 
 
 @pytest.mark.task_6_1
@@ -46,9 +51,14 @@ def test_ohem_keeps_the_hardest_seventy_percent(rng):
     ce = np.array([_ce(z[i], LABELS[i]) for i in valid])
     k = int(np.floor(0.7 * len(valid)))
     hardest = valid[np.argsort(-ce)[:k]]
-    assert set(np.flatnonzero(kept)) == set(hardest)
-    assert loss == pytest.approx(np.sort(ce)[::-1][:k].mean(), rel=1e-12)
-    assert np.all(grad[~kept] == 0) and np.all(np.abs(grad[kept]).sum(axis=1) > 0)
+    repro = seed_repro(1234, f"z = rng.normal(size=(12, 2)) * 3; labels = np.array({LABELS.tolist()}); "
+                             "classification_loss(z, labels, ohem=0.7)")
+    assert_close("kept (the hardest 70 % of the labelled samples)", kept, np.isin(np.arange(len(LABELS)), hardest),
+                 rtol=0, atol=0, repro=repro)
+    assert_close("loss", np.float64(loss), np.float64(np.sort(ce)[::-1][:k].mean()), rtol=1e-12, repro=repro)
+    assert_close("grad of the samples OHEM dropped", grad[~kept], np.zeros((int((~kept).sum()), 2)), rtol=0, atol=0,
+                 dtype=False, repro=repro)
+    assert np.all(np.abs(grad[kept]).sum(axis=1) > 0), "every kept sample must have a gradient"
 
 
 @pytest.mark.task_6_1
@@ -121,7 +131,9 @@ def test_gradient_check_float64(rng, term, ohem):
             return value({**out, name: x})
 
         num = numerical_gradient(f, out[name])
-        assert rel_error(num, grads[name]) < 1e-7, name
+        assert_close(f"grads[{name!r}] (vs finite differences of the {term} loss)", grads[name], num, rtol=1e-5,
+                     atol=1e-8, repro=f"rng = np.random.default_rng(1234) and _outputs/_batch of tests/test_train_losses.py"
+                                      f"; joint_loss(out, batch, weights={weights}, ohem={ohem})")
 
 
 def test_squared_l2_gradient_matches_finite_differences(rng):

@@ -1,6 +1,7 @@
 """Training samples: IoU, targets that invert the detector's decoders, crops, mixing, shards."""
 import numpy as np
 import pytest
+from _grading_asserts import assert_close, seed_repro
 
 from tinymtcnn.detect.boxes import apply_box_regression, decode_landmarks, to_zero_based
 from tinymtcnn.detect.crops import crop_and_resize
@@ -15,8 +16,12 @@ from tinymtcnn.train.synthetic import SyntheticFaces
 @pytest.mark.task_6_2
 def test_iou_by_hand():
     # 10x10 box vs a 10x10 box shifted by 5: overlap 50, union 150
-    assert iou([0, 0, 10, 10], [[5, 0, 15, 10], [0, 0, 10, 10], [20, 20, 30, 30]]) == pytest.approx([1 / 3, 1, 0])
-    assert [label_for_iou(v) for v in (0.7, 0.65, 0.5, 0.4, 0.35, 0.29)] == [1, 1, -1, -1, None, 0]
+    assert_close("iou", iou([0, 0, 10, 10], [[5, 0, 15, 10], [0, 0, 10, 10], [20, 20, 30, 30]]),
+                 np.array([1 / 3, 1, 0]), rtol=1e-12, atol=1e-15,
+                 repro="iou([0, 0, 10, 10], [[5, 0, 15, 10], [0, 0, 10, 10], [20, 20, 30, 30]])")
+    for value, label in zip((0.7, 0.65, 0.5, 0.4, 0.35, 0.29), (1, 1, -1, -1, None, 0)):
+        got = label_for_iou(value)
+        assert got == label, f"label_for_iou({value}) is wrong: expected {label}, got {got}"
 
 
 @pytest.mark.task_4_2
@@ -26,7 +31,10 @@ def test_box_targets_invert_the_rnet_onet_decoder(rng):
     t = box_targets(crops, gts)
     one_based = crops + [1, 1, 0, 0]  # M's inclusive box of the same pixels
     decoded = to_zero_based(apply_box_regression(one_based, t, plus_one=True))
-    np.testing.assert_allclose(decoded, gts, atol=1e-12)
+    assert_close("boxes decoded by apply_box_regression", decoded, gts, rtol=0, atol=1e-12,
+                 repro=seed_repro(1234, "crops = np.array([[10, 20, 34, 44], [0, 0, 48, 48]], dtype=float); "
+                                        "gts = crops + rng.uniform(-6, 6, size=(2, 4)); t = box_targets(crops, gts); "
+                                        "apply_box_regression(crops + [1, 1, 0, 0], t, plus_one=True)"))
 
 
 def test_landmark_targets_invert_decode_landmarks_and_are_planar(rng):
@@ -70,14 +78,11 @@ def test_photo_crops_are_labelled_by_their_iou_and_deterministic():
     b = photo_crops(photo, np.random.default_rng(1))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
-    for crop, label in zip(a["crops"], a["labels"]):
+    for k, (crop, label) in enumerate(zip(a["crops"], a["labels"])):
         best = iou(crop, photo.boxes).max()
-        if label == 0:
-            assert best < 0.3
-        elif label == 1:
-            assert best >= 0.65
-        elif label == -1:
-            assert best >= 0.4
+        wrong = (label == 0 and not best < 0.3) or (label == 1 and not best >= 0.65) or \
+            (label == -1 and not best >= 0.4)
+        assert not wrong, f"crop {k} {crop.tolist()} has label {label} but its best IoU with the faces is {best:.4f}"
         assert crop[2] - crop[0] == crop[3] - crop[1] >= 12
     assert set(np.unique(a["labels"])) == {-2, -1, 0, 1}
     lm = a["labels"] == -2
