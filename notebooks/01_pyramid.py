@@ -82,10 +82,13 @@ print("tinymtcnn", tinymtcnn.__version__, "| FAST =", FAST, "| image", image.sha
 
 # %%
 tiny = np.ascontiguousarray(image[::4, ::4])  # 128 x 128
-for attempt in ("first call (compiles or loads the cache)", "second call"):
-    start = time.perf_counter()
-    MTCNN().detect(tiny)
-    print(f"{attempt}: {time.perf_counter() - start:.2f} s")
+try:
+    for attempt in ("first call (compiles or loads the cache)", "second call"):
+        start = time.perf_counter()
+        MTCNN().detect(tiny)
+        print(f"{attempt}: {time.perf_counter() - start:.2f} s")
+except NotImplementedError as err:  # a student copy whose tasks are not all done: sections 1-3 still run
+    print(f"warm-up stopped early: {err} (not written yet; the cells that need it will say so)")
 
 # %% [markdown]
 # ## 1. Which scales?

@@ -75,7 +75,10 @@ TYPE_NAMES = {POSITIVE: "positive", NEGATIVE: "negative", PART: "part", LANDMARK
 
 # %%
 start = time.perf_counter()
-MTCNN().detect(np.full((48, 48, 3), 128, np.uint8))
+try:
+    MTCNN().detect(np.full((48, 48, 3), 128, np.uint8))
+except NotImplementedError as err:  # a student copy whose detector tasks are not done: the loss still runs
+    print(f"warm-up stopped early: {err} (not written yet; the cells that need it will say so)")
 print(f"warm-up: {time.perf_counter() - start:.2f} s")
 
 # %% [markdown]
