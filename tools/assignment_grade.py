@@ -116,6 +116,8 @@ def _read_case(folder, k):
         return None, None
     try:
         record = json.loads(js.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or ("result" not in record and "error" not in record):
+            return None, None
         if "result" not in record:
             return record, None
         with np.load(npz, allow_pickle=False) as z:
@@ -221,7 +223,8 @@ def score_task(prepared, points, run, static, folder, seed, timeout):
         if result["reason"]:
             problems = [result["reason"]]
         elif record is None:
-            problems = [f"no result: the child process ended during this case (exit status {run['returncode']})"]
+            problems = ["no result: the child process ended before writing it, or its output file was altered "
+                        f"(exit status {run['returncode']})"]
         elif "error" in record:
             error = str(record["error"])
             hint = " (not implemented yet)" if error.startswith("NotImplementedError") else ""

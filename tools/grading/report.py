@@ -41,13 +41,18 @@ def student_text(s):
             out.append(f"        0 points: {t['reason']}")
             continue
         failing = [c for c in t["cases"] if not c["passed"]]
-        if len(failing) > 1 and len({c["problem"] for c in failing}) == 1:
-            out.append(f"        FAIL {'all ' if len(failing) == len(t['cases']) else ''}{len(failing)} cases: "
-                       f"{failing[0]['problem']}")
-            continue
-        out += [f"        FAIL {c['name']}: {c['message']}" for c in failing[:SHOWN_FAILURES]]
-        if len(failing) > SHOWN_FAILURES:
-            out.append(f"        ... and {len(failing) - SHOWN_FAILURES} more failing case(s)")
+        groups = {}
+        for c in failing:
+            groups.setdefault(c["problem"], []).append(c)
+        for problem, cases in list(groups.items())[:SHOWN_FAILURES]:
+            if len(cases) == 1:
+                out.append(f"        FAIL {cases[0]['name']}: {cases[0]['message']}")
+            else:
+                every = "all " if len(cases) == len(t["cases"]) else ""
+                out.append(f"        FAIL {every}{len(cases)} cases (first: {cases[0]['name']}): {problem}")
+        if len(groups) > SHOWN_FAILURES:
+            rest = sum(len(cases) for cases in list(groups.values())[SHOWN_FAILURES:])
+            out.append(f"        ... and {rest} more failing case(s) (all in --json and --gradescope)")
     return "\n".join(out)
 
 
