@@ -233,3 +233,11 @@ def test_student_copy_fails_exactly_the_task_tests(tmp_path):
         own = [n for n, t in report["tests"].items() if task in t["tasks"]]
         assert own, f"task {task} has no test in the student copy"
         assert any(task in report["tests"][n]["entered"] for n in own), f"no test of task {task} calls its stub"
+
+
+def test_teachers_guide_table_is_generated():
+    guide = (REPO / "docs" / "teachers_guide.md").read_text()
+    begin, end = "<!-- begin: make_assignment.py list --markdown -->\n", "\n<!-- end: make_assignment.py list --markdown -->"
+    table = guide[guide.index(begin) + len(begin):guide.index(end)]
+    assert table == ah.markdown_table(ma.find_tasks(), ah.collect(REPO)), \
+        "paste `python tools/make_assignment.py list --markdown` into docs/teachers_guide.md"

@@ -125,6 +125,4 @@ def markdown_table(tasks, markers):
         fast = sorted({f"`{r.path.split('/', 1)[1]}::{r.function}`" for r, _ in t.fast})
         rows.append(f"| {t.id} {t.title} | `{t.marker}` | {', '.join(f'`{f.split(chr(47), 1)[1]}`' for f in t.functions)}"
                     f" | {len(tests_of(t.id, markers))} | {', '.join(fast) or '–'} |")
-    n_pipeline = sum(r["pipeline"] for r in markers.values())
-    rows.append(f"\n{n_pipeline} tests are marked `pipeline`; {len(markers)} tests in all.")
     return "\n".join(rows)
