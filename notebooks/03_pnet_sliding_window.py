@@ -118,6 +118,19 @@ for v, u in cells:
 # The numbers agree to float32 rounding: the map *is* the sliding-window classifier, computed
 # with shared work (neighbouring windows overlap by 10 of their 12 columns, and the convolutions
 # compute each overlap only once).
+
+# %% [markdown]
+# The same anatomy as a picture, drawn from the net object itself (`tinymtcnn.viz.draw_net` runs
+# one sample through P-Net's own layers and writes each output shape): first on a 12 × 12 window,
+# then on a 20 × 20 input, where the map grows to 5 × 5 (`ceil(20/2) − 5`).
+
+# %%
+from tinymtcnn.viz import draw_net
+
+ax = draw_net(pnet)
+plt.show()
+ax = draw_net(pnet, input_size=20)
+plt.show()
 #
 # ### Your turn 1: predict the size of a map
 #
@@ -174,6 +187,17 @@ plt.show()
 for s, p in trace["pnet_maps"]:
     print(f"s={s:.4f}  map {p.shape[0]:3d}x{p.shape[1]:<3d}  window = {12 / s:5.1f} px  "
           f"max {p.max():.4f}  cells >= 0.6: {int((p >= 0.6).sum())}")
+
+# %% [markdown]
+# The whole cascade on this photo, with the number of candidates after each stage
+# (`tinymtcnn.viz.draw_cascade`, from the same trace): P-Net proposes many windows, R-Net and
+# O-Net remove almost all of them.
+
+# %%
+from tinymtcnn.viz import draw_cascade
+
+fig = draw_cascade(trace, pnet_threshold=detector.thresholds[0])
+plt.show()
 
 # %% [markdown]
 # ## 3. From a heat map to boxes

@@ -122,6 +122,16 @@ print("\nR-Net:", " -> ".join(trunk_shapes(rnet, 24)))
 print("O-Net:", " -> ".join(trunk_shapes(onet, 48)))
 
 # %% [markdown]
+# The same two nets as pictures, drawn from the net objects (`tinymtcnn.viz.draw_net`):
+
+# %%
+from tinymtcnn.viz import draw_net
+
+for net in (rnet, onet):
+    draw_net(net)
+    plt.show()
+
+# %% [markdown]
 # ### Why a cascade? What each stage costs
 #
 # Each stage works on fewer candidates than the one before, with a bigger network. We run the
@@ -151,8 +161,17 @@ print(f"without R-Net: O-Net on {len(s1.boxes)} crops {t_skip * 1e3:7.1f} ms -> 
 # %% [markdown]
 # R-Net is the cheap filter that spares O-Net — four times bigger, on four times as many pixels
 # per crop — from running on every proposal. On a photo with a crowd (thousands of P-Net
-# candidates) the difference grows accordingly.
-#
+# candidates) the difference grows accordingly. The same counts as a picture of the cascade
+# (`tinymtcnn.viz.draw_cascade`, from `MTCNN.trace`):
+
+# %%
+from tinymtcnn.viz import draw_cascade
+
+detector = detectors["onet"]
+fig = draw_cascade(detector.trace(image), pnet_threshold=detector.thresholds[0])
+plt.show()
+
+# %% [markdown]
 # ## 2. O-Net's landmarks
 #
 # O-Net's third head outputs 10 numbers per crop: the five x coordinates, then the five y
