@@ -206,6 +206,13 @@ def test_facenet_refuses_bad_settings(photos, tmp_path):
     assert source.read_bytes() == before
 
 
+def test_facenet_module_calls_return_the_detector():
+    det = facenet.MTCNN()
+    assert det.eval() is det and det.to("cpu") is det
+    with pytest.warns(UserWarning, match="cuda"):
+        assert det.to("cuda") is det
+
+
 def test_facenet_save_path_writes_the_raw_crop(photos, tmp_path):
     det = facenet.MTCNN(post_process=True)
     face = det(photos["astronaut"], save_path=str(tmp_path / "deep" / "face.png"))

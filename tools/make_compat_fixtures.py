@@ -7,8 +7,9 @@
     python tools/make_compat_fixtures.py --venv /tmp/compatvenv
 
 The packages live in their own virtual environment, never beside tinymtcnn (facenet-pytorch
-2.6 pins torch<=2.3, numpy<2, Pillow<10.3; its torch/torchvision pins are overridden with
-``--no-deps`` as the 2.3 wheels are not available for this machine). The photos are made
+2.6 pins torch<=2.3, torchvision<0.18, numpy<2, Pillow<10.3; it is installed with ``--no-deps``
+beside torch 2.14.1 / torchvision 0.29.1, the releases this machine's pip has on disk, and
+its other pins kept). The photos are made
 here from ``tinymtcnn/assets/astronaut.png`` with numpy only (:func:`compat_photos`, also
 used by the tests), handed to a worker process in the venv as ``.npy`` files, and the
 answers written to ``tests/fixtures/compat_facenet.json`` and ``compat_ipazc.json``

@@ -13,11 +13,15 @@ resampler, clipping and NMS (``docs/differences.md``), so boxes and landmarks di
 theirs by about a pixel and, near a threshold, a face may be found by one and not the
 other. See ``docs/migration.md``.
 """
+import os
 import warnings
+
+import numpy as np
+from PIL import Image
 
 
 def warn_if_not_cpu(device, cpu_names):
-    """Warn once per call site that ``device`` is ignored unless it names the CPU.
+    """Warn that ``device`` is ignored unless it names the CPU.
 
     ``cpu_names``: lower-case strings that mean the CPU (``None`` always does).
     """
@@ -32,11 +36,6 @@ def warn_if_not_cpu(device, cpu_names):
 def as_image_source(image):
     """``image`` as something :func:`tinymtcnn.io.load_image` reads: tensors and other objects
     with ``__array__`` (a CPU ``torch.Tensor``, a ``tf.Tensor``) become numpy arrays."""
-    import os
-
-    import numpy as np
-    from PIL import Image
-
     if isinstance(image, (str, os.PathLike, np.ndarray, Image.Image)):
         return image
     if hasattr(image, "detach") and hasattr(image, "cpu"):  # torch.Tensor, maybe on a GPU

@@ -149,6 +149,15 @@ class MTCNN:
         return (f"tinymtcnn.compat.facenet.MTCNN(image_size={self.image_size}, margin={self.margin}, "
                 f"keep_all={self.keep_all}, selection_method={self.selection_method!r}, detector={self.detector!r})")
 
+    def to(self, device):
+        """facenet-pytorch's ``nn.Module.to``: returns ``self`` (a warning unless ``device`` is the CPU)."""
+        warn_if_not_cpu(device, ("cpu",))
+        return self
+
+    def eval(self):
+        """facenet-pytorch's ``nn.Module.eval``: returns ``self`` (tinymtcnn only infers)."""
+        return self
+
     # ------------------------------------------------------------------ detection
     def _load(self, img):
         """``(list of (H, W, 3) uint8, batch?, list of the inputs)``."""
