@@ -109,9 +109,12 @@ class MTCNN:
         Side of the returned square crops (default 160).
     margin : float
         Margin added around each box, in pixels of the crop (0 <= margin < image_size).
-    min_face_size, thresholds, factor
-        As facenet-pytorch (and :class:`tinymtcnn.MTCNN`'s ``min_face_size``, ``thresholds``,
-        ``scale_factor``).
+    min_face_size : float
+        Smallest face searched for, in pixels (:class:`tinymtcnn.MTCNN`'s ``min_face_size``).
+    thresholds : (float, float, float)
+        P-Net, R-Net and O-Net face-probability thresholds.
+    factor : float
+        Ratio between pyramid levels (:class:`tinymtcnn.MTCNN`'s ``scale_factor``).
     post_process : bool
         Crops returned as ``(v - 127.5) / 128`` (saved crops are never post-processed).
     select_largest : bool
@@ -139,7 +142,7 @@ class MTCNN:
             raise ValueError(f"selection_method must be None or one of {SELECTION_METHODS}, got {selection_method!r}")
         warn_if_not_cpu(device, ("cpu",))
         self.detector = Detector(min_face_size=min_face_size, thresholds=thresholds, scale_factor=factor,
-                                 num_threads=num_threads)
+                                 landmarks="onet", num_threads=num_threads)
         self.min_face_size, self.thresholds, self.factor = min_face_size, list(thresholds), factor
         self.post_process, self.select_largest, self.keep_all = post_process, select_largest, keep_all
         self.selection_method = selection_method or ("largest" if select_largest else "probability")
