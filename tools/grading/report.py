@@ -37,6 +37,7 @@ def student_text(s):
         passed = sum(c["passed"] for c in t["cases"])
         out.append(f"  {t['task']:5} {t['title']:{width}}  {_num(t['score']):>5}/{_num(t['max_score']):<4} "
                    f"{passed}/{len(t['cases'])} cases")
+        out += [f"        note: {n}" for n in t["notes"]]
         if t["reason"]:
             out.append(f"        0 points: {t['reason']}")
             continue
