@@ -94,6 +94,9 @@ def test_none_conventions(photos):
     assert fn(photos["faceless"], return_prob=True) == (None, None)
     assert ipazc.MTCNN().detect_faces(photos["faceless"]) == []
     assert ipazc.MTCNN().detect_faces([photos["faceless"]]) == [[]]
+    assert ipazc.MTCNN().detect_faces(photos["faceless"], output_type="numpy").shape == (0, 16)
+    assert ipazc.MTCNN().detect_faces([], output_type="numpy").shape == (0, 16)
+    assert ipazc.MTCNN().detect_faces([]) == []
 
 
 # ------------------------------------------------------------------------------ detections
@@ -170,6 +173,10 @@ def test_ipazc_refuses_or_warns_on_what_it_does_not_do(photos):
     det = ipazc.MTCNN()
     with pytest.raises(TypeError, match="threshold_onett"):
         det.detect_faces(photos["faceless"], threshold_onett=0.9)
+    with pytest.raises(TypeError, match="threshold_onet"):
+        det.detect_faces(photos["faceless"], threshold_onet="high")
+    with pytest.raises(ValueError, match="scale_factor"):
+        det.detect_faces(photos["faceless"], scale_factor=1.5)
     with pytest.raises(ValueError, match="min_size"):
         det.detect_faces(photos["faceless"], min_size=24)
     with pytest.warns(UserWarning, match="nms_rnet"):

@@ -20,6 +20,7 @@ from PIL import Image
 
 from ..detect.detector import MTCNN as Detector
 from ..io import load_image
+from ..layers._checks import check_number
 from . import as_image_source, warn_if_not_cpu
 
 STAGES = ("face_detection_only", "face_and_landmarks_detection")
@@ -84,7 +85,7 @@ class MTCNN:
         if key not in self._detectors:
             shared = next(iter(self._detectors.values())).nets if self._detectors else None
             self._detectors[key] = Detector(min_face_size=key[0], scale_factor=key[1], thresholds=key[2:],
-                                            weights=shared, num_threads=self.num_threads)
+                                            landmarks="onet", weights=shared, num_threads=self.num_threads)
         return self._detectors[key]
 
     @staticmethod
@@ -100,7 +101,12 @@ class MTCNN:
                           UserWarning, stacklevel=3)
         if kwargs.get("min_size", 12) != 12:
             raise ValueError(f"min_size must be 12 (P-Net's input size), got {kwargs['min_size']!r}")
-        return {k: kwargs.get(k, v) for k, v in SETTINGS.items()}
+        settings = {k: kwargs.get(k, v) for k, v in SETTINGS.items()}
+        check_number("min_face_size", settings["min_face_size"], low=1)
+        check_number("scale_factor", settings["scale_factor"], low=0, high=1, low_open=True, high_open=True)
+        for name in ("threshold_pnet", "threshold_rnet", "threshold_onet"):
+            check_number(name, settings[name], low=0, high=1)
+        return settings
 
     def _rows(self, image, settings):
         """``(K, 16)`` (or ``(K, 6)``) rows of mtcnn 1.0's array: image id 0, x1, y1, x2, y2, score,
@@ -165,7 +171,8 @@ class MTCNN:
                     rows[:, 11:16] = np.clip(rows[:, 11:16], 0, height - 1)
             per_image.append(rows)
         if output_type == "numpy":
-            result = np.concatenate(per_image, axis=0)
+            width = 6 if self._stages == "face_detection_only" else 16
+            result = np.concatenate([np.zeros((0, width))] + per_image, axis=0)
             if box_format == "xywh":
                 result[:, 3:5] -= result[:, 1:3]
             return result
