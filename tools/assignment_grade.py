@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import tomllib
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +39,7 @@ CHILD = Path(__file__).resolve().parent / "grading" / "child.py"
 DEFAULT_POINTS = Path(__file__).resolve().parent / "grading_points.toml"
 DEFAULT_TIMEOUT = 60.0
 MEMORY_BYTES = 4 << 30  # address-space limit of a child
+OUTPUT_BYTES = 1 << 30  # most a child's outputs of one case may hold
 
 class GradingError(Exception):
     """Something the grader itself could not do (not a student's failure): exit status 1."""
@@ -108,6 +110,26 @@ def _decode(spec, arrays):
     return Unsupported(str(spec.get("type", "value of unknown type")) if isinstance(spec, dict) else "malformed")
 
 
+def load_outputs(path, limit=OUTPUT_BYTES):
+    """The arrays of an ``.npz`` the child wrote, checked before anything is allocated: plain arrays
+    (no pickles, no object dtype) whose headers agree with their stored sizes, ``limit`` bytes in all.
+    A submission controls this file; a forged header must not make the grader allocate terabytes."""
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > limit:
+            raise ValueError("outputs larger than the limit")
+        for info in infos:
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(f)
+                if dtype.hasobject or int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+                    raise ValueError(f"malformed output array {info.filename}")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
 def _read_case(folder, k):
     """``(record, results)`` of case ``k`` written by the child, or ``(None, None)``: plain files only,
     arrays without pickles."""
@@ -120,10 +142,8 @@ def _read_case(folder, k):
             return None, None
         if "result" not in record:
             return record, None
-        with np.load(npz, allow_pickle=False) as z:
-            arrays = {k2: z[k2] for k2 in z.files}
-        return record, _decode(record["result"], arrays)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return record, _decode(record["result"], load_outputs(npz))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, MemoryError, zipfile.BadZipFile) as exc:
         return {"error": f"unreadable output ({type(exc).__name__})"}, None
 
 
@@ -315,8 +335,8 @@ def grade_class(paths, selected=None, points_file=None, timeout=DEFAULT_TIMEOUT,
             for (sid, k), future in futures.items():
                 try:
                     students[sid]["tasks"].append(future.result())
-                except (GradingError, OSError, ValueError) as exc:
-                    students[sid]["error"] = students[sid]["error"] or str(exc)
+                except Exception as exc:  # noqa: BLE001 - one student's failure to grade never stops the class
+                    students[sid]["error"] = students[sid]["error"] or f"{type(exc).__name__}: {exc}"
                 if progress and k == len(prepared) - 1:
                     _total(students[sid])
                     progress(students[sid])
