@@ -127,14 +127,19 @@ CHEATS = {  # student -> (task, snippet, files appended to) ; every one must sco
         "conftest.py": "import pytest\n@pytest.hookimpl(tryfirst=True)\ndef pytest_runtest_call(item):\n    return True\n",
         "pytest.py": "def main(*a, **k):\n    print('8 passed')\n    return 0\n",
         "numpy/__init__.py": "raise SystemExit(0)\n"}),
+    "reads_teachers_file": ("4.1", "nms_reads_teacher_file", {}),
     "exits_at_import": ("4.1", "nms_prints_pass", {"tinymtcnn/kernels/nms.py": "import os as _os\n_os._exit(0)\n"}),
 }
 
 
 def test_cheats_score_zero(tmp_path):
+    teachers = tmp_path / "teachers_file.py"
+    teachers.write_text((SNIPPETS / "cheats" / "nms_reads_teacher_file.py").read_text(encoding="utf-8").replace(
+        "TEACHER_NMS_FILE", str(REPO / PACKAGE / "kernels" / "nms.py")), encoding="utf-8")
     students = {}
     for task_id in ("2.2", "4.1"):
-        paths = [submission(tmp_path, student, [(task_id, SNIPPETS / "cheats" / f"{snippet}.py")], extra)
+        paths = [submission(tmp_path, student, [(task_id, teachers if student == "reads_teachers_file" else
+                                                  SNIPPETS / "cheats" / f"{snippet}.py")], extra)
                  for student, (t, snippet, extra) in CHEATS.items() if t == task_id]
         students.update(grade(paths, [task_id])[0])
     for student, (task_id, _, _) in CHEATS.items():
@@ -145,6 +150,9 @@ def test_cheats_score_zero(tmp_path):
     assert "called tinymtcnn.kernels.nms.nms" in reason["hidden_fast_twin"]
     assert "called tinymtcnn.layers.conv.conv2d_backward" in reason["conv_hidden_fast"]
     assert "no result" in by_task(students["exits_at_import"])["4.1"]["cases"][0]["message"]
+    read = by_task(students["reads_teachers_file"])["4.1"]
+    assert "PermissionError" in read["cases"][0]["message"]
+    assert any("reading a file" in n and "kernels/nms.py" in n for n in read["notes"])
 
 
 def test_hidden_fast_twins_would_pass_without_the_traps(tmp_path, monkeypatch):
