@@ -185,7 +185,10 @@ def run_child(prepared, submission_root, folder, timeout):
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended just now
+                pass
             proc.wait()
     reader.join(5)
     for line in chunks:

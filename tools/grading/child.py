@@ -248,10 +248,12 @@ def main(request_path):
 
     import numpy as np
 
-    soft = request.get("memory_bytes")
-    if soft:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 28, 1 << 28))
+    for limit, value in ((resource.RLIMIT_AS, request.get("memory_bytes")), (resource.RLIMIT_FSIZE, 1 << 28)):
+        try:
+            if value:
+                resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS: the time limit still holds
+            pass
     event_fd = request["event_fd"]
     out = os.path.realpath(os.getcwd())
     root = os.path.realpath(request["submission"])
