@@ -236,3 +236,20 @@ def test_facenet_batches_of_different_sizes_and_4d_arrays(photos):
     assert np.array_equal(np.array(boxes[1], dtype=float), np.array(single, dtype=float))
     stacked, _ = det.detect(np.stack([photos["astronaut"], photos["faceless"]]))
     assert describe(stacked)["shape"] == [2] and stacked[1] is None
+
+
+class ArrayLike:
+    """What a CPU tensor of another framework looks like to numpy."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a
+
+
+def test_array_likes_are_read_as_arrays(photos):
+    small = photos["astronaut_small"]
+    assert ipazc.MTCNN().detect_faces(ArrayLike(small)) == ipazc.MTCNN().detect_faces(small)
+    boxes, _ = facenet.MTCNN().detect(ArrayLike(small))
+    assert np.array_equal(np.array(boxes, dtype=float), np.array(facenet.MTCNN().detect(small)[0], dtype=float))

@@ -308,6 +308,25 @@ def main(argv=None):
             target = FIXTURES / f"compat_{package}.json"
             atomic_write_text(target, json.dumps(record, indent=1) + "\n")
             print(f"{target.relative_to(REPO)}: {len(record['cases'])} cases, {record['versions']}")
+    print_comparison(photos)
+
+
+def print_comparison(photos):
+    """The table of docs/migration.md: the recorded answers next to the compat classes'."""
+    from PIL import Image
+
+    from tinymtcnn.compat import facenet, ipazc
+
+    theirs = {k: json.loads((FIXTURES / f"compat_{k}.json").read_text())["cases"] for k in ("facenet", "ipazc")}
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = {"facenet": facenet_cases(facenet.MTCNN, photos, Image.fromarray, tmp),
+                "ipazc": ipazc_cases(ipazc.MTCNN, photos)}
+    ours = json.loads(json.dumps(ours, default=lambda v: v.item() if hasattr(v, "item") else v.tolist()))
+    print("\n| package | photo | faces theirs / ours | max box corner difference | max landmark difference |")
+    print("|---|---|---|---|---|")
+    for package, photo, n_theirs, n_ours, box, lmk in comparison_rows(theirs, ours):
+        px = lambda v: "-" if v is None else f"{v:.1f} px"  # noqa: E731
+        print(f"| {package} | {photo} | {n_theirs} / {n_ours} | {px(box)} | {px(lmk)} |")
 
 
 if __name__ == "__main__":
