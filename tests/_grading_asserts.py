@@ -4,9 +4,9 @@ Every failure says which output is wrong (``dx``, ``boxes``, the picks), its sha
 those are wrong, else the largest error, where it is, what was EXPECTED and what the student's
 function GOT (in that order, never swapped), and how to rebuild the inputs in a Python session::
 
-    dx is wrong at 12 of 294 elements; the largest error is 0.7279 at index (0, 2, 3, 1):
-      expected 1.2345, got 0.5066 (allowed: |got - expected| <= 1e-09 + 1e-07 * |expected|)
-      to reproduce: ...
+    dw is wrong at 36 of 36 elements; the largest error is 17.02 at index (0, 1, 2, 1):
+      expected -7.191998096, got 9.823495595 (allowed: |got - expected| <= 1e-10 + 1e-09 * |expected|)
+      to reproduce: import numpy as np; d = np.load('tests/fixtures/task_cases.npz'); ...
 
 Used by the tests that carry a ``task_N_M`` marker (docs/teachers_guide.md).
 """
@@ -50,7 +50,7 @@ def assert_close(name, got, expected, *, rtol=1e-7, atol=1e-9, repro="", dtype=T
     index = tuple(int(i) for i in worst)
     raise AssertionError(_where(
         f"{name} is wrong at {int(bad.sum())} of {got.size} elements; the largest error is {err[worst]:.4g} "
-        f"at index {index}:\n  expected {e[worst]!r}, got {g[worst]!r} "
+        f"at index {index}:\n  expected {float(e[worst]):.10g}, got {float(g[worst]):.10g} "
         f"(allowed: |got - expected| <= {atol:g} + {rtol:g} * |expected|)", repro))
 
 

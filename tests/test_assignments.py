@@ -86,7 +86,8 @@ def test_fast_twins_call_the_students_function_in_the_copy():
         for region, statement in task.fast:
             stubbed = ma.stub_source((REPO / region.path).read_text(), tasks, set(tasks))
             assert "# >>> STUDENT-FAST" not in stubbed and "# <<< STUDENT-FAST" not in stubbed
-            func = next(n for n in ast.parse(stubbed).body if isinstance(n, ast.FunctionDef) and n.name == region.function)
+            func = next(n for n in ast.parse(stubbed).body
+                        if isinstance(n, ast.FunctionDef) and n.name == region.function)
             body = [n for n in func.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
             assert ast.unparse(body[-1]) == ast.unparse(ast.parse(statement).body[0]), (region.path, region.function)
 
@@ -136,7 +137,8 @@ def test_student_copy_stands_alone(tmp_path):
     for f in files:
         if f.startswith("tests/") and f.endswith(".py"):
             assert not re.search(r"""["']tools["']""", (out / f).read_text()), f
-    assert not [f for f in files if f.endswith(".py") and re.search(r"# (>>>|<<<) (TASK|STUDENT-FAST)", (out / f).read_text())]
+    marker = re.compile(r"# (>>>|<<<) (TASK|STUDENT-FAST)")
+    assert not [f for f in files if f.endswith(".py") and marker.search((out / f).read_text())]
     # bare `pytest` puts the copy first on sys.path, as `python -m pytest` does; the conftest guards it
     assert re.search(r"^pythonpath = \.$", (out / "pytest.ini").read_text(), flags=re.M)
     assert "def pytest_configure" in (out / "tests" / "conftest.py").read_text()
@@ -237,7 +239,8 @@ def test_student_copy_fails_exactly_the_task_tests(tmp_path):
 
 def test_teachers_guide_table_is_generated():
     guide = (REPO / "docs" / "teachers_guide.md").read_text()
-    begin, end = "<!-- begin: make_assignment.py list --markdown -->\n", "\n<!-- end: make_assignment.py list --markdown -->"
+    begin = "<!-- begin: make_assignment.py list --markdown -->\n"
+    end = "\n<!-- end: make_assignment.py list --markdown -->"
     table = guide[guide.index(begin) + len(begin):guide.index(end)]
     assert table == ah.markdown_table(ma.find_tasks(), ah.collect(REPO)), \
         "paste `python tools/make_assignment.py list --markdown` into docs/teachers_guide.md"

@@ -39,7 +39,8 @@ def test_heatmap_scale_uses_fix():
     prob[1, 2] = 1.0  # u = 2, v = 1
     boxes, _, _ = heatmap_to_boxes(prob, np.zeros((4, 3, 3)), 0.7, 0.5)
     assert_close("boxes (scale 0.7: fix rounds toward zero)", boxes, np.array([[7.0, 4, 22, 20]]), rtol=0, atol=0,
-                 repro="prob = np.zeros((3, 3)); prob[1, 2] = 1.0; heatmap_to_boxes(prob, np.zeros((4, 3, 3)), 0.7, 0.5)")
+                 repro="prob = np.zeros((3, 3)); prob[1, 2] = 1.0; "
+                       "heatmap_to_boxes(prob, np.zeros((4, 3, 3)), 0.7, 0.5)")
 
 
 @pytest.mark.task_3_1

@@ -26,7 +26,8 @@ def conv_cases(fixtures_dir):
 def test_naive_forward_matches_the_expected_output(conv_cases, case):
     c = conv_cases[case]
     stride, pad = int(c["stride"]), int(c["pad"])
-    repro = fixture_repro("conv", case) + "; conv2d_forward_naive(case['x'], case['w'], case['b'], " \
+    repro = fixture_repro("conv", case) + "; from tinymtcnn.layers import conv2d_forward_naive; " \
+                                          "conv2d_forward_naive(case['x'], case['w'], case['b'], " \
                                           "stride=int(case['stride']), pad=int(case['pad']))"
     out, cache = conv2d_forward_naive(c["x"], c["w"], c["b"], stride=stride, pad=pad)
     assert_close("out", out, c["out"], rtol=1e-9, atol=1e-10, repro=repro)
@@ -59,7 +60,8 @@ def test_naive_forward_keeps_float32(rng):
 def test_naive_backward_matches_the_expected_gradients(conv_cases, case):
     c = conv_cases[case]
     cache = ConvCache(c["x"].shape, c["x"], None, c["w"], int(c["stride"]), int(c["pad"]))  # as the forward's
-    repro = fixture_repro("conv", case) + "; cache = ConvCache(case['x'].shape, case['x'], None, case['w'], " \
+    repro = fixture_repro("conv", case) + "; from tinymtcnn.layers import ConvCache, conv2d_backward_naive; " \
+                                          "cache = ConvCache(case['x'].shape, case['x'], None, case['w'], " \
                                           "int(case['stride']), int(case['pad'])); " \
                                           "conv2d_backward_naive(case['dout'], cache)"
     grads = conv2d_backward_naive(c["dout"], cache)

@@ -167,7 +167,8 @@ def test_maxpool(rng, shape, kernel, stride, naive):
     oh, ow = pool_output_size(shape[2], kernel, stride), pool_output_size(shape[3], kernel, stride)
     # every window's maximum (the last ones hang over the edge and take the max of the cells that exist)
     expected = np.array([[[[x[n, c, oy * stride:oy * stride + kernel, ox * stride:ox * stride + kernel].max()
-                            for ox in range(ow)] for oy in range(oh)] for c in range(shape[1])] for n in range(shape[0])])
+                            for ox in range(ow)] for oy in range(oh)] for c in range(shape[1])]
+                         for n in range(shape[0])])
     assert_close("out", out, expected, rtol=0, atol=0, repro=repro)
     dout = rng.standard_normal(out.shape)
     dx = bwd(dout, cache)
@@ -182,7 +183,8 @@ def test_maxpool_committed_cases(fixtures_dir, case):
     d = np.load(fixtures_dir / "task_cases.npz")
     c = {k.split("/")[2]: d[k] for k in d.files if k.startswith(f"maxpool/{case}/")}
     kernel, stride = int(c["kernel"]), int(c["stride"])
-    repro = fixture_repro("maxpool", case) + "; maxpool_forward_reference(case['x'], int(case['kernel']), " \
+    repro = fixture_repro("maxpool", case) + "; from tinymtcnn.kernels.maxpool import *; " \
+                                             "maxpool_forward_reference(case['x'], int(case['kernel']), " \
                                              "int(case['stride']))"
     out, argmax = maxpool_forward_reference(c["x"], kernel, stride)
     assert_close("out", out, c["out"], rtol=0, atol=0, repro=repro)

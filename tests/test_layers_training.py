@@ -98,7 +98,8 @@ def test_maxpool_keys_and_plain_loop_agree(rng):
         np.testing.assert_array_equal(arg, arg2)
         assert_close(f"argmax of maxpool_forward_reference (kernel {kernel}, stride {stride})",
                      np.asarray(k_pool.maxpool_forward_reference(x, kernel, stride)[1]).astype(arg.dtype), arg,
-                     rtol=0, atol=0, repro=seed_repro(1234, "x = rng.standard_normal((3, 5, 11, 9)).astype(np.float32); "
+                     rtol=0, atol=0,
+                     repro=seed_repro(1234, "x = rng.standard_normal((3, 5, 11, 9)).astype(np.float32); "
                                                            "x[:, :, ::3, ::2] = -0.0; x[:, :, 1::3, ::2] = 0.0"))
 
 

@@ -60,7 +60,8 @@ def test_committed_cases(fixtures_dir):
     for k in range(len(start) - 1):
         boxes, scores = d["nms/all/boxes"][start[k]:start[k + 1]], d["nms/all/scores"][start[k]:start[k + 1]]
         threshold, mode = float(d["nms/all/threshold"][k]), ("union", "min")[int(d["nms/all/mode"][k])]
-        repro = (f"d = np.load('tests/fixtures/task_cases.npz'); s = d['nms/all/start']; "
+        repro = (f"from tinymtcnn.kernels.nms import nms_reference; "
+                 f"d = np.load('tests/fixtures/task_cases.npz'); s = d['nms/all/start']; "
                  f"nms_reference(d['nms/all/boxes'][s[{k}]:s[{k + 1}]], d['nms/all/scores'][s[{k}]:s[{k + 1}]], "
                  f"{threshold}, {mode!r})")
         assert_same_picks(f"the picks of case {k} ({len(scores)} boxes, {mode} {threshold})",

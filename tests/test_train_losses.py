@@ -132,7 +132,7 @@ def test_gradient_check_float64(rng, term, ohem):
 
         num = numerical_gradient(f, out[name])
         assert_close(f"grads[{name!r}] (vs finite differences of the {term} loss)", grads[name], num, rtol=1e-5,
-                     atol=1e-8, repro=f"rng = np.random.default_rng(1234) and _outputs/_batch of tests/test_train_losses.py"
+                     atol=1e-8, repro=f"rng = np.random.default_rng(1234), _outputs/_batch of this test file"
                                       f"; joint_loss(out, batch, weights={weights}, ohem={ohem})")
 
 

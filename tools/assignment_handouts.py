@@ -123,6 +123,7 @@ def markdown_table(tasks, markers):
     rows = ["| task | marker | the student writes | tests | in the copy, these call it |", "|---|---|---|---|---|"]
     for t in tasks.values():
         fast = sorted({f"`{r.path.split('/', 1)[1]}::{r.function}`" for r, _ in t.fast})
-        rows.append(f"| {t.id} {t.title} | `{t.marker}` | {', '.join(f'`{f.split(chr(47), 1)[1]}`' for f in t.functions)}"
+        written = ", ".join(f"`{f.split('/', 1)[1]}`" for f in t.functions)
+        rows.append(f"| {t.id} {t.title} | `{t.marker}` | {written}"
                     f" | {len(tests_of(t.id, markers))} | {', '.join(fast) or '–'} |")
     return "\n".join(rows)

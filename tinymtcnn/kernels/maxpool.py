@@ -214,7 +214,7 @@ def maxpool_backward(dout, argmax, x_shape, out=None):
     """Route ``dout`` (N,C,OH,OW) to the argmax cells of an input of ``x_shape``. Numba kernel, one
     thread; adds into ``out`` (C-contiguous, ``x_shape``) when given, else into zeros."""
     n, c, h, w = x_shape
-    # >>> STUDENT-FAST 2.4: return _added_into(out, maxpool_backward_reference(np.asarray(dout), np.asarray(argmax), tuple(x_shape)))
+    # >>> STUDENT-FAST 2.4: return _added_into(out, maxpool_backward_reference(dout, np.asarray(argmax), x_shape))
     dx = np.zeros((n, c, h * w), dtype=dout.dtype) if out is None else out.reshape(n, c, h * w)
     s = dout.shape[2] * dout.shape[3]
     _maxpool_backward_loop(np.ascontiguousarray(dout).reshape(n, c, s),
