@@ -55,9 +55,18 @@ class Photo:
 
 @dataclass(frozen=True)
 class Annotation:
+    """One photo's faces. Training reads ``boxes`` and ``landmarks``; evaluation (:mod:`tinymtcnn.eval`)
+    also reads ``ignored`` (boxes of the faces the file flags: WIDER ``invalid``, JSON ``ignore``),
+    ``ellipses`` (FDDB ``(K, 5)`` major, minor, angle, cx, cy) and ``face_index`` / ``ignored_index``
+    (each face's 0-based position in its photo's record, for WIDER's easy/medium/hard lists)."""
+
     path: Path
     boxes: np.ndarray
     landmarks: Optional[np.ndarray] = None
+    ignored: Optional[np.ndarray] = None
+    ellipses: Optional[np.ndarray] = None
+    face_index: Optional[np.ndarray] = None
+    ignored_index: Optional[np.ndarray] = None
 
 
 def load_rgb(path):
@@ -99,16 +108,19 @@ def read_wider(path, image_root=None):
     out = []
     dummy = lambda n, nxt: 1 if n == 0 and nxt is not None and _looks_dummy(nxt) else n  # noqa: E731
     for name, n, rows in blocks(path, lines, "face lines", dummy):
-        boxes = []
-        for lineno, line in rows:
+        boxes, ignored, where = [], [], ([], [])
+        for k, (lineno, line) in enumerate(rows):
             vals = fields(line.split(), path, lineno, 4, 10)
             invalid = len(vals) >= 8 and vals[7] != 0
             if n and not invalid and (vals[2] < 0 or vals[3] < 0):
                 raise ValueError(f"{path}:{lineno}: inverted box: width {vals[2]:g}, height {vals[3]:g} "
                                  f"(must not be negative)")
-            if n and vals[2] > 0 and vals[3] > 0 and not invalid:
-                boxes.append([vals[0], vals[1], vals[0] + vals[2], vals[1] + vals[3]])
-        out.append(Annotation(root / name, np.array(boxes, dtype=np.float64).reshape(-1, 4)))
+            if n and vals[2] > 0 and vals[3] > 0:
+                (ignored if invalid else boxes).append([vals[0], vals[1], vals[0] + vals[2], vals[1] + vals[3]])
+                where[invalid].append(k)
+        out.append(Annotation(root / name, np.array(boxes, dtype=np.float64).reshape(-1, 4),
+                              ignored=np.array(ignored, dtype=np.float64).reshape(-1, 4),
+                              face_index=np.array(where[0], dtype=int), ignored_index=np.array(where[1], dtype=int)))
     return PhotoList(out, f"wider:{path}")
 
 
@@ -124,16 +136,18 @@ def read_fddb(path, image_root, extension=".jpg"):
     root = Path(image_root)
     out = []
     for name, _, rows in blocks(path, lines, "ellipses"):
-        boxes = []
+        boxes, ellipses = [], []
         for lineno, line in rows:
             ra, rb, ang, cx, cy = fields(line.split(), path, lineno, 5, 6)[:5]
+            ellipses.append([ra, rb, ang, cx, cy])
             if not (ra > 0 and rb > 0):
                 raise ValueError(f"{path}:{lineno}: ellipse radii must be > 0, got {ra:g} and {rb:g}")
             # ra along direction ang, rb perpendicular; extent of a rotated ellipse
             hx = math.sqrt((ra * math.cos(ang)) ** 2 + (rb * math.sin(ang)) ** 2)
             hy = math.sqrt((ra * math.sin(ang)) ** 2 + (rb * math.cos(ang)) ** 2)
             boxes.append([cx - hx, cy - hy, cx + hx, cy + hy])
-        out.append(Annotation(root / (name + extension), np.array(boxes, dtype=np.float64).reshape(-1, 4)))
+        out.append(Annotation(root / (name + extension), np.array(boxes, dtype=np.float64).reshape(-1, 4),
+                              ellipses=np.array(ellipses, dtype=np.float64).reshape(-1, 5)))
     return PhotoList(out, f"fddb:{path}")
 
 
@@ -199,7 +213,8 @@ def _json_record(rec, where, root):
     keep = ~np.array(ignore, dtype=bool)
     for k in np.flatnonzero(keep):
         check_box(boxes[k], f"{where}, box {k}")
-    return Annotation(root / rec["image"], boxes[keep], None if lms is None else lms[keep])
+    return Annotation(root / rec["image"], boxes[keep], None if lms is None else lms[keep],
+                      ignored=boxes[~keep], face_index=np.flatnonzero(keep), ignored_index=np.flatnonzero(~keep))
 
 
 def read_json(path, image_root=None):

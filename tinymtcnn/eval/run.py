@@ -1,0 +1,110 @@
+"""Run detectors over an :class:`~tinymtcnn.eval.datasets.EvalSet` and compute every metric that applies.
+
+    >>> from tinymtcnn import MTCNN
+    >>> from tinymtcnn.eval import load_set, evaluate
+    >>> data = load_set("val_bbx_gt.txt", images="images")              # doctest: +SKIP
+    >>> result = evaluate({"authors": MTCNN()}, data)                    # doctest: +SKIP
+    >>> result["detectors"]["authors"]["detection"]["ap"]                # doctest: +SKIP
+"""
+import numpy as np
+
+from . import detection as det_metrics
+from . import landmarks as lmk_metrics
+from .datasets import split_faces
+
+FP_MARKS = (10, 50, 100, 500)
+
+
+def run_detector(detector, data, progress=True, label=""):
+    """Detections of ``detector`` on every photo: list of ``(boxes, scores, landmarks)`` (0-based)."""
+    from tqdm import tqdm
+
+    out = []
+    for i in tqdm(range(len(data)), desc=f"evaluate {label}".strip(), unit="photo", disable=not progress,
+                  leave=False):
+        image, _ = data.image(i)
+        faces = detector.detect(image)
+        out.append((faces.boxes, faces.scores, faces.landmarks))
+    return out
+
+
+def detection_metrics(data, found, iou_threshold=0.5, setting=None):
+    """PR/AP, recall at IoU 0.3 / 0.5, recall by size (and the FDDB ROC for ellipse sets) of one detector."""
+    labels, scores, sizes, matched = [], [], [], {0.3: [], 0.5: []}
+    fddb_labels, n_faces = [], 0
+    for a, (boxes, sc, _) in zip(data.annotations, found):
+        gt, ignored = a.boxes, a.ignored
+        if setting is not None:
+            gt, ignored = split_faces(a, data.splits[setting].get(a.path.stem, set()))
+        lab, hit = det_metrics.label_detections(boxes, sc, gt, ignored, iou_threshold)
+        labels.append(lab)
+        scores.append(sc)
+        n_faces += len(gt)
+        sizes.append(det_metrics.face_sizes(gt))
+        matched[0.5].append(hit)
+        matched[0.3].append(det_metrics.label_detections(boxes, sc, gt, ignored, 0.3)[1])
+        if a.ellipses is not None:
+            fddb_labels.append(det_metrics.label_fddb(boxes, a.ellipses, iou_threshold)[0])
+    cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))  # noqa: E731
+    precision, recall, ranked, ap = det_metrics.precision_recall(cat(labels), cat(scores), n_faces)
+    out = {"faces": n_faces, "detections": int(sum(len(s) for s in scores)), "ap": ap,
+           "recall_at_0.3": float(cat(matched[0.3]).mean()) if n_faces else float("nan"),
+           "recall_at_0.5": float(cat(matched[0.5]).mean()) if n_faces else float("nan"),
+           "by_size": det_metrics.recall_by_size(cat(sizes), cat(matched[0.5])),
+           "pr": {"precision": precision.tolist(), "recall": recall.tolist(), "scores": ranked.tolist()}}
+    if fddb_labels:
+        fp, tpr, thr = det_metrics.discrete_roc(cat(fddb_labels), cat(scores), n_faces)
+        out["roc"] = {"false_positives": fp.tolist(), "tpr": tpr.tolist(), "scores": thr.tolist()}
+        out["tpr_at_fp"] = {str(m): det_metrics.tpr_at_fp(fp, tpr, m) for m in FP_MARKS}
+    return out
+
+
+def landmark_metrics(data, found):
+    """NME (inter-ocular and box) summaries and CED curves over the faces with five points."""
+    errors = {norm: [] for norm in lmk_metrics.NORMS}
+    for i, (boxes, _, landmarks) in enumerate(found):
+        a = data.annotations[i]
+        if a.landmarks is None:
+            continue
+        if data.kind == "landmarks":
+            _, a = data.image(i)  # the padded frame the detector saw
+        for gt, gt_box in zip(a.landmarks, a.boxes):
+            k = lmk_metrics.match_face(boxes, gt)
+            for norm in lmk_metrics.NORMS:
+                errors[norm].append(np.inf if k < 0 else lmk_metrics.nme(landmarks[k], gt, gt_box, norm))
+    out = {}
+    for norm, e in errors.items():
+        t, share = lmk_metrics.ced(e, 0.10 if norm == "inter-ocular" else 0.05)
+        out[norm] = dict(lmk_metrics.summarise(e), ced={"error": t.tolist(), "share": share.tolist()})
+    return out
+
+
+def evaluate(detectors, data, *, progress=True, iou_threshold=0.5):
+    """Evaluate ``{name: detector}`` (anything with ``detect(image) -> Detections``) on ``data``.
+
+    Returns a JSON-ready dict: ``{"set": ..., "detectors": {name: {"detection": ..., "settings":
+    {"easy": ...}, "landmarks": ..., "seconds_per_photo": ...}}}``; ``detection`` is absent for
+    landmark lists, ``landmarks`` for sets without five points.
+    """
+    import time
+
+    if not detectors:
+        raise ValueError("no detector to evaluate")
+    result = {"set": {"name": data.name, "kind": data.kind, "photos": len(data),
+                      "faces": int(sum(len(a.boxes) for a in data.annotations)),
+                      "ignored": int(sum(0 if a.ignored is None else len(a.ignored) for a in data.annotations)),
+                      "faces_with_landmarks": int(sum(len(a.landmarks) for a in data.annotations
+                                                      if a.landmarks is not None))},
+              "iou_threshold": iou_threshold, "detectors": {}}
+    for name, detector in detectors.items():
+        start = time.perf_counter()
+        found = run_detector(detector, data, progress, name)
+        entry = {"detector": repr(detector), "seconds_per_photo": (time.perf_counter() - start) / max(len(data), 1)}
+        if data.scores_boxes:
+            entry["detection"] = detection_metrics(data, found, iou_threshold)
+            if data.splits:
+                entry["settings"] = {s: detection_metrics(data, found, iou_threshold, s) for s in data.splits}
+        if data.has_landmarks:
+            entry["landmarks"] = landmark_metrics(data, found)
+        result["detectors"][name] = entry
+    return result
