@@ -21,6 +21,8 @@ Order of events (the guards are in place before any student code runs):
    changing resource limits. Each refusal is reported on the event pipe (``denied EVENT``).
 4. The task's module is imported; each case's calls run; each case's outputs go to ``case_K.npz``
    plus ``case_K.json`` (written after the npz, atomically), or the exception that ended the case.
+   Then the process ends with ``os._exit(0)``: ``atexit`` hooks and threads of the submission never
+   run after the outputs are written (nothing they could write would pass a case anyway).
 """
 import json
 import os
@@ -292,3 +294,9 @@ def main(request_path):
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)  # the outputs are written: the submission's atexit hooks and threads do not run on
