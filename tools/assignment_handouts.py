@@ -42,21 +42,21 @@ def _hints():
 
 
 def _function_text(path, name):
-    """``def`` line and docstring of ``name`` in ``path``, and the module docstring."""
+    """The function ``name`` as it is in the copy (stub, kept checks and return line), and the module docstring."""
     source = Path(path).read_text(encoding="utf-8")
     tree = ast.parse(source)
     func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
-    header = ast.get_source_segment(source, func).split("\n")
-    signature = "\n".join(header[:next(i for i, line in enumerate(header) if line.rstrip().endswith(":")) + 1])
-    return signature, ast.get_docstring(func) or "", ast.get_docstring(tree) or ""
+    first = min([func.lineno] + [d.lineno for d in func.decorator_list])
+    text = "".join(source.splitlines(keepends=True)[first - 1:func.end_lineno])
+    return text.rstrip("\n"), ast.get_docstring(tree) or ""
 
 
 def handout_text(out, task, markers):
     """The handout of one task in the copy ``out``."""
     where, modules = [], {}
     for r in task.regions:
-        signature, doc, module_doc = _function_text(Path(out) / r.path, r.function)
-        where.append(f"```python\n# {r.path}\n{signature}\n    \"\"\"{doc}\"\"\"\n```")
+        code, module_doc = _function_text(Path(out) / r.path, r.function)
+        where.append(f"```python\n# {r.path}\n{code}\n```")
         modules.setdefault(r.path, module_doc)
     fast = sorted({f"`{region.path}::{region.function}`" for region, _ in task.fast})
     fast_text = (f"In this copy {', '.join(fast)} (the package's fast version{'s' if len(fast) > 1 else ''}) "
