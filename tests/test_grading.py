@@ -198,12 +198,29 @@ def test_command_exit_status_and_outputs(tmp_path, capsys):
     assert code == 1 and "NOT GRADED: carol" in captured.err and "bob: 10/10" in captured.out
 
 
+def test_teachers_own_package_scores_full_marks(tmp_path):
+    """No checker or trap fires on the reference code itself (every task, every case)."""
+    students, result = grade([submission(tmp_path, "teacher")], None)
+    assert students["teacher"]["score"] == students["teacher"]["max_score"] == 10 * len(result["tasks"]), \
+        [(t["task"], t["reason"], [c["message"] for c in t["cases"] if not c["passed"]]) for t in
+         students["teacher"]["tasks"] if t["score"] < t["max_score"]]
+
+
+def test_unwritable_output_is_refused_before_grading(tmp_path, capsys):
+    import make_assignment
+
+    (tmp_path / "a_file").write_text("", encoding="utf-8")
+    code = make_assignment.main(["grade", str(tmp_path), "--csv", str(tmp_path / "a_file" / "grades.csv")])
+    assert code == 2 and "cannot write" in capsys.readouterr().err
+
+
 def test_static_scan_and_points(tmp_path):
+    seed, prepared = grader.prepare(None, seed=1)
+    assert all(grader.static_findings(REPO / PACKAGE, p) == [] for p in prepared)
     seed, prepared = grader.prepare(["4.1"], seed=1)
     path = submission(tmp_path, "s", [("4.1", SNIPPETS / "cheats" / "nms_calls_fast_twin.py")])
     found = grader.static_findings(path / PACKAGE, prepared[0])
     assert len(found) == 1 and "kernels/nms.py" in found[0] and "refers to nms" in found[0]
-    assert grader.static_findings(REPO / PACKAGE, prepared[0]) == []
     points = tmp_path / "points.toml"
     points.write_text('default = 5\n[points]\n"4.1" = 20\n', encoding="utf-8")
     assert grader.load_points(points, ["4.1", "4.2"]) == {"4.1": 20.0, "4.2": 5.0}

@@ -2,6 +2,7 @@
 import json
 import sys
 import time
+from pathlib import Path
 
 from tinymtcnn.atomic import atomic_write_text
 
@@ -32,11 +33,29 @@ def add_grade_parser(sub, func):
     return s
 
 
+def _writable_folder(folder):
+    """Whether files can be created in ``folder`` (made if missing, as the outputs will be)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
 def run_grade(args):
     from assignment_grade import grade_class
 
     if args.timeout <= 0 or (args.jobs is not None and args.jobs < 1):
         raise ValueError("--timeout must be > 0 and --jobs >= 1")
+    for option, path in (("--csv", args.csv), ("--json", args.json), ("--gradescope", args.gradescope)):
+        if not path:
+            continue
+        folder = Path(path) if option == "--gradescope" else Path(path).parent
+        if not _writable_folder(folder):
+            raise ValueError(f"{option} {path}: cannot write in {folder} (checked before grading)")
     start = time.perf_counter()
 
     def progress(student):
@@ -48,12 +67,16 @@ def run_grade(args):
     print(f"\nseed {result['seed']} (reproduce with --seed {result['seed']}); {n} submission(s) in "
           f"{time.perf_counter() - start:.1f} s")
     print(class_table(result))
-    if args.csv:
-        write_csv(result, args.csv)
-    if args.gradescope:
-        write_gradescope(result, args.gradescope)
-    if args.json:
-        atomic_write_text(args.json, json.dumps(result, indent=1))
+    try:
+        if args.csv:
+            write_csv(result, args.csv)
+        if args.gradescope:
+            write_gradescope(result, args.gradescope)
+        if args.json:
+            atomic_write_text(args.json, json.dumps(result, indent=1))
+    except OSError as exc:
+        print(f"make_assignment.py: error: could not write the results: {exc}", file=sys.stderr)
+        return 1
     failed = [s["student"] for s in result["students"] if s["error"]]
     if failed:
         print(f"NOT GRADED: {', '.join(failed)} (see above)", file=sys.stderr)
