@@ -24,7 +24,8 @@ Commands (``python tools/make_assignment.py -h``)::
     list [--tests|--markdown] tasks, their functions and how many tests grade each
     student OUT [--tasks ..]  write the student copy (only the named tasks stubbed, default all)
     solve COPY --tasks ..     put the honest solutions of tools/assignment_solutions/ into a copy
-    grade DIR [--tasks ..]    run the task tests in a student copy, print a per-task table
+    grade SUBMISSION.. [--csv F] [--gradescope D] [--points F] [--timeout S] [--jobs N]
+                              points per task for one student or a class (assignment_grade.py)
     check [--keep DIR] [--python PY] [--solved N.M ..]
                               student copy with every task stubbed (or all but --solved, whose
                               solutions are replayed): exactly the stubbed tasks' tests fail
@@ -35,8 +36,6 @@ task markers, its outcome and whether it failed because of a stub. This is a tea
 installed with the package.
 """
 import argparse
-import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -50,10 +49,6 @@ from assignment_source import (PACKAGE, REPO, Task, _check_selection, _ignore, _
 
 
 # --------------------------------------------------------------------------- commands
-def _marker_expr(tasks, ids):
-    return " or ".join(tasks[t].marker for t in ids)
-
-
 def collect_markers(repo=REPO):
     """``{node id: [task ids]}`` of the tests in ``repo`` (a collect-only run)."""
     report, _ = run_pytest(repo, extra=["--collect-only"])
@@ -101,46 +96,6 @@ def cmd_solve(args):
     changed = apply_solutions(args.copy, args.tasks, args.solutions)
     print(f"solutions of {', '.join(args.tasks)} written into {args.copy}: {', '.join(sorted(set(changed)))}")
     return 0
-
-
-def grade(student_dir, selected=None, repo=REPO, student_tests=False):
-    """Run the task tests on the package in ``student_dir``: ``{"tasks": [one dict per task], "errors": [...]}``.
-
-    By default the student's ``tinymtcnn/`` is graded with the teacher's tests and pytest.ini (in a
-    temporary folder), so edited tests do not count; ``student_tests=True`` runs the student's own.
-    ``own`` are the tests that carry only this task's marker (the verdict), ``joint`` those that need
-    this task and others (reported, not counted: they fail whenever any of their tasks does).
-    """
-    tasks = find_tasks(repo)
-    ids = list(tasks) if not selected else [str(t) for t in selected]
-    unknown = [t for t in ids if t not in tasks]
-    if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; known: {list(tasks)}")
-    student_dir = Path(student_dir)
-    if not (student_dir / PACKAGE / "__init__.py").is_file():
-        raise ValueError(f"{student_dir} has no {PACKAGE}/ package")
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        where = student_dir
-        if not student_tests:
-            where = Path(tmp) / "graded"
-            shutil.copytree(student_dir / PACKAGE, where / PACKAGE, ignore=_ignore)
-            shutil.copytree(Path(repo) / "tests", where / "tests", ignore=_ignore)
-            shutil.copy2(Path(repo) / "pytest.ini", where / "pytest.ini")
-        report, _ = run_pytest(where, _marker_expr(tasks, ids))
-    rows = []
-    for t in ids:
-        recs = [r for r in report["tests"].values() if t in r["tasks"]]
-        own = [r for r in recs if len(r["tasks"]) == 1 and r["outcome"] != "skipped"]
-        joint = [r for r in recs if len(r["tasks"]) > 1 and r["outcome"] != "skipped"]
-        basis = own or joint
-        ok = bool(basis) and all(r["outcome"] == "passed" for r in basis) and not report["collect_errors"]
-        rows.append({"task": t, "title": tasks[t].title, "marker": tasks[t].marker,
-                     "own_passed": sum(r["outcome"] == "passed" for r in own), "own_total": len(own),
-                     "joint_passed": sum(r["outcome"] == "passed" for r in joint), "joint_total": len(joint),
-                     "not_implemented": any(r["nie"] or t in r["entered"] for r in recs if r["outcome"] == "failed"),
-                     "verdict": "PASS" if ok else ("n/a" if not basis and not report["collect_errors"] else "FAIL")})
-    errors = ([report["import_error"]] if report.get("import_error") else []) + report["collect_errors"]
-    return {"tasks": rows, "errors": errors}
 
 
 def cmd_grade(args):
