@@ -72,15 +72,18 @@ def compat_photos(astronaut):
 
 # ---------------------------------------------------------------------------- JSON of any answer
 def plain(v):
-    """``v`` as JSON: arrays and tensors become nested lists, numpy scalars numbers, None stays."""
-    if v is None or isinstance(v, (bool, int, float, str)):
+    """``v`` as JSON: arrays and tensors become nested lists, numpy scalars numbers (floats rounded to
+    5 decimals), None stays."""
+    if isinstance(v, float):
+        return round(v, 5)
+    if v is None or isinstance(v, (bool, int, str)):
         return v
     if hasattr(v, "detach"):  # torch.Tensor
         v = v.detach().cpu().numpy()
     if isinstance(v, np.ndarray):
         return [plain(x) for x in v] if v.ndim else plain(v.item())
     if isinstance(v, np.generic):
-        return v.item()
+        return plain(v.item())
     if isinstance(v, dict):
         return {k: plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -306,9 +309,15 @@ def main(argv=None):
                 sys.exit(f"{package} worker failed:\n{out.stderr[-3000:]}")
             record = json.loads(out.stdout.strip().splitlines()[-1])
             target = FIXTURES / f"compat_{package}.json"
-            atomic_write_text(target, json.dumps(record, indent=1) + "\n")
+            atomic_write_text(target, as_json_lines(record))
             print(f"{target.relative_to(REPO)}: {len(record['cases'])} cases, {record['versions']}")
     print_comparison(photos)
+
+
+def as_json_lines(record):
+    """``record`` (versions, cases) as JSON with one line per case: small, and diffs by case."""
+    cases = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in record["cases"].items())
+    return f'{{"versions": {json.dumps(record["versions"])},\n "cases": {{\n{cases}\n}}}}\n'
 
 
 def print_comparison(photos):
