@@ -128,6 +128,7 @@ CHEATS = {  # student -> (task, snippet, files appended to) ; every one must sco
         "pytest.py": "def main(*a, **k):\n    print('8 passed')\n    return 0\n",
         "numpy/__init__.py": "raise SystemExit(0)\n"}),
     "reads_teachers_file": ("4.1", "nms_reads_teacher_file", {}),
+    "reloads_module": ("4.1", "nms_reloads_module", {}),
     "exits_at_import": ("4.1", "nms_prints_pass", {"tinymtcnn/kernels/nms.py": "import os as _os\n_os._exit(0)\n"}),
 }
 
@@ -148,6 +149,7 @@ def test_cheats_score_zero(tmp_path):
     reason = {st: by_task(students[st])[CHEATS[st][0]]["reason"] for st in CHEATS}
     assert "refers to nms" in reason["fast_twin"] and "refers to conv2d_backward" in reason["conv_calls_fast"]
     assert "called tinymtcnn.kernels.nms.nms" in reason["hidden_fast_twin"]
+    assert "called tinymtcnn.kernels.nms.nms" in reason["reloads_module"]  # the reload re-installs the trap
     assert "called tinymtcnn.layers.conv.conv2d_backward" in reason["conv_hidden_fast"]
     assert "no result" in by_task(students["exits_at_import"])["4.1"]["cases"][0]["message"]
     read = by_task(students["reads_teachers_file"])["4.1"]
@@ -162,9 +164,10 @@ def test_hidden_fast_twins_would_pass_without_the_traps(tmp_path, monkeypatch):
         table[task_id] = type(table[task_id])(task_id, table[task_id].module, table[task_id].make, ())
     monkeypatch.setattr("grading.checkers", lambda package_dir: table)
     paths = [submission(tmp_path, "nms", [("4.1", SNIPPETS / "cheats" / "nms_hidden_fast_twin.py")]),
-             submission(tmp_path, "conv", [("2.2", SNIPPETS / "cheats" / "conv_backward_hidden_fast.py")])]
+             submission(tmp_path, "conv", [("2.2", SNIPPETS / "cheats" / "conv_backward_hidden_fast.py")]),
+             submission(tmp_path, "reload", [("4.1", SNIPPETS / "cheats" / "nms_reloads_module.py")])]
     students, _ = grade(paths, ["2.2", "4.1"])
-    assert students["nms"]["score"] == students["conv"]["score"] == 20
+    assert students["nms"]["score"] == students["conv"]["score"] == students["reload"]["score"] == 20
 
 
 def test_loop_and_crash_score_zero_while_other_tasks_and_students_are_graded(tmp_path):
