@@ -129,6 +129,7 @@ CHEATS = {  # student -> (task, snippet, files appended to) ; every one must sco
         "numpy/__init__.py": "raise SystemExit(0)\n"}),
     "reads_teachers_file": ("4.1", "nms_reads_teacher_file", {}),
     "reloads_module": ("4.1", "nms_reloads_module", {}),
+    "loads_module_copy": ("4.1", "nms_loads_module_copy", {}),
     "exits_at_import": ("4.1", "nms_prints_pass", {"tinymtcnn/kernels/nms.py": "import os as _os\n_os._exit(0)\n"}),
 }
 
@@ -150,6 +151,8 @@ def test_cheats_score_zero(tmp_path):
     assert "refers to nms" in reason["fast_twin"] and "refers to conv2d_backward" in reason["conv_calls_fast"]
     assert "called tinymtcnn.kernels.nms.nms" in reason["hidden_fast_twin"]
     assert "called tinymtcnn.kernels.nms.nms" in reason["reloads_module"]  # the reload re-installs the trap
+    copied = by_task(students["loads_module_copy"])["4.1"]
+    assert any("outside its import" in n and "kernels/nms.py" in n for n in copied["notes"])
     assert "called tinymtcnn.layers.conv.conv2d_backward" in reason["conv_hidden_fast"]
     assert "no result" in by_task(students["exits_at_import"])["4.1"]["cases"][0]["message"]
     read = by_task(students["reads_teachers_file"])["4.1"]
@@ -167,7 +170,7 @@ def test_hidden_fast_twins_would_pass_without_the_traps(tmp_path, monkeypatch):
              submission(tmp_path, "conv", [("2.2", SNIPPETS / "cheats" / "conv_backward_hidden_fast.py")]),
              submission(tmp_path, "reload", [("4.1", SNIPPETS / "cheats" / "nms_reloads_module.py")])]
     students, _ = grade(paths, ["2.2", "4.1"])
-    assert students["nms"]["score"] == students["conv"]["score"] == students["reload"]["score"] == 20
+    assert [students[s]["score"] for s in ("nms", "conv", "reload")] == [20] * 3
 
 
 def test_loop_and_crash_score_zero_while_other_tasks_and_students_are_graded(tmp_path):

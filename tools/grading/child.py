@@ -17,8 +17,10 @@ Order of events (the guards are in place before any student code runs):
 3. An audit hook that cannot be removed (``sys.addaudithook``) refuses, from then on: starting
    processes, sockets, ``ctypes``, the garbage collector's object lists (the usual way to reach the
    originals behind a trap), reading files outside the submission, the Python installation and the
-   numeric packages, writing, deleting or linking files outside this task's temporary folder, and
-   changing resource limits. Each refusal is reported on the event pipe (``denied EVENT``).
+   numeric packages, writing, deleting or linking files outside this task's temporary folder,
+   changing resource limits, and running code compiled from a file of the submission's package
+   unless the finder of step 2 is loading it. Each refusal is reported on the event pipe
+   (``denied EVENT``).
 4. The task's module is imported; each case's calls run; each case's outputs go to ``case_K.npz``
    plus ``case_K.json`` (written after the npz, atomically), or the exception that ended the case.
    Then the process ends with ``os._exit(0)``: ``atexit`` hooks and threads of the submission never
@@ -56,9 +58,14 @@ def readable(path, rules):
     return False
 
 
-def install_audit_hook(event_fd, read_rules, write_root):
-    """The guard of step 3; its state lives only in this closure (unreachable once installed)."""
+def install_audit_hook(event_fd, read_rules, write_root, package_root):
+    """The guard of step 3; its state lives only in this closure (unreachable once installed).
+
+    Code compiled from a file of the submission's package runs only when the grader's import finder
+    announced it (``tinymtcnn.grade.loading``): loading a module around the finder
+    (``spec_from_file_location``, ``exec`` of its code) would give untrapped fast twins."""
     active = [False]
+    announced = []
 
     def deny(event, detail):
         _send(event_fd, {"denied": event, "detail": str(detail)[:200]})
@@ -71,9 +78,18 @@ def install_audit_hook(event_fd, read_rules, write_root):
         if event == "tinymtcnn.grade.guard":  # one way: on, never off
             active[0] = True
             return
+        if event == "tinymtcnn.grade.loading":
+            announced.append(os.path.realpath(str(args[0])))
+            return
         if not active[0]:
             return
-        if event.startswith(DENIED_PREFIXES):
+        if event == "exec" and args and hasattr(args[0], "co_filename"):
+            filename = os.path.realpath(args[0].co_filename)
+            if _under(filename, [package_root]):
+                if filename not in announced:
+                    deny("running the package's code outside its import", filename)
+                announced.remove(filename)
+        elif event.startswith(DENIED_PREFIXES):
             deny(event, args[0] if args else "")
         elif event == "import" and args and str(args[0]).split(".")[0] in DENIED_IMPORTS:
             deny("import", args[0])
@@ -138,6 +154,7 @@ def install_traps(package_root, twins):
             return self.inner.create_module(spec)
 
         def exec_module(self, module):
+            sys.audit("tinymtcnn.grade.loading", module.__spec__.origin)
             self.inner.exec_module(module)
             trap_module(module)
 
@@ -261,7 +278,7 @@ def main(request_path):
     root = os.path.realpath(request["submission"])
     inputs = dict(np.load(request["inputs"], allow_pickle=False))
     rules = [["allow", root]] + [[v, os.path.realpath(p)] for v, p in request["read_rules"]]
-    install_audit_hook(event_fd, rules, out)
+    install_audit_hook(event_fd, rules, out, os.path.join(root, "tinymtcnn"))
     sweep = install_traps(os.path.join(root, "tinymtcnn"), [tuple(t) for t in request["twins"]])
     _send(event_fd, {"ready": True})
     sys.audit("tinymtcnn.grade.guard")
