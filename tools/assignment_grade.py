@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import tomllib
+import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,10 +76,23 @@ class Prepared:
         self.twin_names = {n for _, n in checker.twins}
 
 
+def _teachers_package(repo):
+    """Import ``tinymtcnn`` from ``repo`` (the references are the teacher's); warn if another one
+    was imported already."""
+    if "tinymtcnn" not in sys.modules and str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    import tinymtcnn
+
+    where = Path(tinymtcnn.__file__).resolve()
+    if Path(repo).resolve() not in where.parents:
+        warnings.warn(f"the references come from {where.parent}, not from {repo}", RuntimeWarning, stacklevel=3)
+
+
 def prepare(selected=None, seed=None, repo=REPO):
     """``(seed, [Prepared])`` for the tasks ``selected`` (default all) of the teacher's package."""
     from grading import checkers
 
+    _teachers_package(repo)
     tasks = find_tasks(repo)
     ids = list(tasks) if not selected else [str(t) for t in selected]
     unknown = [t for t in ids if t not in tasks]
