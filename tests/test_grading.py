@@ -138,12 +138,15 @@ def test_cheats_score_zero(tmp_path):
     teachers = tmp_path / "teachers_file.py"
     teachers.write_text((SNIPPETS / "cheats" / "nms_reads_teacher_file.py").read_text(encoding="utf-8").replace(
         "TEACHER_NMS_FILE", str(REPO / PACKAGE / "kernels" / "nms.py")), encoding="utf-8")
+    linked = submission(tmp_path, "links_teachers_file")  # its nms.py is a link to the teacher's solution
+    (linked / PACKAGE / "kernels" / "nms.py").unlink()
+    (linked / PACKAGE / "kernels" / "nms.py").symlink_to(REPO / PACKAGE / "kernels" / "nms.py")
     students = {}
     for task_id in ("2.2", "4.1"):
         paths = [submission(tmp_path, student, [(task_id, teachers if student == "reads_teachers_file" else
                                                   SNIPPETS / "cheats" / f"{snippet}.py")], extra)
                  for student, (t, snippet, extra) in CHEATS.items() if t == task_id]
-        students.update(grade(paths, [task_id])[0])
+        students.update(grade(paths + ([linked] if task_id == "4.1" else []), [task_id])[0])
     for student, (task_id, _, _) in CHEATS.items():
         t = by_task(students[student])[task_id]
         assert not students[student]["error"] and t["score"] == 0, (student, t)
@@ -155,6 +158,7 @@ def test_cheats_score_zero(tmp_path):
     assert any("outside its import" in n and "kernels/nms.py" in n for n in copied["notes"])
     assert "called tinymtcnn.layers.conv.conv2d_backward" in reason["conv_hidden_fast"]
     assert "no result" in by_task(students["exits_at_import"])["4.1"]["cases"][0]["message"]
+    assert by_task(students["links_teachers_file"])["4.1"]["score"] == 0  # links are not copied for the child
     read = by_task(students["reads_teachers_file"])["4.1"]
     assert "PermissionError" in read["cases"][0]["message"]
     assert any("reading a file" in n and "kernels/nms.py" in n for n in read["notes"])
