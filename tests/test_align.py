@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinymtcnn.align import ARCFACE_TEMPLATE_112, align_faces, similarity_transform, warp_affine
+from tinymtcnn.align import ARCFACE_TEMPLATE_112, align_faces, similarity_transform, template_for_size, warp_affine
 from tinymtcnn.detect.result import Detections
 
 
@@ -70,6 +70,14 @@ def test_other_size_is_scaled_template(rng):
     image = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
     out = align_faces(image, ARCFACE_TEMPLATE_112 * 2, size=224)
     np.testing.assert_array_equal(out[0], image)
+
+
+def test_margin_puts_the_template_in_the_centred_inner_square(rng):
+    np.testing.assert_allclose(template_for_size(160, margin=40), ARCFACE_TEMPLATE_112 * 120 / 112 + 20)
+    image = rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)  # landmarks already where margin 40 wants them
+    np.testing.assert_array_equal(align_faces(image, template_for_size(160, 40), size=160, margin=40)[0], image)
+    with pytest.raises(ValueError, match="margin must be smaller than size"):
+        align_faces(image, ARCFACE_TEMPLATE_112, size=112, margin=112)
 
 
 def test_rotated_and_scaled_face_is_undone(rng):

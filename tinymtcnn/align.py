@@ -80,9 +80,10 @@ def similarity_transform(src, dst):
     return np.hstack([c * r, t[:, None]])
 
 
-def template_for_size(size):
-    """The ArcFace template scaled to a ``size x size`` crop: ``ARCFACE_TEMPLATE_112 * size / 112``."""
-    return ARCFACE_TEMPLATE_112 * (size / 112.0)
+def template_for_size(size, margin=0):
+    """The ArcFace template in a ``size x size`` crop with ``margin`` pixels of it around the face:
+    ``ARCFACE_TEMPLATE_112 * (size - margin) / 112 + margin / 2`` (``margin = 0``: the plain template)."""
+    return ARCFACE_TEMPLATE_112 * ((size - margin) / 112.0) + margin / 2.0
 
 
 def warp_affine(image, matrix, size):
@@ -127,7 +128,7 @@ def align_cost(num_faces, size):
     return float(size) ** 2 * (3 * num_faces + WARP_BYTES_PER_PIXEL)
 
 
-def align_faces(image, detections, size=112, *, max_memory=MAX_MEMORY):
+def align_faces(image, detections, size=112, *, margin=0, max_memory=MAX_MEMORY):
     """Aligned face crops: each face's five landmarks mapped onto the ArcFace template.
 
     Parameters
@@ -138,6 +139,10 @@ def align_faces(image, detections, size=112, *, max_memory=MAX_MEMORY):
         right eye, nose, mouth left, mouth right.
     size : int
         Side of the square crops; the 112 px template is scaled by ``size / 112``.
+    margin : float
+        Pixels of the crop around the face, ``0 <= margin < size`` (facenet's ``margin``, in
+        pixels of the crop): the template is scaled into the centred ``size - margin`` square,
+        leaving ``margin / 2`` on each side (:func:`template_for_size`).
     max_memory : float
         Budget in bytes (default 1.5e9, as detection's; ``math.inf``: no limit). The cost,
         :func:`align_cost`, is estimated before anything is allocated; above the budget
@@ -153,11 +158,14 @@ def align_faces(image, detections, size=112, *, max_memory=MAX_MEMORY):
     Raises
     ------
     TypeError
-        ``size`` not an integer (a float, a string, a bool), ``max_memory`` not a number.
+        ``size`` not an integer (a float, a string, a bool), ``margin`` or ``max_memory`` not a number.
     ValueError
-        ``size < 1``, bad landmarks, or a cost beyond ``max_memory``.
+        ``size < 1``, ``margin`` outside ``[0, size)``, bad landmarks, or a cost beyond ``max_memory``.
     """
     size = check_number("size", size, low=1, integer=True)
+    margin = check_number("margin", margin, low=0)
+    if margin >= size:
+        raise ValueError(f"margin must be smaller than size ({size}), got {margin!r}")
     max_memory = check_number("max_memory", max_memory, low=0, low_open=True, allow_inf=True)
     landmarks = getattr(detections, "landmarks", detections)
     landmarks = np.asarray(landmarks, dtype=np.float64)
@@ -171,7 +179,7 @@ def align_faces(image, detections, size=112, *, max_memory=MAX_MEMORY):
                          f"memory, more than max_memory={max_memory:.3g} bytes; use a smaller size, or allow it with "
                          f"align_faces(..., max_memory={suggest_budget(need):.2g})")
     image = load_image(image)
-    template = template_for_size(size)
+    template = template_for_size(size, margin)
     out = np.zeros((len(landmarks), size, size, 3), dtype=np.uint8)
     for i, points in enumerate(landmarks):
         out[i] = warp_affine(image, similarity_transform(points, template), size)

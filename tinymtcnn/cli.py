@@ -1,4 +1,4 @@
-"""Command line: ``tinymtcnn detect | demo | train`` (also ``python -m tinymtcnn``).
+"""Command line: ``tinymtcnn detect | demo | align | train`` (also ``python -m tinymtcnn``).
 
 Exit status: 0 success, 1 when some input could not be processed (each one is
 reported on stderr and skipped), 2 for usage errors (bad options or values, outputs
@@ -179,6 +179,9 @@ def build_parser():
                       help="annotated picture (./astronaut_detections.png)")
     demo.set_defaults(func=_cmd_demo)
 
+    from .align_command import register as _register_align  # here: align_command imports this module
+
+    _register_align(sub)
     if _register_train is not None:
         _register_train(sub)
     return parser

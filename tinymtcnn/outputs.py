@@ -115,20 +115,21 @@ def check_out_dir(out_dir, searched_dirs, pictures, inputs):
     Raises
     ------
     ValueError
-        ``out_dir`` is (inside) a folder that is searched for images, a picture would replace an
-        input file, or a picture would replace a file that tinymtcnn did not write.
+        ``out_dir`` is (inside) a folder that is searched for images, a picture (any path in
+        ``pictures``: detect's annotated pictures, align's crops) would replace an input file, or a
+        file that tinymtcnn did not write.
     """
     resolved = Path(out_dir).resolve()
     for folder in searched_dirs:
         top = Path(folder).resolve()
         if resolved == top or top in resolved.parents:
             raise ValueError(f"--out {str(out_dir)!r} is inside the input folder {str(folder)!r}, which is searched "
-                             f"for images: the annotated pictures would be read as inputs next time; choose a "
+                             f"for images: the pictures written there would be read as inputs next time; choose a "
                              f"folder outside it")
     for picture in pictures:
         if inputs.holds(picture):
-            raise ValueError(f"--out {str(out_dir)!r} would overwrite the input {str(picture)!r} with its annotated "
-                             f"picture; choose another folder")
+            raise ValueError(f"--out {str(out_dir)!r} would overwrite the input {str(picture)!r} with a picture; "
+                             f"choose another folder")
         if os.path.lexists(picture) and not written_by_tinymtcnn(picture):
             raise ValueError(f"--out {str(out_dir)!r} already holds {str(picture)!r}, which tinymtcnn did not "
                              f"write; choose a new or empty folder, or move that file away")

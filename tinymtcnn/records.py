@@ -107,6 +107,11 @@ class RecordWriter:
         old_stamp, record = self.previous[stamp["file"]]
         return record if old_stamp == stamp else None
 
+    def remember(self, stamp, record):
+        """Count ``record`` as done for the photo with this :func:`file_stamp` (e.g. read back from a
+        finished file by a command that skips done photos on every rerun); :meth:`load` overrides it."""
+        self.previous[stamp["file"]] = (stamp, record)
+
     def open(self):
         """Create the stream with its header line, or reopen the loaded one for appending."""
         if self._good_length is None:
@@ -123,7 +128,7 @@ class RecordWriter:
         _write_synced(self._stream, _line(dict(record, stamp=stamp)))
 
     def finish(self, records):
-        """Write ``records`` (input order) to the JSON file atomically, then remove the stream."""
+        """Write ``records`` (input order; any JSON-ready value) to the JSON file atomically, then remove the stream."""
         write_json(self.json_path, records)
         self.close()
         self.partial.unlink()
