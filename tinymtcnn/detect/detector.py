@@ -20,7 +20,22 @@ from .pyramid import MAX_MEMORY, MAX_PYRAMID_PIXELS, check_pyramid_cost, level_s
 from .result import Detections
 from .stages import output, propose, refine, refine_landmarks
 
-LANDMARK_MODES = ("onet", "mirror", "refine")
+LANDMARK_MODES = ("onet", "mirror", "refine", "auto")
+
+#: ``landmarks="auto"``: faces whose reported box is at most ``AUTO_MIRROR_MAX_SIDE`` pixels on its
+#: longer side get the ``"mirror"`` points, faces of at least ``AUTO_REFINE_MIN_SIDE`` pixels get LNet's
+#: refinement of the mirror points, and in between the two are blended linearly by the box side.
+#: Fitted on the measurements of docs/landmark_modes.md (tools/landmark_size_bins.py).
+AUTO_MIRROR_MAX_SIDE = 40
+AUTO_REFINE_MIN_SIDE = 90
+
+
+def auto_refine_weight(box_side):
+    """The ``"auto"`` rule: weight of LNet's points (1 - weight: the mirrored O-Net points) for faces
+    whose box's longer side (0-based, pixels) is ``box_side``: 0 up to :data:`AUTO_MIRROR_MAX_SIDE`,
+    1 from :data:`AUTO_REFINE_MIN_SIDE`, linear in between."""
+    side = np.asarray(box_side, dtype=np.float64)
+    return np.clip((side - AUTO_MIRROR_MAX_SIDE) / (AUTO_REFINE_MIN_SIDE - AUTO_MIRROR_MAX_SIDE), 0.0, 1.0)
 
 
 def _load_nets(weights, with_lnet):
@@ -84,9 +99,12 @@ class MTCNN:
         Face-probability thresholds of P-Net (``>=``), R-Net and O-Net (``>``).
     scale_factor : float in (0, 1)
         Ratio between pyramid levels (0.709 ~ 1/sqrt(2)); closer to 1 = more levels.
-    landmarks : {"onet", "mirror", "refine"}
+    landmarks : {"auto", "onet", "mirror", "refine"}
         ``"onet"``: O-Net's landmarks (the 2016 release); ``"mirror"``: average with O-Net on
         the mirrored crop (the 2017 release); ``"refine"``: MTCNNv2's LNet (det4) moves each point.
+        ``"auto"`` (default): per face by the box's size, ``"mirror"`` for small faces, LNet on
+        the mirrored points for large ones, a blend of the two in between
+        (:func:`auto_refine_weight`); measured in docs/landmark_modes.md.
     weights : None, directory or dict
         None: the authors' weights shipped with the package. A directory with ``pnet.npz``,
         ``rnet.npz``, ``onet.npz`` (e.g. written by ``tinymtcnn train``), or a dict
@@ -116,7 +134,7 @@ class MTCNN:
     both (about 0.83 GB, 35 M pixels).
     """
 
-    def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.7), scale_factor=0.709, landmarks="onet",
+    def __init__(self, min_face_size=20, thresholds=(0.6, 0.7, 0.7), scale_factor=0.709, landmarks="auto",
                  weights=None, num_threads=None, max_memory=MAX_MEMORY, max_pyramid_pixels=MAX_PYRAMID_PIXELS):
         self.min_face_size = check_number("min_face_size", min_face_size, low=1)
         self.scale_factor = check_number("scale_factor", scale_factor, low=0, high=1, low_open=True, high_open=True)
@@ -136,7 +154,7 @@ class MTCNN:
         self.max_pyramid_pixels = check_number("max_pyramid_pixels", max_pyramid_pixels, low=0, low_open=True,
                                                allow_inf=True)
         self.landmarks = landmarks
-        self.nets = _load_nets(weights, with_lnet=landmarks == "refine")
+        self.nets = _load_nets(weights, with_lnet=landmarks in ("refine", "auto"))
 
     def __repr__(self):
         return (f"MTCNN(min_face_size={self.min_face_size:g}, thresholds={self.thresholds}, "
@@ -158,13 +176,29 @@ class MTCNN:
         s1 = propose(image, self.nets["pnet"], min_face_size=self.min_face_size, scale_factor=self.scale_factor,
                      threshold=t1, on_level=on_level)
         s2 = refine(image, s1.boxes, self.nets["rnet"], threshold=t2)
-        s3 = output(image, s2.boxes, self.nets["onet"], threshold=t3, mirror=self.landmarks == "mirror")
+        s3 = output(image, s2.boxes, self.nets["onet"], threshold=t3, mirror=self.landmarks in ("mirror", "auto"))
         landmarks = s3.landmarks
         if self.landmarks == "refine":
             landmarks = refine_landmarks(image, s3.boxes, landmarks, self.nets["lnet"])
+        elif self.landmarks == "auto":
+            landmarks = self._refine_large(image, s3.boxes, landmarks)
         order = np.argsort(-s3.scores, kind="stable")
         faces = Detections(to_zero_based(s3.boxes)[order], s3.scores[order], landmarks[order])
         return faces, s1, s2
+
+    def _refine_large(self, image, boxes, landmarks):
+        """``"auto"``: blend the mirror points with LNet's by :func:`auto_refine_weight` (boxes in M's convention)."""
+        zero_based = to_zero_based(boxes)
+        weight = auto_refine_weight(np.maximum(zero_based[:, 2] - zero_based[:, 0],
+                                               zero_based[:, 3] - zero_based[:, 1]))
+        some = weight > 0
+        if not some.any():
+            return landmarks
+        landmarks = landmarks.copy()
+        refined = refine_landmarks(image, boxes[some], landmarks[some], self.nets["lnet"])
+        w = weight[some][:, None, None]
+        landmarks[some] = (1 - w) * landmarks[some] + w * refined
+        return landmarks
 
     def detect(self, image):
         """Find the faces in one image.
