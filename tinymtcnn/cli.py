@@ -15,6 +15,7 @@ try:
     from .train.cli import register as _register_train
 except ImportError:
     _register_train = None
+from .eval.cli import register as _register_evaluate
 
 PROG = "tinymtcnn"
 
@@ -161,8 +162,8 @@ def build_parser():
     det.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("A", "B", "C"),
                      help="P-Net, R-Net, O-Net thresholds (0.6 0.7 0.7)")
     det.add_argument("--scale-factor", type=float, default=0.709, metavar="F", help="pyramid ratio (0.709)")
-    det.add_argument("--landmarks", choices=("onet", "mirror", "refine"), default="onet",
-                     help="landmark mode (onet)")
+    det.add_argument("--landmarks", choices=("onet", "mirror", "refine", "auto"), default="auto",
+                     help="landmark mode (auto)")
     det.add_argument("--weights", default=None, metavar="DIR",
                      help="folder with pnet.npz, rnet.npz, onet.npz (default: the authors' weights)")
     det.add_argument("--workers", type=_positive_int, default=1, metavar="N",
@@ -184,6 +185,7 @@ def build_parser():
     _register_align(sub)
     if _register_train is not None:
         _register_train(sub)
+    _register_evaluate(sub)
     return parser
 
 
