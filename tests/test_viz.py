@@ -145,6 +145,7 @@ def _block_texts(ax):
 
 
 @pytest.mark.parametrize("cls", [PNet, RNet, ONet, LNet])
+@pytest.mark.pipeline
 def test_net_layout_shapes_are_the_nets_own(cls):
     net = cls(rng=np.random.default_rng(0))
     layout = viz.net_layout(net)
@@ -161,6 +162,7 @@ def test_net_layout_shapes_are_the_nets_own(cls):
 
 
 @pytest.mark.parametrize("cls", [PNet, ONet, LNet])
+@pytest.mark.pipeline
 def test_draw_net_shows_every_layer_with_its_shape(cls):
     net = cls()
     ax = viz.draw_net(net)
@@ -175,6 +177,7 @@ def test_draw_net_shows_every_layer_with_its_shape(cls):
     ax.figure.canvas.draw()
 
 
+@pytest.mark.pipeline
 def test_changing_a_net_changes_its_drawing():
     net = PNet()
     before = _block_texts(viz.draw_net(net))
@@ -191,6 +194,7 @@ def test_changing_a_net_changes_its_drawing():
     assert larger["block:input"].splitlines()[-1] == "3×20×20"
 
 
+@pytest.mark.pipeline
 def test_net_layout_keeps_the_training_caches():
     rng = np.random.default_rng(0)
     net = RNet(rng=rng).train()
@@ -202,6 +206,7 @@ def test_net_layout_keeps_the_training_caches():
     assert net.backward({"box_reg": np.ones_like(out["box_reg"])}).shape == x.shape
 
 
+@pytest.mark.pipeline
 def test_net_layout_refuses_bad_arguments():
     with pytest.raises(TypeError, match="tinymtcnn.nets.Net"):
         viz.net_layout("pnet")
@@ -218,6 +223,7 @@ def _counts(title):
     return [int(n.replace(",", "")) for n in re.findall(r"(\d[\d,]*) (?:level|window|candidate|face)", title)]
 
 
+@pytest.mark.pipeline
 def test_draw_cascade_counts_are_what_mtcnn_reports():
     detector = MTCNN()
     trace = detector.trace(ASTRONAUT)
@@ -240,6 +246,7 @@ def test_draw_cascade_counts_are_what_mtcnn_reports():
     fig.canvas.draw()
 
 
+@pytest.mark.pipeline
 def test_draw_cascade_without_faces_or_pyramid():
     detector = MTCNN()
     for image in (np.full((100, 100, 3), 90, np.uint8), np.full((10, 10, 3), 90, np.uint8)):

@@ -211,7 +211,8 @@ def pytest_runtest_logreport(report):
     rec["entered"] = sorted(set(rec["entered"]) | _ENTERED, key=_sort_key)
     if report.failed:
         rec["outcome"] = "failed"
-        rec["nie"] = rec["nie"] or bool(STUB_MESSAGE.search(report.longreprtext))
+        shown = report.longreprtext + "".join(text for _, text in report.sections)  # (captured stderr too)
+        rec["nie"] = rec["nie"] or bool(STUB_MESSAGE.search(shown))
         crash = getattr(report.longrepr, "reprcrash", None)
         rec["message"] = rec["message"] or (crash.message if crash else report.longreprtext[-300:])
     elif report.skipped and rec["outcome"] != "failed":
