@@ -208,9 +208,10 @@ def test_mtcnn_dict_with_a_bad_path_names_it(tmp_path):
 
 def test_mtcnn_dict_bad_lnet_path_only_matters_for_refine(tmp_path):
     bad = {"lnet": tmp_path / "lnet.npz"}
-    assert MTCNN(weights=bad).landmarks == "onet"  # LNet is not loaded for "onet"
-    with pytest.raises(ValueError, match="lnet.npz"):
-        MTCNN(landmarks="refine", weights=bad)
+    assert MTCNN(landmarks="onet", weights=bad).landmarks == "onet"  # LNet is not loaded for "onet"
+    for mode in ("refine", "auto"):  # "auto" (the default) refines large faces with LNet
+        with pytest.raises(ValueError, match="lnet.npz"):
+            MTCNN(landmarks=mode, weights=bad)
 
 
 def test_mtcnn_dict_with_a_bad_weights_file(tmp_path, nets):
