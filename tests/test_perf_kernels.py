@@ -193,11 +193,14 @@ def test_thread_settings():
         assert tinymtcnn.set_num_threads(None) == tinymtcnn.threads.max_threads()
     finally:
         tinymtcnn.set_num_threads(before)
-    for bad in (0, -1, 1.5, True, "2"):
-        with pytest.raises(ValueError):
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)):
+        with pytest.raises(error):
             tinymtcnn.set_num_threads(bad)
-        with pytest.raises(ValueError):
+        with pytest.raises(error):
             MTCNN(num_threads=bad)
+        with pytest.raises(error):
+            with limit_threads(bad):
+                pass
 
 
 @pytest.mark.pipeline

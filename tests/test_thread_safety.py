@@ -80,6 +80,9 @@ def test_limit_threads_rejects_bad_values():
     with pytest.raises(TypeError):
         with threads.limit_threads("2"):
             pass
+    with pytest.raises(ValueError):
+        with threads.limit_threads(0):
+            pass
     with pytest.raises(ValueError, match="blas"):
         with threads.limit_threads(1, blas=2):
             pass

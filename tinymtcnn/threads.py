@@ -62,14 +62,21 @@ _blas_limiter = None  # threadpoolctl's limiter that restores BLAS's own setting
 _blas_pinned = contextvars.ContextVar("tinymtcnn_blas_pinned", default=False)
 
 
+def _check_count(n):
+    """``n`` as an int >= 1 (TypeError for strings, bools, floats; ValueError below 1)."""
+    from .layers._checks import check_number  # here: the layers import this module
+
+    return check_number("number of threads", n, low=1, integer=True)
+
+
 def set_num_threads(n):
     """Make ``n`` threads (clipped to ``1..max_threads()``) the process default; ``None`` restores
     Numba's default. Contexts inside :func:`limit_threads` keep their own count.
 
     Returns the number now in force in the calling context.
     """
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"number of threads must be a positive integer or None, got {n!r}")
+    if n is not None:
+        n = _check_count(n)
     return _jit.set_num_threads(n)
 
 
@@ -121,8 +128,8 @@ def limit_threads(n=None, blas=None):
     is inside a ``blas=1`` block and gets its own setting back when the last one leaves.
     ``blas=None`` leaves BLAS as it is.
     """
-    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))):
-        raise TypeError(f"number of threads must be an integer or None, got {n!r}")
+    if n is not None:
+        n = _check_count(n)
     if blas not in (None, 1):
         raise ValueError(f"blas must be None (leave BLAS alone) or 1, got {blas!r}")
     n = get_num_threads() if n is None else _jit.clip_threads(n)
