@@ -36,6 +36,7 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=7", "nbmake>=1.4", "jupytext>=1.14", "nbformat>=5", "ipykernel>=6"],
+        "dask": ["dask>=2023.1", "distributed>=2023.1"],  # tinymtcnn.distributed, --scheduler (tested: 2026.8)
         "docs": ["mkdocs>=1.5", "mkdocs-material>=9", "mkdocstrings[python]>=0.24", "latex2mathml>=3.81"],
     },
     entry_points={"console_scripts": ["tinymtcnn=tinymtcnn.cli:main"]},

@@ -166,8 +166,11 @@ def build_parser():
                      help="landmark mode (auto)")
     det.add_argument("--weights", default=None, metavar="DIR",
                      help="folder with pnet.npz, rnet.npz, onet.npz (default: the authors' weights)")
-    det.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                     help="parallel worker processes (1)")
+    where = det.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                       help="parallel worker processes (1)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="detect on this Dask cluster instead (tcp://host:8786; "
+                                                               "needs tinymtcnn[dask]; see docs/distributed.md)")
     det.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                      help="threads per process (default: all cores; 1 per worker with --workers)")
     det.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

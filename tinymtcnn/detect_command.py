@@ -36,6 +36,10 @@ def run_detect(args):
     if not paths:
         return _say(f"no image files found in {' '.join(args.paths)}", 1)
     try:
+        if args.scheduler is not None:
+            from .distributed import client_for
+
+            client_for(args.scheduler)  # Dask installed and the scheduler answers, before any work
         writer, stamps, done, pictures = _plan_detect(args, options, paths)
     except ValueError as exc:  # refused before any work: inputs, destinations, partial results
         return _say(f"error: {exc}", 2)
@@ -147,7 +151,14 @@ def _run_detect(args, options, detector, todo, writer, stamps, records):
 
 
 def _results(args, options, detector, todo, on_death):
-    """Yield ``(index, (record, error))`` as photos finish: in this process, or in ``--workers`` processes."""
+    """Yield ``(index, (record, error))`` as photos finish: here, in ``--workers`` processes, or on ``--scheduler``."""
+    if args.scheduler is not None:  # a Dask cluster (tinymtcnn.distributed): the same per-photo function
+        from .distributed import client_for, iter_detect
+
+        paths, pictures = [task[0] for _, task in todo], [task[1] for _, task in todo]
+        for k, result in iter_detect(paths, client_for(args.scheduler), options=options, pictures=pictures):
+            yield todo[k][0], result
+        return
     if args.workers == 1 or len(todo) < 2:
         for index, task in todo:
             yield index, cli._process(detector, *task)

@@ -83,7 +83,10 @@ def register(subparsers):
     p.add_argument("--min-face-size", type=finite_number(1, inclusive=True), default=None, metavar="PX",
                    help="pyramid minimum face for mining and evaluation (20; 14 with --synthetic)")
     p.add_argument("--seed", type=whole_number(0), default=0)
-    p.add_argument("--workers", type=whole_number(1), default=2, metavar="N", help="processes building samples (2)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=whole_number(1), default=2, metavar="N", help="processes building samples (2)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="build the samples on this Dask cluster instead "
+                                                               "(tcp://host:8786; needs tinymtcnn[dask])")
     p.add_argument("--threads", type=whole_number(1), metavar="N", help="threads while training (default: all cores)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -188,10 +191,15 @@ def _train(args, plan, out):
         for kind in stages:
             Trainer(kind, out, replace(plans[kind].train, seed=args.seed), log=log).load_checkpoint()
     photos, lms = _load_data(args)
+    workers = args.workers
+    if args.scheduler is not None:  # samples built on a Dask cluster (tinymtcnn.distributed)
+        from ..distributed import client_for
+
+        workers = client_for(args.scheduler)
     synthetic = args.synthetic is not None
     min_face = args.min_face_size if args.min_face_size is not None else (14.0 if synthetic else 20.0)
     nets, _ = train_cascade(photos, out, landmark_photos=lms, plans=plans, stages=stages, min_face_size=min_face,
-                            seed=args.seed, workers=args.workers, resume=args.resume,
+                            seed=args.seed, workers=workers, resume=args.resume,
                             progress=not args.no_progress, log=log)
     log(f"weights written to {out}/: " + ", ".join(f"{k}.npz" for k in stages))
     if args.stage == "all" and synthetic and args.eval_synthetic > 0:

@@ -21,6 +21,7 @@ import numpy as np
 from .samples import SamplingConfig, make_samples, photo_crops
 from .sampleset import SampleSet
 from ..atomic import atomic_savez, atomic_write_text
+from ..distributed import is_client
 from ..process_pool import WorkerPool
 
 MANIFEST = "manifest.json"
@@ -47,14 +48,30 @@ def _photo_samples(photos, i, size, seed, config, miner):
 
 
 def _build_shard(args):
+    """The sample arrays of one shard (saved by the caller: workers on a cluster may not see ``out_dir``)."""
     from ..threads import limit_threads
 
-    photos, k, lo, hi, size, seed, config, miner, out_dir, threads = args
+    photos, k, lo, hi, size, seed, config, miner, threads = args
     with limit_threads(threads, blas=1):  # a worker among several: one thread each
         parts = [_photo_samples(photos, i, size, seed, config, miner) for i in range(lo, hi)]
-    shard = SampleSet.concat(parts, size)
-    atomic_savez(_shard_path(out_dir, k), shard.arrays)
-    return k, hi - lo
+    return SampleSet.concat(parts, size).arrays
+
+
+def _shard_results(jobs, workers, on_death):
+    """Yield ``(job index, arrays, error)`` as shards finish: on a Dask client, in processes, or here."""
+    if is_client(workers):
+        from ..distributed import run_on_client
+
+        yield from run_on_client(workers, _build_shard, enumerate(jobs), name="tinymtcnn-samples")
+    elif workers > 1 and len(jobs) > 1:
+        # spawned workers (a fork of a process whose thread pools, Numba's or tinymtcnn.threads', have
+        # run can deadlock in the child, as seen in O-Net mining); a killed worker is replaced and its
+        # shard retried once, Ctrl-C ends them without tracebacks; finished shards are on disk already
+        with WorkerPool(_build_shard, workers, on_death=on_death) as pool:
+            yield from pool.run(enumerate(jobs))
+    else:
+        for j, job in enumerate(jobs):
+            yield j, _build_shard(job), None
 
 
 def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), miner=None, shard_photos=250,
@@ -70,7 +87,8 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
     config : SamplingConfig for the random crops (A's P-Net rules)
     miner : optional :class:`~.mining.HardExampleMiner`; its detections add hard samples
     shard_photos : photos per shard
-    workers : processes building shards in parallel (1: in this process)
+    workers : processes building shards in parallel (1: in this process), or a ``distributed.Client``
+        whose cluster builds them (:mod:`tinymtcnn.distributed`; the shards come back and are saved here)
     progress : tqdm bar on stderr
     """
     from tqdm import tqdm
@@ -92,31 +110,25 @@ def build_samples(photos, size, out_dir, *, seed=0, config=SamplingConfig(), min
     n_shards = (len(photos) + shard_photos - 1) // shard_photos
     todo = [k for k in range(n_shards) if not _shard_path(out_dir, k).is_file()]
     if todo:
-        parallel = workers > 1 and len(todo) > 1
+        parallel = is_client(workers) or (workers > 1 and len(todo) > 1)
         jobs = [(photos, k, k * shard_photos, min(len(photos), (k + 1) * shard_photos), size, seed, config, miner,
-                 out_dir, 1 if parallel else None) for k in todo]
+                 1 if parallel else None) for k in todo]
         bar = tqdm(total=sum(j[3] - j[2] for j in jobs), desc=f"samples {size}x{size}", unit="photo",
                    disable=not progress, leave=False)
-        if parallel:
-            # spawned workers (a fork of a process whose thread pools, Numba's or tinymtcnn.threads', have
-            # run can deadlock in the child, as seen in O-Net mining); a killed worker is replaced and its
-            # shard retried once, Ctrl-C ends them without tracebacks; finished shards are on disk already
-            def on_death(job, how, retrying):
-                log(f"a worker building {_shard_path(out_dir, job[1])} died ({how})"
-                    + ("; retrying it on a new worker" if retrying else ""))
 
-            with WorkerPool(_build_shard, workers, on_death=on_death) as pool:
-                for k, done, error in pool.run(enumerate(jobs)):
-                    for kind in (ValueError, NotImplementedError):  # bad data, a stub: as without workers
-                        if error is not None and error.startswith(f"{kind.__name__}: "):
-                            raise kind(error[len(kind.__name__) + 2:])
-                    if error is not None:
-                        raise SampleBuildError(f"building {_shard_path(out_dir, jobs[k][1])} failed: {error}; "
-                                               f"the finished shards are kept, run again to build the rest")
-                    bar.update(done[1])
-        else:
-            for job in jobs:
-                bar.update(_build_shard(job)[1])
+        def on_death(job, how, retrying):
+            log(f"a worker building {_shard_path(out_dir, job[1])} died ({how})"
+                + ("; retrying it on a new worker" if retrying else ""))
+
+        for j, arrays, error in _shard_results(jobs, workers, on_death):
+            for kind in (ValueError, NotImplementedError):  # bad data, a stub: as without workers
+                if error is not None and error.startswith(f"{kind.__name__}: "):
+                    raise kind(error[len(kind.__name__) + 2:])
+            if error is not None:
+                raise SampleBuildError(f"building {_shard_path(out_dir, jobs[j][1])} failed: {error}; "
+                                       f"the finished shards are kept, run again to build the rest")
+            atomic_savez(_shard_path(out_dir, jobs[j][1]), arrays)
+            bar.update(jobs[j][3] - jobs[j][2])
         bar.close()
     else:
         log(f"reusing {n_shards} sample shards in {out_dir}")
