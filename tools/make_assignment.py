@@ -29,7 +29,9 @@ Commands (``python tools/make_assignment.py -h``)::
     check [--keep DIR] [--python PY] [--solved N.M ..]
                               student copy with every task stubbed (or all but --solved, whose
                               solutions are replayed): exactly the stubbed tasks' tests fail
-    deps [--tasks ..]         stub one task at a time: the failing tests must be exactly its marked tests
+    deps [--tasks ..] [--alone]
+                              stub one task at a time: the failing tests must be exactly its marked tests
+                              (--alone: stub all but one: its tests must pass)
 
 Runs go through ``assignment_pytest.py`` (beside this file), a pytest plugin that records each test's
 task markers, its outcome and whether it failed because of a stub. This is a teacher's tool: it is not
@@ -151,7 +153,8 @@ def _write_if_changed(path, text):
 
 
 def cmd_deps(args):
-    """Stub one task at a time in one reused copy (unchanged files keep their Numba cache)."""
+    """Stub one task at a time in one reused copy (unchanged files keep their Numba cache); with
+    ``--alone`` the converse: every task but one stubbed, and that task's tests must all pass."""
     with tempfile.TemporaryDirectory(prefix="student-deps-") as tmp:
         out = Path(tmp) / "student"
         copy_repository(out)
@@ -161,8 +164,20 @@ def cmd_deps(args):
         texts = {rel: (out / rel).read_text(encoding="utf-8") for rel in files}
         bad = 0
         for t in ids:
+            stubbed = set(tasks) - {t} if args.alone else {t}
             for rel in files:
-                _write_if_changed(out / rel, stub_source(texts[rel], tasks, {t}))
+                _write_if_changed(out / rel, stub_source(texts[rel], tasks, stubbed))
+            if args.alone:  # only this task's tests, every other task stubbed: they must all pass
+                report, _ = run_pytest(out, f"({args.marker_expr}) and {tasks[t].marker}")
+                result = {"task_tests": list(report["tests"]),
+                          "failed": [n for n, r in report["tests"].items() if r["outcome"] != "passed"]}
+                found = {"not_passing_alone": result["failed"]} if result["failed"] else {}
+                print(f"task {t} alone: {len(result['task_tests'])} tests, {len(result['failed'])} not passing, "
+                      f"{'OK' if not found else 'MISMATCH'}", flush=True)
+                for k, v in found.items():
+                    print(f"  {k}:", *v, sep="\n    ")
+                bad += bool(found)
+                continue
             report, _ = run_pytest(out, args.marker_expr)
             result = analyse(report, [t])
             found = problems(result)
@@ -206,6 +221,8 @@ def main(argv=None):
                            help="replay these tasks' solutions (tools/assignment_solutions/): their tests must pass")
         else:
             s.add_argument("--tasks", nargs="+", metavar="N.M")
+            s.add_argument("--alone", action="store_true",
+                           help="every task but one stubbed: that task's tests must all pass")
         s.set_defaults(func=func)
     args = p.parse_args(argv)
     try:
