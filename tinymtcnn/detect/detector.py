@@ -26,8 +26,8 @@ LANDMARK_MODES = ("onet", "mirror", "refine", "auto")
 #: longer side get the ``"mirror"`` points, faces of at least ``AUTO_REFINE_MIN_SIDE`` pixels get LNet's
 #: refinement of the mirror points, and in between the two are blended linearly by the box side.
 #: Fitted on the measurements of docs/landmark_modes.md (tools/landmark_size_bins.py).
-AUTO_MIRROR_MAX_SIDE = 40
-AUTO_REFINE_MIN_SIDE = 90
+AUTO_MIRROR_MAX_SIDE = 45
+AUTO_REFINE_MIN_SIDE = 85
 
 
 def auto_refine_weight(box_side):
