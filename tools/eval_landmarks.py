@@ -50,15 +50,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tinymtcnn import MTCNN  # noqa: E402
-from tinymtcnn.detect.boxes import to_zero_based  # noqa: E402
-from tinymtcnn.detect.stages import output, propose, refine, refine_landmarks  # noqa: E402
-from tinymtcnn.threads import limit_threads  # noqa: E402
+from tinymtcnn.eval.images import pad_crop, resize_with_points  # noqa: E402
+from tinymtcnn.eval.landmarks import detect_all_modes, match_face, point_errors  # noqa: E402
+from tinymtcnn.train.readers import load_rgb as read_rgb  # noqa: E402
 
 MODES = ("onet", "mirror", "refine")
 POINTS = ("left eye", "right eye", "nose", "mouth left", "mouth right")
@@ -90,70 +89,8 @@ def load_mtfl(root, count=2000, keep_shifted=False):
     return faces
 
 
-def pad_crop(crop, canvas=160, mode="edge"):
-    """Centre an ``(h, w, 3)`` crop in a ``canvas x canvas`` image; returns ``(image, (dx, dy))``."""
-    h, w = crop.shape[:2]
-    if canvas < max(h, w):
-        raise ValueError(f"canvas {canvas} is smaller than the crop {crop.shape}")
-    top, left = (canvas - h) // 2, (canvas - w) // 2
-    widths = ((top, canvas - h - top), (left, canvas - w - left), (0, 0))
-    if mode == "edge":
-        image = np.pad(crop, widths, mode="edge")
-    elif mode == "grey":
-        image = np.pad(crop, widths, mode="constant", constant_values=128)
-    else:
-        raise ValueError(f"pad mode must be 'edge' or 'grey', got {mode!r}")
-    return np.ascontiguousarray(image), (left, top)
-
-
 # ----------------------------------------------------------------------------- detection
-def detect_all_modes(detector, image):
-    """Run the cascade once; return 0-based ``boxes (N, 4)``, ``scores (N,)`` and ``{mode: (N, 5, 2)}``.
-
-    Same order, frame and thread settings as :meth:`tinymtcnn.MTCNN.detect` (best score first).
-    """
-    with limit_threads(detector.num_threads, blas=1):
-        return _detect_all_modes(detector, image)
-
-
-def _detect_all_modes(detector, image):
-    nets, (t1, t2, t3) = detector.nets, detector.thresholds
-    s1 = propose(image, nets["pnet"], min_face_size=detector.min_face_size, scale_factor=detector.scale_factor,
-                 threshold=t1)
-    s2 = refine(image, s1.boxes, nets["rnet"], threshold=t2)
-    plain = output(image, s2.boxes, nets["onet"], threshold=t3, mirror=False)
-    mirrored = output(image, s2.boxes, nets["onet"], threshold=t3, mirror=True)
-    if not (np.array_equal(plain.boxes, mirrored.boxes) and np.array_equal(plain.scores, mirrored.scores)):
-        raise RuntimeError("mirror=True changed the boxes: the modes would not share detections")
-    landmarks = {"onet": plain.landmarks, "mirror": mirrored.landmarks,
-                 "refine": refine_landmarks(image, plain.boxes, plain.landmarks, nets["lnet"])}
-    order = np.argsort(-plain.scores, kind="stable")
-    return to_zero_based(plain.boxes)[order], plain.scores[order], {m: v[order] for m, v in landmarks.items()}
-
-
-def match_face(boxes, gt):
-    """Index of the detection matched to ``gt`` (5, 2), or -1.
-
-    Candidates: boxes containing the centroid of the points; among them the largest IoU with
-    the points' bounding box.
-    """
-    if len(boxes) == 0:
-        return -1
-    lo, hi, (cx, cy) = gt.min(axis=0), gt.max(axis=0), gt.mean(axis=0)
-    inside = (boxes[:, 0] <= cx) & (boxes[:, 1] <= cy) & (boxes[:, 2] >= cx) & (boxes[:, 3] >= cy)
-    if not inside.any():
-        return -1
-    ix = np.clip(np.minimum(boxes[:, 2], hi[0]) - np.maximum(boxes[:, 0], lo[0]), 0, None)
-    iy = np.clip(np.minimum(boxes[:, 3], hi[1]) - np.maximum(boxes[:, 1], lo[1]), 0, None)
-    inter = ix * iy
-    union = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) + np.prod(hi - lo) - inter
-    iou = np.where(inside, inter / np.maximum(union, 1e-12), -1.0)
-    return int(np.argmax(iou))
-
-
-def point_errors(pred, gt):
-    """Per-point errors ``||p_k - g_k||`` divided by the inter-ocular distance; (5,)."""
-    return np.linalg.norm(pred - gt, axis=1) / np.linalg.norm(gt[0] - gt[1])
+# detect_all_modes, match_face and point_errors live in tinymtcnn.eval.landmarks (the same protocol).
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -256,11 +193,6 @@ def print_report(records, label):
     return summaries
 
 
-def read_rgb(path):
-    with Image.open(path) as img:
-        return np.ascontiguousarray(np.asarray(img.convert("RGB")))
-
-
 def mtfl_items(root, faces, canvas, pad, scale=1):
     """Yield ``(name, padded image, gt)``; ``scale > 1`` enlarges the canvas (PIL bilinear) and maps
     the points with the pixel-centre rule ``x' = (x + 0.5) * scale - 0.5``."""
@@ -268,9 +200,7 @@ def mtfl_items(root, faces, canvas, pad, scale=1):
         image, offset = pad_crop(read_rgb(Path(root) / rel), canvas, pad)
         gt = gt + np.asarray(offset, dtype=np.float64)
         if scale != 1:
-            side = round(canvas * scale)
-            image = np.asarray(Image.fromarray(image).resize((side, side), Image.BILINEAR))
-            gt = (gt + 0.5) * (side / canvas) - 0.5
+            image, gt = resize_with_points(image, gt, scale)
         yield rel, image, gt
 
 

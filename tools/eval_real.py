@@ -18,59 +18,37 @@ landmarks ``"onet"``), one thread. Reported per weight set:
   the points' centroid with the largest IoU with their bounding box is matched (the protocol of
   ``tools/eval_landmarks.py``); landmark NME = mean point distance / inter-ocular distance over the
   matched faces (mean, median, share > 10 %), and the share of faces found.
+
+The metrics are :mod:`tinymtcnn.eval`'s (``tinymtcnn evaluate`` gives the full set of them).
 """
 import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tools"))
 
-from eval_landmarks import match_face, pad_crop, point_errors, read_rgb  # noqa: E402
 from tinymtcnn import MTCNN  # noqa: E402
-from tinymtcnn.train.cascade import match_detections  # noqa: E402
-from tinymtcnn.train.readers import read_json, read_landmark_list, read_wider  # noqa: E402
+from tinymtcnn.atomic import atomic_write_text  # noqa: E402
+from tinymtcnn.eval import evaluate, load_set  # noqa: E402
 
 
-def box_recall(detector, photos, thresholds=(0.3, 0.5)):
-    """Recall at each IoU threshold, detections per photo and seconds per photo."""
-    found, n_faces, n_det, start = {t: 0 for t in thresholds}, 0, 0, time.perf_counter()
-    for i in range(len(photos)):
-        photo = photos[i]
-        faces = detector.detect(photo.image)
-        gts = np.asarray(photo.boxes, dtype=np.float64).reshape(-1, 4)
-        n_faces, n_det = n_faces + len(gts), n_det + len(faces)
-        for t in thresholds:
-            found[t] += len(match_detections(faces.boxes, faces.scores, gts, t))
-    out = {f"recall@{t}": found[t] / max(n_faces, 1) for t in thresholds}
-    out.update(photos=len(photos), faces=n_faces, detections_per_photo=n_det / max(len(photos), 1),
-               seconds_per_photo=(time.perf_counter() - start) / max(len(photos), 1))
-    return out
+def box_recall(detector, data):
+    """Recall at IoU 0.3 and 0.5, detections and seconds per photo (:mod:`tinymtcnn.eval`)."""
+    r = evaluate({"d": detector}, data)["detectors"]["d"]
+    m = r["detection"]
+    return {"recall@0.3": m["recall_at_0.3"], "recall@0.5": m["recall_at_0.5"], "photos": len(data),
+            "faces": m["faces"], "detections_per_photo": m["detections"] / max(len(data), 1),
+            "seconds_per_photo": r["seconds_per_photo"]}
 
 
-def landmark_error(detector, faces):
-    """NME of the matched faces on padded MTFL crops; ``faces``: list of (path, gt (5, 2))."""
-    nme, missed = [], 0
-    for path, gt in faces:
-        image, offset = pad_crop(read_rgb(path), 160, "edge")
-        gt = gt + np.asarray(offset, dtype=np.float64)
-        result = detector.detect(image)
-        k = match_face(result.boxes, gt)
-        if k < 0:
-            missed += 1
-            continue
-        nme.append(float(np.mean(point_errors(result.landmarks[k], gt))))
-    nme = np.asarray(nme)
-    return {"faces": len(faces), "found": len(nme) / max(len(faces), 1),
-            "nme_mean": float(nme.mean()) if len(nme) else float("nan"),
-            "nme_median": float(np.median(nme)) if len(nme) else float("nan"),
-            "failure_rate_10pct": float(np.mean(nme > 0.1)) if len(nme) else float("nan")}
+def landmark_error(detector, data):
+    """NME (inter-ocular) of the matched faces of a landmark list (:mod:`tinymtcnn.eval`: padded crops)."""
+    s = evaluate({"d": detector}, data)["detectors"]["d"]["landmarks"]["inter-ocular"]
+    return {"faces": s["faces"], "found": s["matched"] / max(s["faces"], 1), "nme_mean": s["mean"],
+            "nme_median": s["median"], "failure_rate_10pct": s["failure_10_matched"]}
 
 
 def main(argv=None):
@@ -85,22 +63,21 @@ def main(argv=None):
     for p in (args.run / "onet.npz", holdout, args.data / "caltech_train" / "val_bbx_gt.txt"):
         if not p.is_file():
             ap.error(f"missing {p}")
-    cut = (lambda seq: seq[:args.limit]) if args.limit else (lambda seq: seq)
-    caltech = read_wider(args.data / "caltech_train" / "val_bbx_gt.txt", args.data / "caltech_train" / "images")
-    caltech.annotations = cut(caltech.annotations)
-    dev = read_json(args.data / "faces_dev" / "annotations.json", args.data / "faces_dev")
-    dev.annotations = cut(dev.annotations)
-    lms = read_landmark_list(holdout, args.data / "mtfl_train")
-    faces = cut([(a.path, a.landmarks[0]) for a in lms.annotations])
+    caltech = load_set(args.data / "caltech_train" / "val_bbx_gt.txt", args.data / "caltech_train" / "images")
+    dev = load_set(args.data / "faces_dev" / "annotations.json")
+    faces = load_set(holdout, args.data / "mtfl_train", "landmarks")
+    if args.limit:
+        for data in (caltech, dev, faces):
+            data.annotations = data.annotations[:args.limit]
     results = {}
     for name, weights in (("pretrained", None), ("trained", str(args.run))):
-        det = MTCNN(weights=weights, min_face_size=20, num_threads=1)
+        det = MTCNN(weights=weights, min_face_size=20, landmarks="onet", num_threads=1)
         results[name] = {"caltech_val": box_recall(det, caltech), "faces_dev": box_recall(det, dev),
                          "mtfl_holdout": landmark_error(det, faces)}
         print(name, json.dumps(results[name], indent=1), flush=True)
     print(markdown(results))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        atomic_write_text(args.json, json.dumps(results, indent=1))
     return 0
 
 
