@@ -75,7 +75,8 @@ def _check_outputs(out_dir, inputs):
 
 
 def run(args):
-    """Evaluate and write the outputs; 0 on success, 2 on a usage error (printed, no traceback)."""
+    """Evaluate and write the outputs; 0 on success, 1 when a photo cannot be read, 2 on a usage error
+    (bad option, unreadable annotations, missing images, outputs over inputs); messages on stderr."""
     import json
 
     from ..atomic import atomic_write_text
@@ -97,6 +98,10 @@ def run(args):
             data = load_set(path, root, args.format, splits=splits)
             if args.limit:
                 data.annotations = data.annotations[:args.limit]
+            missing = [str(a.path) for a in data.annotations if not a.path.is_file()]
+            if missing:
+                raise ValueError(f"{len(missing)} image(s) of {path} not found, e.g. {missing[0]}; "
+                                 f"give their folder with --images")
             sets.append(data)
         out_dir = Path(args.out) if args.out else None
         if out_dir is not None:
@@ -108,7 +113,11 @@ def run(args):
         return 2
     results = []
     for data in sets:
-        results.append(evaluate(detectors, data, progress=not args.no_progress))
+        try:
+            results.append(evaluate(detectors, data, progress=not args.no_progress))
+        except ValueError as err:  # an unreadable image or one beyond the detector's budgets
+            print(f"tinymtcnn evaluate: {data.name}: {err}", file=sys.stderr)
+            return 1
         text = markdown(results[-1])
         print(text, flush=True)
         if out_dir is not None:  # after every set, so an interruption keeps the sets done
