@@ -94,3 +94,44 @@ def test_refusals(tmp_path, capsys):
 def test_detect_accepts_auto_and_defaults_to_it():
     assert build_parser().parse_args(["detect", "x.png"]).landmarks == "auto"
     assert build_parser().parse_args(["detect", "x.png", "--landmarks", "auto"]).landmarks == "auto"
+
+
+def _wider_set(tmp_path, box):
+    """A WIDER bbx_gt file: the astronaut's face (position 1), an invalid face (2), a face nothing finds (3)."""
+    (tmp_path / "images" / "0--Parade").mkdir(parents=True)
+    Image.open(ASTRONAUT).convert("RGB").save(tmp_path / "images" / "0--Parade" / "0_Parade_1.jpg", quality=95)
+    x, y, w, h = box[0], box[1], box[2] - box[0], box[3] - box[1]
+    (tmp_path / "gt.txt").write_text(f"0--Parade/0_Parade_1.jpg\n3\n{x:.2f} {y:.2f} {w:.2f} {h:.2f} 0 0 0 0 0 0\n"
+                                     f"10 10 30 30 0 0 0 1 0 0\n400 400 40 40 0 0 0 0 0 0\n")
+
+
+def test_wider_easy_and_hard_lists(tmp_path, truth, capsys):
+    _wider_set(tmp_path, truth[0])
+    (tmp_path / "easy.txt").write_text("0_Parade_1 1\n")     # only the astronaut
+    (tmp_path / "hard.txt").write_text("0_Parade_1 1 3\n")   # and the face nothing finds
+    status, out, err = _evaluate([tmp_path / "gt.txt", "--images", tmp_path / "images", "--split",
+                                  f"easy={tmp_path / 'easy.txt'}", "--split", f"hard={tmp_path / 'hard.txt'}",
+                                  "--out", tmp_path / "res"], capsys)
+    assert status == 0, err
+    r = json.loads((tmp_path / "res" / "results.json").read_text())[0]["detectors"]["authors/auto"]
+    assert r["settings"]["easy"]["faces"] == 1 and r["settings"]["easy"]["ap"] == 1.0
+    assert r["settings"]["hard"]["faces"] == 2 and r["settings"]["hard"]["recall_at_0.5"] == 0.5
+    assert r["detection"]["faces"] == 2  # without a list: the invalid face is ignored, the others count
+    assert "| AP easy | AP hard |" in out.replace("detector | ", "")
+
+
+def test_wider_mat_split(tmp_path):
+    """The official .mat layout: file_list / gt_list, one cell per event, 1-based face positions."""
+    scipy_io = pytest.importorskip("scipy.io")
+    from tinymtcnn.eval.datasets import read_split
+
+    files = np.empty((1, 1), dtype=object)
+    files[0, 0] = np.array([["0_Parade_1"], ["0_Parade_2"]], dtype=object)
+    gts = np.empty((1, 1), dtype=object)
+    gts[0, 0] = np.empty((2, 1), dtype=object)
+    gts[0, 0][0, 0], gts[0, 0][1, 0] = np.array([[1], [3]]), np.array([[2]])
+    scipy_io.savemat(tmp_path / "wider_easy_val.mat", {"gt_list": gts})  # as WIDER's: names elsewhere
+    with pytest.raises(ValueError, match="wider_face_val.mat"):
+        read_split(tmp_path / "wider_easy_val.mat")
+    scipy_io.savemat(tmp_path / "wider_face_val.mat", {"file_list": files})
+    assert read_split(tmp_path / "wider_easy_val.mat") == {"0_Parade_1": {0, 2}, "0_Parade_2": {1}}

@@ -87,8 +87,9 @@ def load_set(path, images=None, kind="auto", name=None, splits=None):
 def read_split(path):
     """WIDER's per-setting face lists: ``{image stem: set of 0-based face positions}``.
 
-    Either the official ``wider_<setting>_val.mat`` (needs SciPy; ``file_list`` / ``gt_list`` cells,
-    1-based positions) or a text file with one photo a line: ``name i j k ...`` (1-based positions of
+    Either the official ``wider_<setting>_val.mat`` (needs SciPy; its ``gt_list`` cells hold 1-based
+    positions, the photo names come from ``file_list``, in that file or else in ``wider_face_val.mat``
+    beside it) or a text file with one photo a line: ``name i j k ...`` (1-based positions of
     the faces kept in this setting in the photo's ``bbx_gt`` record, as in the ``.mat`` files).
     """
     path = Path(path)
@@ -100,6 +101,13 @@ def read_split(path):
         except ImportError:
             raise ValueError(f"reading {path} needs SciPy (pip install scipy), or give a text list") from None
         mat = loadmat(str(path))
+        if "gt_list" not in mat:
+            raise ValueError(f"{path} has no gt_list: not a WIDER wider_<setting>_val.mat file")
+        if "file_list" not in mat:  # the official setting files hold only gt_list; names are in wider_face_val.mat
+            names = path.parent / "wider_face_val.mat"
+            if not names.is_file():
+                raise ValueError(f"{path} has no file_list; put WIDER's wider_face_val.mat beside it")
+            mat["file_list"] = loadmat(str(names))["file_list"]
         out = {}
         for files, gts in zip(mat["file_list"].ravel(), mat["gt_list"].ravel()):
             for f, g in zip(files.ravel(), gts.ravel()):
