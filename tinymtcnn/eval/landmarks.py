@@ -112,7 +112,8 @@ def detect_all_modes(detector, image):
 
     The landmarks of every mode of :data:`MODES` on the same detections, as
     ``MTCNN(landmarks=mode)`` would give them (same order, frame and thread settings; the
-    detector needs LNet, i.e. ``landmarks="refine"`` or ``"auto"``). Raises ``RuntimeError``
+    detector needs LNet, i.e. ``landmarks="refine"`` or ``"auto"``), plus ``"refine_mirror"``:
+    LNet applied to the mirror points, which ``"auto"`` blends in for larger faces. Raises ``RuntimeError``
     if the mirrored O-Net pass changed a box (the modes would not share detections).
     """
     from ..detect.boxes import to_zero_based
