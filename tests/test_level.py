@@ -87,6 +87,7 @@ def test_crops_of_boxes_outside_the_image_are_black(rng, dtype):
 
 
 @pytest.mark.parametrize("h,w", [(8, 8), (9, 8), (8, 9), (9, 9), (2, 3), (1, 1), (3, 1)])
+@pytest.mark.pipeline
 def test_pnet_maxpool_rows_match_the_twin(rng, h, w):
     x = rng.standard_normal((4, h, w)).astype(np.float32)
     ref = maxpool_chwn_reference(x[..., None], 2, 2)[..., 0]

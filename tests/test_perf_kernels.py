@@ -29,6 +29,7 @@ def _pnet_args(net):
 
 # ---------------------------------------------------------------------------- conv_direct
 @pytest.mark.parametrize("c,f,h,w", [(3, 10, 12, 12), (10, 16, 5, 31), (16, 32, 9, 3), (2, 3, 3, 7)])
+@pytest.mark.pipeline
 def test_conv3x3_prelu_matches_twin(rng, c, f, h, w):
     x, wt, b = _f32(rng, c, h, w), _f32(rng, f, c, 3, 3), _f32(rng, f)
     alpha = rng.uniform(0, 0.5, f).astype(np.float32)
@@ -74,6 +75,7 @@ def test_im2col_chwn_matches_twin(rng, shape, k):
     np.testing.assert_array_equal(out, ref)
 
 
+@pytest.mark.pipeline
 def test_im2col_chwn_product_is_the_convolution(rng):
     x, w = _f32(rng, 3, 9, 8, 4), _f32(rng, 5, 3, 3, 2)
     y = (w.reshape(5, -1) @ chwn.im2col_chwn(x, 3, 2)).reshape(5, 7, 7, 4)
@@ -86,6 +88,7 @@ def test_im2col_chwn_product_is_the_convolution(rng):
 
 @pytest.mark.parametrize("shape,kernel,stride", [((2, 22, 22, 7), 3, 2), ((3, 9, 9, 2), 3, 2), ((2, 6, 5, 3), 2, 2),
                                                  ((1, 1, 1, 1), 2, 2)])
+@pytest.mark.pipeline
 def test_maxpool_chwn_matches_twin(rng, shape, kernel, stride):
     x = _f32(rng, *shape)
     ref = chwn.maxpool_chwn_reference(x, kernel, stride)
@@ -93,6 +96,7 @@ def test_maxpool_chwn_matches_twin(rng, shape, kernel, stride):
 
 
 @pytest.mark.parametrize("with_alpha", [True, False])
+@pytest.mark.pipeline
 def test_bias_prelu_rows_matches_twin(rng, with_alpha):
     y, b = _f32(rng, 6, 50), _f32(rng, 6)
     alpha = rng.uniform(0, 1, 6).astype(np.float32) if with_alpha else None

@@ -36,14 +36,17 @@ def im2col_chwn_reference(x, kh, kw):
 
 def bias_prelu_rows_reference(y, b, alpha):
     """Readable twin: ``y (F, P) + b[:, None]``, then PReLU with one slope per row (None: no PReLU)."""
+    # >>> STUDENT-FAST 2.3: return _student_bias_prelu(y, b, alpha)
     z = y + b.astype(y.dtype)[:, None]
     if alpha is None:
         return z
     return np.where(z > 0, z, alpha.astype(y.dtype)[:, None] * z)
+    # <<< STUDENT-FAST 2.3
 
 
 def maxpool_chwn_reference(x, kernel, stride, ceil_mode=True):
     """Readable twin: ``x (C, H, W, N)`` -> ``(C, OH, OW, N)``, the max of each window (partial at the edges)."""
+    # >>> STUDENT-FAST 2.4: return _student_maxpool(x, kernel, stride, ceil_mode)
     c, h, w, n = x.shape
     oh = pool_output_size(h, kernel, stride, ceil_mode)
     ow = pool_output_size(w, kernel, stride, ceil_mode)
@@ -53,6 +56,24 @@ def maxpool_chwn_reference(x, kernel, stride, ceil_mode=True):
             window = x[:, oy * stride:oy * stride + kernel, ox * stride:ox * stride + kernel]
             out[:, oy, ox] = window.max(axis=(1, 2))
     return out
+    # <<< STUDENT-FAST 2.4
+
+
+# the student copy's readable twins (STUDENT-FAST above, tools/assignment_source.py): the student's functions
+def _student_maxpool(x, kernel, stride, ceil_mode):
+    """:func:`maxpool_chwn_reference` by the student's ``maxpool_forward_reference`` on ``(N, C, H, W)``."""
+    from .maxpool import maxpool_forward_reference
+
+    nchw = np.ascontiguousarray(x.transpose(3, 0, 1, 2))
+    return np.ascontiguousarray(maxpool_forward_reference(nchw, kernel, stride, ceil_mode)[0].transpose(1, 2, 3, 0))
+
+
+def _student_bias_prelu(y, b, alpha):
+    """:func:`bias_prelu_rows_reference` by the student's ``prelu_forward_naive`` (rows as channels)."""
+    from ..layers.prelu import prelu_forward_naive  # (imported late: layers import kernels)
+
+    z = y + b.astype(y.dtype)[:, None]
+    return z if alpha is None else prelu_forward_naive(z[None, :, :, None], alpha.astype(y.dtype))[0][0, :, :, 0]
 
 
 # --------------------------------------------------------------------------- Numba kernels

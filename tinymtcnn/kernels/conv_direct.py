@@ -35,11 +35,24 @@ _FMA = {"contract"}  # let LLVM fuse a*b + c; no reassociation
 # --------------------------------------------------------------------------- plain twins
 def conv3x3_prelu_reference(x, w, b, alpha):
     """Readable twin: ``x (C, H, W)`` -> ``(F, H-2, W-2)``; formula in the module docstring."""
+    # >>> STUDENT-FAST 2.1: return _student_conv3x3_prelu(x, w, b, alpha)
     c, h, wd = x.shape
     win = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))  # (C, OH, OW, 3, 3)
     y = np.einsum("chwij,fcij->fhw", win.astype(np.float64), w.astype(np.float64)) + b[:, None, None]
     y = np.where(y > 0, y, alpha[:, None, None] * y)
     return y.astype(x.dtype)
+    # <<< STUDENT-FAST 2.1
+
+
+def _student_conv3x3_prelu(x, w, b, alpha):
+    """The student copy's :func:`conv3x3_prelu_reference` (STUDENT-FAST, tools/assignment_source.py): the
+    student's ``conv2d_forward_naive`` and ``prelu_forward_naive``, in float64."""
+    from ..layers.conv import conv2d_forward_naive  # (imported late: layers import kernels)
+    from ..layers.prelu import prelu_forward_naive
+
+    f64 = np.float64
+    y, _ = conv2d_forward_naive(x[None].astype(f64), w.astype(f64), np.asarray(b, dtype=f64))
+    return prelu_forward_naive(y, np.asarray(alpha, dtype=f64))[0][0].astype(x.dtype)
 
 
 def pnet_trunk_reference(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh):
