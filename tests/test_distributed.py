@@ -191,9 +191,20 @@ def test_scheduler_without_dask_says_how_to_install(tmp_path, monkeypatch, capsy
 
 
 def test_unreachable_scheduler_is_a_clear_error():
-    pytest.importorskip("distributed")
+    pytest.importorskip("distributed", reason=NEEDS_DASK)
     with pytest.raises(ValueError, match="no Dask scheduler answers"):
         tm_distributed.client_for("tcp://127.0.0.1:1", timeout=1)
+
+
+def test_a_scheduler_without_workers_is_announced(capsys):
+    distributed = pytest.importorskip("distributed", reason=NEEDS_DASK)
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
+        client = tm_distributed.client_for(empty.scheduler_address)
+        try:
+            assert "has no workers yet" in capsys.readouterr().err
+        finally:
+            client.close()
+            tm_distributed._clients.pop(empty.scheduler_address)
 
 
 def test_each_detection_uses_one_thread_unless_told():

@@ -75,6 +75,11 @@ def client_for(address, timeout=10):
     except (OSError, TimeoutError, ValueError) as exc:
         raise ValueError(f"--scheduler {address}: no Dask scheduler answers there ({exc})") from None
     _clients[address] = client
+    if not client.scheduler_info().get("workers"):  # Dask waits for workers; say so rather than seem stuck
+        import sys
+
+        print(f"tinymtcnn: the Dask scheduler at {address} has no workers yet: the work waits until some "
+              f"join (dask worker {address} ...)", file=sys.stderr)
     return client
 
 
