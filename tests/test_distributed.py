@@ -62,6 +62,7 @@ def _paths(photo_dir):
     return sorted(str(p) for p in photo_dir.iterdir())
 
 
+@pytest.mark.pipeline
 def test_api_gives_the_local_records_in_order_and_reports_the_bad_photo(client, photo_dir, local_json):
     paths = _paths(photo_dir)
     got = tm_distributed.detect_paths(paths, client, progress=False)
@@ -71,6 +72,7 @@ def test_api_gives_the_local_records_in_order_and_reports_the_bad_photo(client, 
     assert len(json.loads(local_json)[0]["faces"]) == 1  # the comparison covers a real detection
 
 
+@pytest.mark.pipeline
 def test_cli_scheduler_writes_the_same_json_and_pictures(client, photo_dir, local_json, tmp_path, capsys):
     result, out = tmp_path / "r.json", tmp_path / "pictures"
     argv = ["detect", str(photo_dir), "--json", str(result), "--out", str(out), "--no-progress"]
@@ -84,6 +86,7 @@ def test_cli_scheduler_writes_the_same_json_and_pictures(client, photo_dir, loca
     assert not records.partial_path(result).exists()
 
 
+@pytest.mark.pipeline
 def test_a_worker_killed_mid_run_loses_nothing(client, photo_dir, local_json):
     """SIGKILL to a worker process that holds a task: Dask reruns it elsewhere, every record arrives."""
     paths = _paths(photo_dir)[:5] * 3  # 15 tasks: the kill lands while photos are still in flight
@@ -108,6 +111,7 @@ def test_a_worker_killed_mid_run_loses_nothing(client, photo_dir, local_json):
     assert len(now) == 2 and killed not in now.values()
 
 
+@pytest.mark.pipeline
 def test_resume_with_a_scheduler_finishes_only_the_rest(client, photo_dir, local_json, tmp_path, monkeypatch,
                                                         capsys):
     result = tmp_path / "r.json"
@@ -137,6 +141,33 @@ def test_resume_with_a_scheduler_finishes_only_the_rest(client, photo_dir, local
     assert [Path(p).name for p in sent] == ["p2.png", "p3.png", "p4.png", "p5.jpg"]
     assert result.read_text() == local_json
     assert not records.partial_path(result).exists()
+
+
+@pytest.mark.pipeline
+def _our_tasks(dask_scheduler):
+    return [str(key) for key in dask_scheduler.tasks if str(key).startswith("tinymtcnn-")]
+
+
+def test_ctrl_c_with_a_scheduler_keeps_the_finished_records_and_cancels_the_rest(client, photo_dir, tmp_path,
+                                                                                  monkeypatch, capsys):
+    result, add, added = tmp_path / "r.json", records.RecordWriter.add, []
+
+    def interrupt_at_second(self, record, stamp):
+        added.append(record)
+        if len(added) == 2:
+            raise KeyboardInterrupt
+        add(self, record, stamp)
+
+    monkeypatch.setattr(records.RecordWriter, "add", interrupt_at_second)
+    argv = ["detect", str(photo_dir), "--json", str(result), "--no-progress", "--scheduler", client.scheduler.address]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: 1 of 6 photo(s) done" in err and "Traceback" not in err
+    assert len(records.partial_path(result).read_text().splitlines()) == 2  # header + the finished record
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(_our_tasks) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert client.run_on_scheduler(_our_tasks) == []  # the rest was cancelled, nothing left on the cluster
 
 
 def test_sample_building_on_the_cluster_equals_the_local_build(client, tmp_path):
