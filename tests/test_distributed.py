@@ -73,6 +73,11 @@ def test_api_gives_the_local_records_in_order_and_reports_the_bad_photo(client, 
 
 
 @pytest.mark.pipeline
+def test_api_shows_dasks_progress_bar(client, photo_dir, capsys):
+    got = tm_distributed.detect_paths(_paths(photo_dir)[:2], client)
+    assert len(got) == 2 and "100% Completed" in capsys.readouterr().out
+
+
 def test_cli_scheduler_writes_the_same_json_and_pictures(client, photo_dir, local_json, tmp_path, capsys):
     result, out = tmp_path / "r.json", tmp_path / "pictures"
     argv = ["detect", str(photo_dir), "--json", str(result), "--out", str(out), "--no-progress"]

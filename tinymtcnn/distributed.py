@@ -129,9 +129,11 @@ def run_on_client(client, work, tasks, *, name="tinymtcnn", max_pending=None, pr
         return futures
 
     futures = submit(list(tasks if max_pending is None else itertools.islice(tasks, max_pending)))
+    bar = None
     if progress:
-        threading.Thread(target=distributed.progress, args=(futures,), daemon=True, name="dask-progress",
-                         kwargs={"notebook": None if _in_notebook() else False}).start()
+        bar = threading.Thread(target=distributed.progress, args=(futures,), daemon=True, name="dask-progress",
+                               kwargs={"notebook": None if _in_notebook() else False})
+        bar.start()
     # results gathered inside as_completed: a result lost with its worker before it reached us is
     # recomputed there (Future.result() on such a future, reset to pending, fails in this Dask)
     finished = distributed.as_completed(futures, with_results=True, raise_errors=False)
@@ -149,6 +151,8 @@ def run_on_client(client, work, tasks, *, name="tinymtcnn", max_pending=None, pr
                 raise ClusterLost(f"the scheduler at {client.scheduler.address} dropped the work ({future.status})")
             future.release()
             yield index, result, error
+        if bar is not None:
+            bar.join(timeout=2)  # its last line drawn before we return
     finally:
         pending = list(finished.futures)  # submitted, not finished
         if pending:  # closed early (Ctrl-C, an error): the cluster stops working for us
