@@ -136,7 +136,7 @@ def test_student_copy_stands_alone(tmp_path):
     assert "tests/_grading_asserts.py" in files and "tests/fixtures/task_cases.npz" in files
     for f in files:
         if f.startswith("tests/") and f.endswith(".py"):
-            assert not re.search(r"""["']tools["']""", (out / f).read_text()), f
+            assert not re.search(r"""["'](tools|docs)["']""", (out / f).read_text()), f
     marker = re.compile(r"# (>>>|<<<) (TASK|STUDENT-FAST)")
     assert not [f for f in files if f.endswith(".py") and marker.search((out / f).read_text())]
     # bare `pytest` puts the copy first on sys.path, as `python -m pytest` does; the conftest guards it

@@ -211,10 +211,10 @@ def _ignore(directory, names):
 
 
 def teacher_only_tests(tests_dir):
-    """Test files that do not stand alone in the copy: they reach into tools/ (``"tools"`` as a path
-    part, as tests/test_tools_split.py and tests/test_assignments.py do)."""
+    """Test files that do not stand alone in the copy: they reach into tools/ or docs/ (``"tools"`` or
+    ``"docs"`` as a path part, as tests/test_tools_split.py and tests/test_docs_offline.py do)."""
     return sorted(p.name for p in Path(tests_dir).glob("*.py")
-                  if re.search(r"""["']tools["']""", p.read_text(encoding="utf-8")))
+                  if re.search(r"""["'](tools|docs)["']""", p.read_text(encoding="utf-8")))
 
 
 def copy_repository(out, repo=REPO, overwrite=False):
