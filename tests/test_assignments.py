@@ -134,6 +134,7 @@ def test_student_copy_stands_alone(tmp_path):
     assert not [f for f in files if f.startswith("tools/")]
     assert "tests/test_assignments.py" not in files and "tests/test_tools_split.py" not in files
     assert "tests/_grading_asserts.py" in files and "tests/fixtures/task_cases.npz" in files
+    assert not [f for f in files if re.search("solution|answer|teacher", f, re.IGNORECASE)]  # e.g. tests/grading_solutions/
     for f in files:
         if f.startswith("tests/") and f.endswith(".py"):
             assert not re.search(r"""["'](tools|docs)["']""", (out / f).read_text()), f
