@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from _grading_asserts import assert_close
 
 from tinymtcnn.detect.result import Detections
 from tinymtcnn.train.cascade import evaluate_detector, match_detections
@@ -14,9 +15,12 @@ from tinymtcnn.train.synthetic import SyntheticFaces
 def test_matching_is_greedy_by_score_and_one_to_one():
     gt = np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]])
     pred = np.array([[0.0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]])
-    assert match_detections(pred, np.array([0.5, 0.9, 0.8]), gt) == [(1, 0)]
-    assert match_detections(pred, np.array([0.9, 0.5, 0.8]), gt) == [(0, 0)]
-    assert match_detections(pred[:0], np.zeros(0), gt) == []
+    for scores, expected in (([0.5, 0.9, 0.8], [(1, 0)]), ([0.9, 0.5, 0.8], [(0, 0)])):
+        got = match_detections(pred, np.array(scores), gt)
+        assert got == expected, (f"match_detections(pred, {scores}, gt) is wrong: expected {expected}, got {got} "
+                                 f"(pred {pred.tolist()}, gt {gt.tolist()}; uses your iou)")
+    got = match_detections(pred[:0], np.zeros(0), gt)
+    assert got == [], f"no detections must match nothing, got {got}"
 
 
 class _Oracle:
@@ -38,11 +42,14 @@ def test_evaluate_detector_counts_and_normalises_landmark_error():
     photos = SyntheticFaces(3, seed=4, faces=(1, 2), min_face=30)
     r = evaluate_detector(_Oracle(photos, 2.0), photos, progress=False)
     n = sum(len(photos[i].boxes) for i in range(3))
-    assert r["recall"] == 1.0 and r["faces"] == n and r["detections"] == n + 3
-    assert r["false_positives_per_photo"] == 1.0
+    expected = {"recall": 1.0, "faces": n, "detections": n + 3, "false_positives_per_photo": 1.0}
+    got = {k: r[k] for k in expected}
+    assert got == expected, f"evaluate_detector (it uses your iou) is wrong: expected {expected}, got {got}"
     iod = np.concatenate([np.linalg.norm(photos[i].landmarks[:, 1] - photos[i].landmarks[:, 0], axis=1)
                           for i in range(3)])
-    np.testing.assert_allclose(r["landmark_nme"], np.mean(2.0 / iod))
+    assert_close("landmark_nme", np.float64(r["landmark_nme"]), np.float64(np.mean(2.0 / iod)),
+                 repro="photos = SyntheticFaces(3, seed=4, faces=(1, 2), min_face=30) and _Oracle(photos, 2.0) "
+                       "of tests/test_train_cascade.py")
 
 
 @pytest.mark.pipeline
