@@ -307,8 +307,8 @@ trained_is_full = not info.get("fast", True)
 print(f"trained weights: {RUN_DIR} ({'notebook 07 run' if trained_is_full else 'tiny FAST run'}, "
       f"{info.get('photos', '?')} training photos)")
 
-authors = MTCNN(min_face_size=MIN_FACE)
-trained = MTCNN(weights=RUN_DIR, min_face_size=MIN_FACE)
+authors = MTCNN(min_face_size=MIN_FACE, landmarks="onet")  # O-Net's own points on both sides
+trained = MTCNN(weights=RUN_DIR, min_face_size=MIN_FACE, landmarks="onet")
 for kind in ("pnet", "rnet", "onet"):
     a, t = authors.nets[kind], trained.nets[kind]
     print(f"{kind}: {a.num_params():,} parameters (authors) vs {t.num_params():,} (trained), same shapes: "
