@@ -35,7 +35,7 @@ setup(
         "threadpoolctl>=3.1",
     ],
     extras_require={
-        "dev": ["pytest>=7", "nbmake>=1.4", "jupytext>=1.14", "nbformat>=5", "ipykernel>=6"],
+        "dev": ["pytest>=7", "pytest-timeout>=2.1", "nbmake>=1.4", "jupytext>=1.14", "nbformat>=5", "ipykernel>=6"],
         "dask": ["dask>=2023.1", "distributed>=2023.1"],  # tinymtcnn.distributed, --scheduler (tested: 2026.8)
         "docs": ["mkdocs>=1.5", "mkdocs-material>=9", "mkdocstrings[python]>=0.24", "latex2mathml>=3.81"],
     },

@@ -19,20 +19,38 @@ ASTRONAUT = Path(__file__).resolve().parents[1] / "tinymtcnn" / "assets" / "astr
 NEEDS_DASK = "needs the dask extra (pip install 'tinymtcnn[dask]', i.e. dask + distributed); CI installs it"
 
 
-@pytest.fixture(scope="module")
-def client():
-    """One LocalCluster for the module: 2 worker processes with 1 thread each (spawned, with nannies)."""
+# a cluster that stops answering fails its test after this long instead of hanging CI (pytest-timeout)
+pytestmark = pytest.mark.timeout(300)
+
+
+def _start_cluster():
+    """A LocalCluster of 2 worker processes with 1 thread each (spawned, with nannies), and its client."""
     try:
         import distributed
     except ImportError:
         pytest.skip(NEEDS_DASK)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                        silence_logs=logging.ERROR)
-    client = distributed.Client(cluster)
+    return cluster, distributed.Client(cluster)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One LocalCluster for the module (the worker-killing test has a cluster of its own)."""
+    cluster, client = _start_cluster()
     yield client
     for cached in tm_distributed._clients.values():  # those --scheduler connected (client_for)
         cached.close()
     tm_distributed._clients.clear()
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture
+def own_client():
+    """A cluster for one test that kills a worker: the others never see a cluster recovering from it."""
+    cluster, client = _start_cluster()
+    yield client
     client.close()
     cluster.close()
 
@@ -92,7 +110,8 @@ def test_cli_scheduler_writes_the_same_json_and_pictures(client, photo_dir, loca
 
 
 @pytest.mark.pipeline
-def test_a_worker_killed_mid_run_loses_nothing(client, photo_dir, local_json):
+def test_a_worker_killed_mid_run_loses_nothing(own_client, photo_dir, local_json):
+    client = own_client
     """SIGKILL to a worker process that holds a task: Dask reruns it elsewhere, every record arrives."""
     paths = _paths(photo_dir)[:5] * 3  # 15 tasks: the kill lands while photos are still in flight
     expected = json.loads(local_json) * 3
