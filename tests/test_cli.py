@@ -144,17 +144,27 @@ def test_demo(tmp_path, capsys):
     assert Image.open(out).size == (512, 512)
 
 
-def test_train_subcommand_registered_when_available(monkeypatch, capsys):
-    def fake_register(subparsers):
-        p = subparsers.add_parser("train", help="fake")
-        p.add_argument("--epochs", type=int, default=1)
-        p.set_defaults(func=lambda args: 7 if args.epochs == 3 else 0)
+def test_every_subcommand_is_registered(capsys):
+    for command in ("detect", "demo", "align", "train", "evaluate"):
+        assert cli.main([command, "--help"]) == 0
+        assert f"usage: tinymtcnn {command}" in capsys.readouterr().out
 
-    monkeypatch.setattr(cli, "_register_train", fake_register)
-    assert cli.main(["train", "--epochs", "3"]) == 7
-    monkeypatch.setattr(cli, "_register_train", None)
-    assert cli.main(["train"]) == 2
-    capsys.readouterr()
+
+def test_importing_the_cli_loads_neither_numpy_nor_numba():
+    """So that the command starts at once, and a Ctrl-C while the heavy modules load is main()'s to catch."""
+    code = "import sys, tinymtcnn.cli; print(sorted(m for m in ('numpy', 'numba') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
+
+
+def test_ctrl_c_while_the_modules_load_is_exit_130_without_traceback(monkeypatch, capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["demo"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "tinymtcnn: interrupted" and "Traceback" not in err
 
 
 def test_python_dash_m(tmp_path):

@@ -11,11 +11,6 @@ from importlib import resources
 
 from . import __version__
 
-try:
-    from .train.cli import register as _register_train
-except ImportError:
-    _register_train = None
-from .eval.cli import register as _register_evaluate
 
 PROG = "tinymtcnn"
 
@@ -183,12 +178,15 @@ def build_parser():
                       help="annotated picture (./astronaut_detections.png)")
     demo.set_defaults(func=_cmd_demo)
 
-    from .align_command import register as _register_align  # here: align_command imports this module
+    # imported here, not at the top: align_command imports this module, and train/eval load numpy and
+    # Numba, which takes a second; main() turns a Ctrl-C during that into exit 130 without a traceback
+    from .align_command import register as register_align
+    from .eval.cli import register as register_evaluate
+    from .train.cli import register as register_train
 
-    _register_align(sub)
-    if _register_train is not None:
-        _register_train(sub)
-    _register_evaluate(sub)
+    register_align(sub)
+    register_train(sub)
+    register_evaluate(sub)
     return parser
 
 
@@ -205,11 +203,14 @@ def main(argv=None):
     int
         0 success, 1 some input failed, 2 usage error, 130 interrupted (Ctrl-C).
     """
-    parser = build_parser()
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:  # Ctrl-C while the modules load: no traceback
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
