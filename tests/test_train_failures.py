@@ -308,6 +308,20 @@ def test_ctrl_c_is_a_one_line_message_and_status_130(tmp_path, capsys, monkeypat
     assert status == 130 and "interrupted" in err and "--resume" in err
 
 
+def test_workers_that_die_while_starting_end_the_run_with_a_message(tmp_path, capsys, monkeypatch):
+    """The sample builders' pool gives up after three start-up deaths in a row (PoolBroken): exit 1, one
+    message, no traceback (as ``detect`` reports it)."""
+    import tinymtcnn.train.cascade as cascade
+    from tinymtcnn.process_pool import PoolBroken
+
+    def broken(*args, **kwargs):
+        raise PoolBroken("3 worker processes in a row died while starting (killed by SIGKILL)")
+
+    monkeypatch.setattr(cascade, "train_cascade", broken)
+    status, _, err = _run(capsys, "pnet", *QUICK, "--out", tmp_path / "r")
+    assert status == 1 and "died while starting" in err and "Traceback" not in err
+
+
 # ------------------------------------------------------------------ annotation files
 def _data_error(tmp_path, capsys, name, content, *extra):
     """Train on an annotation file ``name`` holding ``content`` (str: UTF-8, bytes: as given)."""

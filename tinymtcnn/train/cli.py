@@ -150,6 +150,7 @@ def _out_dir_problem(out):
 
 def run(args):
     """Execute ``tinymtcnn train``; returns the exit status (see the module docstring)."""
+    from ..process_pool import PoolBroken
     from .dataset import SampleBuildError
     from .trainer import TrainingDiverged
 
@@ -162,7 +163,7 @@ def run(args):
         return _error(problem, 2)
     try:
         return _train(args, plan, out)
-    except (TrainingDiverged, SampleBuildError) as exc:
+    except (TrainingDiverged, SampleBuildError, PoolBroken) as exc:  # PoolBroken: workers die while starting
         return _error(exc, 1)
     except ValueError as exc:  # unreadable data or checkpoint, settings the plan rejects
         return _error(exc, 2)
