@@ -186,3 +186,21 @@ def test_closed_stdout_ends_quietly(tmp_path):
     finally:
         os.close(write_end)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def test_cost_budgets_from_the_command_line(capsys):
+    parse = cli.build_parser().parse_args
+    options = cli._detector_options(parse(["detect", "x.png", "--max-memory", "3e9", "--max-pyramid-pixels", "inf"]))
+    assert options["max_memory"] == 3e9 and options["max_pyramid_pixels"] == float("inf")
+    options = cli._detector_options(parse(["detect", "x.png"]))
+    assert "max_memory" not in options and "max_pyramid_pixels" not in options  # MTCNN's defaults
+    for bad in ("0", "-1", "lots"):
+        assert cli.main(["detect", "x.png", "--max-memory", bad]) == 2
+    assert "--max-memory" in capsys.readouterr().err
+
+
+def test_a_photo_over_budget_names_the_command_line_option(tmp_path, capsys):
+    from tinymtcnn.detect.pyramid import check_pyramid_cost
+
+    with pytest.raises(ValueError, match="--max-memory .* --max-pyramid-pixels"):
+        check_pyramid_cost(2048, 2048, 2, 0.709, threads=2)

@@ -80,7 +80,8 @@ def _process_in_worker(task):
 def _detector_options(args):
     return {"min_face_size": args.min_face_size, "thresholds": tuple(args.thresholds),
             "scale_factor": args.scale_factor, "landmarks": args.landmarks, "weights": args.weights,
-            "num_threads": args.threads}
+            "num_threads": args.threads,
+            **{k: getattr(args, k) for k in ("max_memory", "max_pyramid_pixels") if getattr(args, k) is not None}}
 
 
 def _worker_options(options):
@@ -124,6 +125,17 @@ def _cmd_demo(args):
 
 
 # ------------------------------------------------------------------ parser
+def _budget(text):
+    """A positive number of bytes or pixels (``3e9``, ``inf``) for the cost budgets (docs/pipeline.md)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number such as 3e9 or inf, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:
@@ -159,6 +171,12 @@ def build_parser():
     det.add_argument("--scale-factor", type=float, default=0.709, metavar="F", help="pyramid ratio (0.709)")
     det.add_argument("--landmarks", choices=("onet", "mirror", "refine", "auto"), default="auto",
                      help="landmark mode (auto)")
+    det.add_argument("--max-memory", type=_budget, default=None, metavar="BYTES",
+                     help="refuse a photo whose first stage would need more memory (default: MTCNN's max_memory, "
+                          "1.5e9; inf: no limit; docs/pipeline.md)")
+    det.add_argument("--max-pyramid-pixels", type=_budget, default=None, metavar="N",
+                     help="refuse a photo whose pyramid has more pixels (default: MTCNN's max_pyramid_pixels, "
+                          "2.5e8, about a minute on two cores; inf: no limit)")
     det.add_argument("--weights", default=None, metavar="DIR",
                      help="folder with pnet.npz, rnet.npz, onet.npz (default: the authors' weights)")
     where = det.add_mutually_exclusive_group()

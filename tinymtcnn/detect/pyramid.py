@@ -168,7 +168,8 @@ def check_pyramid_cost(height, width, min_face_size=20, scale_factor=0.709, *, t
     if over:
         raise ValueError(f"detection on a {height}x{width} image with min_face_size={min_face_size:g}, "
                          f"scale_factor={scale_factor:g} would need {' and '.join(over)}. Raise min_face_size "
-                         f"or lower scale_factor, or allow it with MTCNN({', '.join(allow)})")
+                         f"or lower scale_factor, or allow it with MTCNN({', '.join(allow)}) "
+                         f"(command line: {' '.join('--' + a.replace('_', '-').replace('=', ' ') for a in allow)})")
     return cost
 
 
