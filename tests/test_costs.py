@@ -75,7 +75,7 @@ def test_scale_factor_near_one_refused_at_once():
 def test_both_budgets_named_when_both_exceeded():
     with pytest.raises(ValueError) as err:
         MTCNN(min_face_size=1, scale_factor=0.9).detect(np.broadcast_to(np.uint8(0), (1024, 1024, 3)))
-    assert re.search(r"max_memory=[0-9.e+]+, max_pyramid_pixels=[0-9.e+]+\)$", str(err.value))
+    assert re.search(r"max_memory=[0-9.e+]+, max_pyramid_pixels=[0-9.e+]+\)", str(err.value))
 
 
 def test_trace_is_guarded_too():
