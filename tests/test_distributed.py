@@ -48,7 +48,7 @@ def client():
 
 @pytest.fixture
 def own_client():
-    """A cluster for one test that kills a worker: the others never see a cluster recovering from it."""
+    """A cluster for one test that kills a worker or cancels work: the others never see its aftermath."""
     cluster, client = _start_cluster()
     yield client
     client.close()
@@ -96,6 +96,7 @@ def test_api_shows_dasks_progress_bar(client, photo_dir, capsys):
     assert len(got) == 2 and "100% Completed" in capsys.readouterr().out
 
 
+@pytest.mark.pipeline
 def test_cli_scheduler_writes_the_same_json_and_pictures(client, photo_dir, local_json, tmp_path, capsys):
     result, out = tmp_path / "r.json", tmp_path / "pictures"
     argv = ["detect", str(photo_dir), "--json", str(result), "--out", str(out), "--no-progress"]
@@ -167,13 +168,14 @@ def test_resume_with_a_scheduler_finishes_only_the_rest(client, photo_dir, local
     assert not records.partial_path(result).exists()
 
 
-@pytest.mark.pipeline
 def _our_tasks(dask_scheduler):
     return [str(key) for key in dask_scheduler.tasks if str(key).startswith("tinymtcnn-")]
 
 
-def test_ctrl_c_with_a_scheduler_keeps_the_finished_records_and_cancels_the_rest(client, photo_dir, tmp_path,
+@pytest.mark.pipeline
+def test_ctrl_c_with_a_scheduler_keeps_the_finished_records_and_cancels_the_rest(own_client, photo_dir, tmp_path,
                                                                                   monkeypatch, capsys):
+    client = own_client  # a cluster of its own: the tests after it never see one with cancelled work
     result, add, added = tmp_path / "r.json", records.RecordWriter.add, []
 
     def interrupt_at_second(self, record, stamp):
@@ -194,6 +196,7 @@ def test_ctrl_c_with_a_scheduler_keeps_the_finished_records_and_cancels_the_rest
     assert client.run_on_scheduler(_our_tasks) == []  # the rest was cancelled, nothing left on the cluster
 
 
+@pytest.mark.pipeline
 def test_sample_building_on_the_cluster_equals_the_local_build(client, tmp_path):
     """Training's hard-example mining (P-Net scanning every photo) mapped over the cluster: same shards."""
     from tinymtcnn.train.dataset import build_samples
@@ -268,3 +271,27 @@ def test_each_detection_uses_one_thread_unless_told():
     assert tm_distributed.detector_options({"num_threads": 2})["num_threads"] == 2
     with pytest.raises(ValueError):
         tm_distributed.detector_options({"min_face_size": 0})
+
+
+@pytest.mark.pipeline
+def test_evaluate_on_the_cluster_equals_the_local_run(client, tmp_path, capsys):
+    """``tinymtcnn evaluate --scheduler``: the same metrics as in one process (timings aside)."""
+    truth = cli._make_detector({"landmarks": "onet", "num_threads": 1}).detect(str(ASTRONAUT))
+    Image.open(ASTRONAUT).save(tmp_path / "a.png")
+    Image.open(ASTRONAUT).resize((300, 300)).save(tmp_path / "b.png")
+    records = [{"image": "a.png", "boxes": truth.boxes.tolist(), "landmarks5": truth.landmarks.tolist()},
+               {"image": "b.png", "boxes": (truth.boxes * 300 / 512).tolist()}]
+    (tmp_path / "set.json").write_text(json.dumps(records))
+    address = client.scheduler.address
+    outputs = {}
+    for name, extra in (("local", []), ("cluster", ["--scheduler", address])):
+        status = cli.main(["evaluate", str(tmp_path / "set.json"), "--no-progress", "--landmarks", "onet", "mirror",
+                           "--out", str(tmp_path / name)] + extra)
+        assert status == 0, capsys.readouterr().err
+        outputs[name] = json.loads((tmp_path / name / "results.json").read_text())
+    for result in outputs.values():
+        for entry in result[0]["detectors"].values():
+            entry.pop("seconds_per_photo")
+            entry.pop("detector")
+    assert outputs["cluster"] == outputs["local"]
+    assert outputs["local"][0]["detectors"]["authors/onet"]["detection"]["recall_at_0.5"] == 1.0

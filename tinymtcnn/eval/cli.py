@@ -36,7 +36,10 @@ def register(subparsers):
     p.add_argument("--min-face-size", type=float, default=20.0, metavar="N", help="smallest face in pixels (20)")
     p.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("A", "B", "C"))
     p.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N photos of each set")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads (default: all cores; 1 per "
+                                                                         "task with --scheduler)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="detect on this Dask cluster (tcp://host:8786; needs "
+                                                          "tinymtcnn[dask]; the workers read the same image paths)")
     p.add_argument("--out", metavar="DIR", help="folder for results.json, results.md and the plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
@@ -80,6 +83,7 @@ def run(args):
     import json
 
     from ..atomic import atomic_write_text
+    from ..process_pool import PoolBroken
     from .datasets import load_set
     from .report import markdown, plot_curves
     from .run import evaluate
@@ -108,14 +112,19 @@ def run(args):
             _check_outputs(out_dir, args.annotations)
             out_dir.mkdir(parents=True, exist_ok=True)
         detectors = _detectors(args)
+        client = None
+        if args.scheduler:
+            from ..distributed import client_for
+
+            client = client_for(args.scheduler)
     except (ValueError, TypeError, OSError) as err:
         print(f"tinymtcnn evaluate: {err}", file=sys.stderr)
         return 2
     results = []
     for data in sets:
         try:
-            results.append(evaluate(detectors, data, progress=not args.no_progress))
-        except ValueError as err:  # an unreadable image or one beyond the detector's budgets
+            results.append(evaluate(detectors, data, progress=not args.no_progress, client=client))
+        except (ValueError, PoolBroken) as err:  # an unreadable image or one beyond the budgets; a lost cluster
             print(f"tinymtcnn evaluate: {data.name}: {err}", file=sys.stderr)
             return 1
         text = markdown(results[-1])
