@@ -121,11 +121,16 @@ def run_on_client(client, work, tasks, *, name="tinymtcnn", max_pending=None, pr
     token = uuid.uuid4().hex[:8]
     index_of = {}
 
+    task_of, tries = {}, {}
+
     def submit(batch):
-        keys = [f"{name}-{token}-{index}" for index, _ in batch]
+        for index, _ in batch:
+            tries[index] = tries.get(index, 0) + 1
+        keys = [f"{name}-{token}-{index}-{tries[index]}" for index, _ in batch]
         futures = client.map(_in_worker, [task for _, task in batch], key=keys, pure=False, work=work)
-        for future, (index, _) in zip(futures, batch):
+        for future, (index, task) in zip(futures, batch):
             index_of[future.key] = index
+            task_of[index] = task
         return futures
 
     futures = submit(list(tasks if max_pending is None else itertools.islice(tasks, max_pending)))
@@ -134,22 +139,34 @@ def run_on_client(client, work, tasks, *, name="tinymtcnn", max_pending=None, pr
         bar = threading.Thread(target=distributed.progress, args=(futures,), daemon=True, name="dask-progress",
                                kwargs={"notebook": None if _in_notebook() else False})
         bar.start()
-    # results gathered inside as_completed: a result lost with its worker before it reached us is
-    # recomputed there (Future.result() on such a future, reset to pending, fails in this Dask)
-    finished = distributed.as_completed(futures, with_results=True, raise_errors=False)
+    # One result gathered at a time, by this thread: gathering them inside as_completed (with_results=True)
+    # let two reads meet on one connection now and then (tornado's "assert buf is not None"), after which
+    # as_completed waited for ever. A result lost with its worker before it reached us is computed again.
+    finished = distributed.as_completed(futures)
     del futures
     try:
-        for future, outcome in finished:
+        for future in finished:
             for new in submit(list(itertools.islice(tasks, 1))):
                 finished.add(new)
             index = index_of.pop(future.key)
+            result, error, lost = None, None, future.status == "lost"
             if future.status == "finished":
-                result, error = outcome, None
-            elif future.status == "error":  # outcome: (type, exception, traceback)
-                result, error = None, _error_text(outcome[1])
-            else:
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - the worker holding it died
+                    lost = f"{type(exc).__name__}: {exc}"
+            if lost:  # the result went with its worker before it reached us: compute it again
+                future.release()
+                if tries[index] >= 3:
+                    raise ClusterLost(f"task {index} lost its result {tries[index]} times ({lost})")
+                finished.add(submit([(index, task_of[index])])[0])
+                continue
+            if future.status == "error":
+                error = _error_text(future.exception())
+            elif future.status != "finished":
                 raise ClusterLost(f"the scheduler at {client.scheduler.address} dropped the work ({future.status})")
             future.release()
+            task_of.pop(index, None)
             yield index, result, error
         if bar is not None:
             bar.join(timeout=2)  # its last line drawn before we return
