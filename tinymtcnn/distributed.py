@@ -169,7 +169,7 @@ def run_on_client(client, work, tasks, *, name="tinymtcnn", max_pending=None, pr
             task_of.pop(index, None)
             yield index, result, error
         if bar is not None:
-            bar.join(timeout=2)  # its last line drawn before we return
+            bar.join(timeout=10)  # its last line drawn before we return (seconds on a busy machine)
     finally:
         pending = list(finished.futures)  # submitted, not finished
         if pending:  # closed early (Ctrl-C, an error): the cluster stops working for us
