@@ -237,3 +237,24 @@ def test_static_scan_and_points(tmp_path):
     points.write_text('[points]\n"9.9" = 1\n', encoding="utf-8")
     with pytest.raises(ValueError, match="unknown task"):
         grader.load_points(points, ["4.1"])
+
+
+def test_source_is_parsed_only_in_the_graders_own_thread(tmp_path, monkeypatch):
+    """CPython 3.11's AST constructor is not safe when two threads parse at once (python/cpython#106905:
+    "SystemError: AST constructor recursion depth mismatch", which once cost an honest student a task):
+    the grader parses every submission before its pool of child-process threads starts."""
+    import ast
+    import threading
+
+    parse, threads = ast.parse, set()
+
+    def spy(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", spy)
+    a = submission(tmp_path, "a", [("4.2", SNIPPETS / "honest" / "task_4_2.py")])
+    b = submission(tmp_path, "b")
+    students, _ = grade([a, b], ["4.1", "4.2"])
+    assert threads == {threading.current_thread().name}
+    assert students["a"]["score"] == students["b"]["score"] == 20 and not students["a"]["error"]

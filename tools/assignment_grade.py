@@ -220,20 +220,27 @@ def grade_class(paths, selected=None, points_file=None, timeout=DEFAULT_TIMEOUT,
                 students[sid]["error"] = f"could not copy {folder / PACKAGE}: {exc}"
                 roots.pop(sid)
 
-        def grade_one(job):
-            sid, k = job
-            p = prepared[k]
-            folder = Path(tmp) / sid / f"task_{p.task.id}"
-            static = static_findings(roots[sid] / PACKAGE, p)
-            run = run_child(p, roots[sid], folder, timeout)
-            return score_task(p, points[p.task.id], run, static, folder, seed, timeout)
+        # The pool's threads only wait for child processes. Everything that parses (``ast``: the static
+        # scan, and numpy's reading of .npz headers with ast.literal_eval) runs in this one thread:
+        # CPython 3.11's AST constructor keeps one recursion counter per interpreter, and two threads
+        # parsing at once can fail with "SystemError: AST constructor recursion depth mismatch"
+        # (python/cpython#106905), which once cost an honest student a task.
+        read_rules()
+        static = {(sid, k): static_findings(roots[sid] / PACKAGE, p)
+                  for sid in roots for k, p in enumerate(prepared)}
+
+        def folder_of(sid, k):
+            return Path(tmp) / sid / f"task_{prepared[k].task.id}"
 
         jobs_list = [(sid, k) for sid in roots for k in range(len(prepared))]
         with ThreadPoolExecutor(jobs) as pool:
-            futures = {job: pool.submit(grade_one, job) for job in jobs_list}
+            futures = {(sid, k): pool.submit(run_child, prepared[k], roots[sid], folder_of(sid, k), timeout)
+                       for sid, k in jobs_list}
             for (sid, k), future in futures.items():
+                p = prepared[k]
                 try:
-                    students[sid]["tasks"].append(future.result())
+                    students[sid]["tasks"].append(score_task(p, points[p.task.id], future.result(),
+                                                             static[sid, k], folder_of(sid, k), seed, timeout))
                 except Exception as exc:  # noqa: BLE001 - one student's failure to grade never stops the class
                     students[sid]["error"] = students[sid]["error"] or f"{type(exc).__name__}: {exc}"
                 if progress and k == len(prepared) - 1:
