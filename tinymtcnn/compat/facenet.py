@@ -12,7 +12,8 @@ facenet-pytorch returns torch tensors** (cropped faces ``(3, S, S)`` / ``(N, 3, 
 Boxes are float32 ``x1, y1, x2, y2`` in facenet-pytorch's numbering, which keeps the authors'
 1-based ``x1, y1`` (tinymtcnn's 0-based ``x1, y1`` plus 1); landmarks ``(N, 5, 2)`` 0-based.
 The detections come from :class:`tinymtcnn.MTCNN` (the authors' pipeline), not from
-facenet-pytorch's resampler and NMS (docs/differences.md): expect about a pixel of difference.
+facenet-pytorch's resampler, crops and NMS (docs/differences.md): expect box corners a few
+pixels from facenet-pytorch's (up to 5.1 px measured, docs/migration.md).
 """
 import os
 from pathlib import Path

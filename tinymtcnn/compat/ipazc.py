@@ -8,9 +8,13 @@
 Same arguments and defaults (O-Net threshold 0.8, minimum face 20 px, boxes and landmarks
 clipped as the package does), the same list of dicts with the same key names, types and
 order (most confident first), ``[]`` for an image without a face, a list of lists for a list
-of images. The detections come from :class:`tinymtcnn.MTCNN`, the authors' pipeline, not from
-mtcnn 1.0's TF resampler, pyramid and "fast" NMS (docs/differences.md): expect about a pixel of
-difference, and its NMS thresholds (``nms_pnet1`` ...) are the authors' fixed ones.
+of images. Boxes keep mtcnn's numbering, which is the authors' (its P-Net boxes start at
+``2u + 1`` as theirs): 1-based ``x1, y1`` (tinymtcnn's 0-based ``x1, y1`` plus 1), ``x2, y2``
+and the keypoints as tinymtcnn's, ``w = x2 - x1``. The detections come from
+:class:`tinymtcnn.MTCNN`, the authors' pipeline, not from mtcnn 1.0's TF resampler and crops,
+pyramid, box generation and "fast" NMS (docs/differences.md): expect box corners a few pixels
+from mtcnn's (up to 6 px measured, docs/migration.md), and its NMS thresholds
+(``nms_pnet1`` ...) are the authors' fixed ones.
 """
 import io
 import warnings
@@ -43,6 +47,18 @@ def _load(image):
         except Exception as exc:  # Pillow raises several kinds for data that is not an image
             raise ValueError(f"bytes given as an image could not be decoded ({len(image)} bytes): {exc}") from None
     return load_image(as_image_source(image))
+
+
+def _their_numbering(boxes):
+    """tinymtcnn's 0-based boxes ``(K, 4)`` in mtcnn 1.0's numbering: ``x1 + 1, y1 + 1, x2, y2``.
+
+    mtcnn numbers boxes as the authors do (P-Net cell ``u`` spans ``2u + 1 .. 2u + 12``, as
+    generateBoundingBox.m; regression and landmark decoding are M's formulas), so on the same
+    pipeline its ``x1, y1`` are tinymtcnn's plus 1 and its ``x2, y2`` and keypoints are equal.
+    """
+    boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    boxes[:, :2] += 1
+    return boxes
 
 
 class MTCNN:
@@ -110,14 +126,14 @@ class MTCNN:
 
     def _rows(self, image, settings):
         """``(K, 16)`` (or ``(K, 6)``) rows of mtcnn 1.0's array: image id 0, x1, y1, x2, y2, score,
-        5 landmark x, 5 landmark y; 0-based, most confident first."""
+        5 landmark x, 5 landmark y, most confident first; in mtcnn's numbering (:func:`_their_numbering`)."""
         detector = self._detector(settings)
         if self._stages == "face_detection_only":
             boxes, scores = detector.trace(image)["rnet"]
             order = np.argsort(-scores, kind="stable")
-            return np.column_stack([np.zeros(len(scores)), boxes[order], scores[order]])
+            return np.column_stack([np.zeros(len(scores)), _their_numbering(boxes[order]), scores[order]])
         faces = detector.detect(image)
-        return np.column_stack([np.zeros(len(faces)), faces.boxes, faces.scores,
+        return np.column_stack([np.zeros(len(faces)), _their_numbering(faces.boxes), faces.scores,
                                 faces.landmarks[:, :, 0], faces.landmarks[:, :, 1]])
 
     def detect_faces(self, image, fit_to_image=True, limit_boundaries_landmarks=False, box_format="xywh",
