@@ -4,10 +4,28 @@ The fixtures (tests/fixtures/compat_*.json) were written by tools/make_compat_fi
 which ran the real packages in their own venv; here the same calls (the tool's
 ``facenet_cases`` / ``ipazc_cases``) run on the compat classes, and the answers must have the
 same structure (types, dtypes, shapes, key names), the same face counts and ordering rule,
-and boxes and landmarks close to theirs. The pipelines differ (docs/differences.md), so
-coordinates are compared with a tolerance: landmarks within 5 px; box corners within 5 px or
-5 % of the face's height, whichever is larger (measured: at most 5.1 px against
-facenet-pytorch on an 110 px face and 7 px against mtcnn on a 161 px face; docs/migration.md).
+and boxes and landmarks close to theirs: landmarks within 5 px, box corners within 5 px
+(issue 15), except for the faces in :data:`EXPLAINED`.
+
+The compat layers keep tinymtcnn's pipeline (the authors'), so the boxes are not theirs.
+Traced stage by stage (each package's deviations emulated one at a time on our nets; with
+all of them on, the emulation gives the package's boxes to 0.01 px, which also shows that
+the compat layers' numbering is theirs), two faces differ by more than 5 px, both because of
+the package's own deviations from the authors' pipeline (docs/migration.md, "Where the
+larger differences come from"):
+
+- facenet-pytorch, group photo, the 110 px face: 5.13 px (top edge). Its pyramid resampler
+  (adaptive average pooling, whole-pixel bins) and its NMS without the +1 (torchvision) in
+  stages 1-2 together keep another stage-1 candidate, a 95 px O-Net input box instead of
+  our 114 px one; O-Net's regression from the two differs by 5.5 px at the top. Either
+  deviation alone changes nothing; both together: 1.06 px. Our stage 3 on their O-Net
+  input boxes: within 0.7 px.
+- mtcnn 1.0, astronaut_large (768 px), the 161 px face: 6 px (top edge, 6.2 px unrounded).
+  On the same O-Net input box, its stage 3 alone moves the top edge by 4.8 px (2.2 px from
+  cropping the float box instead of M's truncated one, 2.6 px from TF's point-sampled
+  bilinear crop_and_resize instead of an area resample); the rest (1.3 px) comes from a
+  different O-Net input box out of its stages 1-2 (164 px, ours 155 px). No single
+  deviation brings it under 3.5 px; two or three together 2.6 px at best.
 """
 import json
 import sys
@@ -29,10 +47,22 @@ from tinymtcnn.io import load_image  # noqa: E402
 THEIRS = {k: json.loads((REPO / "tests" / "fixtures" / f"compat_{k}.json").read_text())["cases"]
           for k in ("facenet", "ipazc")}
 LANDMARK_TOLERANCE = 5.0
+BOX_TOLERANCE = 5.0
+#: Faces where issue 15's 5 px does not hold, each traced to the package's own deviations from
+#: the authors' pipeline (module docstring): (package, their recorded box x1, y1, x2, y2) ->
+#: allowed largest corner difference in px (measured: 5.13 and 6).
+EXPLAINED = {
+    ("facenet", (541.5, 128.2, 630.4, 237.8)): 5.5,
+    ("ipazc", (272.0, 97.0, 400.0, 258.0)): 6.0,
+}
 
 
-def box_tolerance(box):
-    return max(5.0, 0.05 * (box[3] - box[1]))
+def box_tolerance(package, box):
+    """5 px, or the allowance of an :data:`EXPLAINED` face (their box within 0.1 px of the entry's)."""
+    for (pkg, explained), allowed in EXPLAINED.items():
+        if pkg == package and np.abs(np.asarray(box, dtype=float) - explained).max() <= 0.1:
+            return allowed
+    return BOX_TOLERANCE
 
 
 @pytest.fixture(scope="module")
@@ -111,15 +141,31 @@ def test_detections_close_to_theirs(ours, package, case):
     for (theirs, fmt), (mine, _) in zip(theirs_images, our_images):
         (tb, tl), (ob, ol) = faces_in(package, theirs, fmt), faces_in(package, mine, fmt)
         if case.startswith("face_detection_only"):  # their best R-Net box is among ours
-            assert any(np.abs(tb[0] - b).max() <= box_tolerance(tb[0]) for b in ob)
+            assert any(np.abs(tb[0] - b).max() <= box_tolerance(package, tb[0]) for b in ob)
             continue
         assert len(ob) == len(tb), f"{len(ob)} faces, theirs {len(tb)}"
         pairs = match_faces(tb, ob)
         assert len(pairs) == len(tb)
         for i, j in pairs:
-            assert np.abs(ob[j] - tb[i]).max() <= box_tolerance(tb[i]), (tb[i], ob[j])
+            assert np.abs(ob[j] - tb[i]).max() <= box_tolerance(package, tb[i]), (tb[i], ob[j])
             if tl is not None:
                 assert np.abs(ol[j] - tl[i]).max() <= LANDMARK_TOLERANCE, (tl[i], ol[j])
+
+
+def test_explained_faces_are_still_over_5_px(ours):
+    """Each :data:`EXPLAINED` face is in the fixtures and still needs its allowance (else drop it)."""
+    worst = {key: None for key in EXPLAINED}
+    for package, case in DETECTIONS:
+        if case.startswith("face_detection_only"):
+            continue
+        theirs_images = per_image(package, case, THEIRS[package][case]["answer"])
+        for (theirs, fmt), (mine, _) in zip(theirs_images, per_image(package, case, answer_of(ours[package][case]))):
+            (tb, _), (ob, _) = faces_in(package, theirs, fmt), faces_in(package, mine, fmt)
+            for i, j in match_faces(tb, ob):
+                for key in EXPLAINED:
+                    if key[0] == package and np.abs(tb[i] - key[1]).max() <= 0.1:
+                        worst[key] = max(worst[key] or 0.0, np.abs(ob[j] - tb[i]).max())
+    assert all(v is not None and v > BOX_TOLERANCE for v in worst.values()), worst
 
 
 def ordering_key(package, case, answer, boxes):
@@ -158,6 +204,26 @@ def test_ipazc_numpy_output(ours):
     mine = np.array(answer_of(ours["ipazc"]["detect_faces_numpy/astronaut"]))
     assert mine.shape == theirs.shape == (1, 16) and mine[0, 0] == 0
     assert np.abs(mine[:, 6:] - theirs[:, 6:]).max() <= LANDMARK_TOLERANCE
+
+
+def test_box_numbering_is_the_packages(photos):
+    """Both packages number boxes as the authors (1-based x1, y1): tinymtcnn's 0-based x1, y1 plus 1,
+    x2, y2 and landmarks unchanged (with each package's deviations emulated on tinymtcnn's nets,
+    this numbering gives their boxes to 0.01 px; one less was 1 px off on every mtcnn box)."""
+    from tinymtcnn import MTCNN
+
+    img = photos["group"]
+    faces = MTCNN(landmarks="onet", thresholds=(0.6, 0.7, 0.8)).detect(img)
+    rows = ipazc.MTCNN().detect_faces(img, output_type="numpy", box_format="xyxy", postprocess=False)
+    assert np.allclose(rows[:, 1:3], faces.boxes[:, :2] + 1) and np.allclose(rows[:, 3:5], faces.boxes[:, 2:])
+    assert np.allclose(rows[:, 6:11], faces.landmarks[:, :, 0]) and np.allclose(rows[:, 11:], faces.landmarks[:, :, 1])
+    face = ipazc.MTCNN().detect_faces(img, postprocess=False)[0]
+    x1, y1, x2, y2 = faces.boxes[0]
+    assert face["box"] == np.round([x1 + 1, y1 + 1, x2 - x1 - 1, y2 - y1 - 1]).astype(int).tolist()
+    faces = MTCNN(landmarks="onet", thresholds=(0.6, 0.7, 0.7)).detect(img)
+    boxes, _ = facenet.MTCNN(select_largest=False).detect(img)
+    assert np.allclose(boxes[:, :2], faces.boxes[:, :2] + 1, atol=1e-4)
+    assert np.allclose(boxes[:, 2:], faces.boxes[:, 2:], atol=1e-4)
 
 
 # ------------------------------------------------------------------------------ settings and inputs
