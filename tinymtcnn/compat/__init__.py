@@ -9,9 +9,11 @@ Both classes take their package's arguments and return their package's structure
 names, ordering, ``None`` / empty-list conventions), checked against facenet-pytorch 2.6
 and mtcnn 1.0 (``tests/test_compat.py``, fixtures from ``tools/make_compat_fixtures.py``).
 Underneath runs :class:`tinymtcnn.MTCNN`, the authors' pipeline, not the packages' own
-resampler, clipping and NMS (``docs/differences.md``), so boxes and landmarks differ from
-theirs by about a pixel and, near a threshold, a face may be found by one and not the
-other. See ``docs/migration.md``.
+resampler, crops, clipping and NMS (``docs/differences.md``), so box corners differ from
+theirs by a few pixels (up to 5.1 px from facenet-pytorch's and 6 px from mtcnn's on the test
+photos; each difference over 3 px is traced in ``docs/migration.md``), landmarks by up to
+3 px, and, near a threshold, a face may be found by one and not the other. Both number boxes
+as the packages do: the authors' 1-based ``x1, y1`` (tinymtcnn's 0-based plus 1).
 """
 import os
 import warnings
