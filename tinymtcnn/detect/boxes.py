@@ -152,7 +152,9 @@ def decode_landmarks(boxes, landmarks):
     return np.stack([xs, ys], axis=2)
 
 
-_MIRROR_ORDER = np.array([1, 0, 2, 4, 3])  # swap the eyes and the mouth corners
+#: Landmark order of a horizontally mirrored face: the eyes and the mouth corners swap (left stays
+#: image-left). Used by detection's mirror mode and by training's flipped samples.
+MIRROR_ORDER = np.array([1, 0, 2, 4, 3])
 
 
 def mirror_landmarks(landmarks_mirrored):
@@ -168,7 +170,7 @@ def mirror_landmarks(landmarks_mirrored):
     m = np.asarray(landmarks_mirrored, dtype=np.float64)
     if m.ndim != 2 or m.shape[1] != 10:
         raise ValueError(f"landmarks must have shape (K, 10), got {m.shape}")
-    return np.concatenate([1 - m[:, _MIRROR_ORDER], m[:, 5 + _MIRROR_ORDER]], axis=1)
+    return np.concatenate([1 - m[:, MIRROR_ORDER], m[:, 5 + MIRROR_ORDER]], axis=1)
 
 
 def to_zero_based(boxes):

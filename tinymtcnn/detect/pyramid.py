@@ -23,8 +23,7 @@ import numpy as np
 from ..kernels.resample import NORM_MEAN, NORM_SCALE, resample
 from ..kernels.resample import check_image as check_resample_input
 from ..layers._checks import check_number
-
-PNET_CELL = 12
+from .boxes import PNET_CELL
 
 #: Stage-1 working memory per pixel of a level being scanned: the level (float32, channel-first),
 #: P-Net's trunk and heads, the probability map. 29-30 B measured on a 2000 x 2000 level.
@@ -190,14 +189,6 @@ def normalize(img):
     return (x - np.float32(NORM_MEAN)) * np.float32(NORM_SCALE)
 
 
-def _check_image(image):
-    """The resampler's checks (dtype, at least one pixel) plus three channels."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
-    return check_resample_input(image)
-
-
 def iter_pyramid(image, min_face_size=20, scale_factor=0.709):
     """Yield the pyramid one level at a time: ``(scale, level)``.
 
@@ -217,7 +208,7 @@ def iter_pyramid(image, min_face_size=20, scale_factor=0.709):
         shape ``(ceil(H*s), ceil(W*s), 3)``. Arguments are validated at the call, not at the
         first ``next()``.
     """
-    image = _check_image(image)  # validated now, not at the first next()
+    image = check_resample_input(image, channels=3)  # validated now, not at the first next()
     scales = pyramid_scales(image.shape[0], image.shape[1], min_face_size, scale_factor)
     return _levels(image, scales)
 

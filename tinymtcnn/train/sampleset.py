@@ -6,6 +6,7 @@ horizontal flips (:func:`flip_targets`).
 import numpy as np
 
 from ..atomic import atomic_savez
+from ..detect.boxes import MIRROR_ORDER
 from ..kernels.resample import NORM_MEAN, NORM_SCALE
 from .losses import LANDMARK, NEGATIVE, PART, POSITIVE
 
@@ -110,8 +111,6 @@ class SampleSet:
         atomic_savez(path, self.arrays)
 
 
-_MIRROR = np.array([1, 0, 2, 4, 3])
-
 
 def flip_targets(boxes, landmarks, sides):
     """Targets of horizontally mirrored crops.
@@ -123,6 +122,6 @@ def flip_targets(boxes, landmarks, sides):
     b = boxes.copy()
     b[:, 0], b[:, 2] = -boxes[:, 2], -boxes[:, 0]
     shift = ((sides - 1) / sides)[:, None]
-    xs = shift - landmarks[:, :5][:, _MIRROR]
-    ys = landmarks[:, 5:][:, _MIRROR]
+    xs = shift - landmarks[:, :5][:, MIRROR_ORDER]
+    ys = landmarks[:, 5:][:, MIRROR_ORDER]
     return b, np.concatenate([xs, ys], axis=1).astype(landmarks.dtype)
