@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from _grading_asserts import assert_close
 
-from tinymtcnn.detect.stages import StageOutput
+from tinymtcnn.detect.stages import Candidates
 from tinymtcnn.nets import PNet
 from tinymtcnn.train import mining
 from tinymtcnn.train.readers import Photo
@@ -25,7 +25,7 @@ def test_detections_are_labelled_by_iou(monkeypatch):
                            [80, 80, 110, 110],  # crosses the border -> skipped
                            [30, 30, 70, 70]])  # IoU ~0.39, in the gap -> skipped
     boxes = (zero_based + [1, 1, 0, 0]).astype(float)
-    monkeypatch.setattr(mining, "propose", lambda image, pnet, **kw: StageOutput(boxes, np.ones(len(boxes))))
+    monkeypatch.setattr(mining, "propose", lambda image, pnet, **kw: Candidates(boxes, np.ones(len(boxes))))
     miner = mining.HardExampleMiner(PNet(rng=np.random.default_rng(0)), max_negatives=1, min_side=20)
     out = miner.photo_crops(photo, np.random.default_rng(0))
     labels = [int(v) for v in out["labels"]]

@@ -25,7 +25,7 @@ from .pyramid import iter_pyramid, level_size, pyramid_scales
 CHUNK = 256
 
 
-class StageOutput(NamedTuple):
+class Candidates(NamedTuple):
     """Candidates after a stage, M's 1-based boxes ``(K, 4)`` and scores ``(K,)``."""
 
     boxes: np.ndarray
@@ -33,7 +33,7 @@ class StageOutput(NamedTuple):
 
 
 def _empty_stage():
-    return StageOutput(np.zeros((0, 4)), np.zeros(0))
+    return Candidates(np.zeros((0, 4)), np.zeros(0))
 
 
 def _forward_in_chunks(net, crops, keys):
@@ -105,7 +105,7 @@ def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6,
 
     Returns
     -------
-    StageOutput with integer-valued boxes, ready to crop.
+    Candidates with integer-valued boxes, ready to crop.
     """
     levels = iter_pyramid(image, min_face_size, scale_factor)  # validates the arguments
     if on_level is not None:  # the readable path, showing each level
@@ -128,7 +128,7 @@ def propose(image, pnet, *, min_face_size=20, scale_factor=0.709, threshold=0.6,
     boxes, scores, offsets = (np.concatenate(part) for part in zip(*found))  # in level order
     keep = nms(boxes, scores, 0.7, "union")
     boxes = apply_box_regression(boxes[keep], offsets[keep], plus_one=False)
-    return StageOutput(truncate_boxes(square_boxes(boxes)), scores[keep])
+    return Candidates(truncate_boxes(square_boxes(boxes)), scores[keep])
 
 
 def refine(image, boxes, rnet, *, threshold=0.7):
@@ -143,7 +143,7 @@ def refine(image, boxes, rnet, *, threshold=0.7):
 
     Returns
     -------
-    StageOutput (float boxes; stage 3 truncates them)
+    Candidates (float boxes; stage 3 truncates them)
     """
     if len(boxes) == 0:
         return _empty_stage()
@@ -155,10 +155,10 @@ def refine(image, boxes, rnet, *, threshold=0.7):
         return _empty_stage()
     keep = nms(boxes, scores, 0.7, "union")
     boxes = apply_box_regression(boxes[keep], offsets[keep], plus_one=True)
-    return StageOutput(square_boxes(boxes), scores[keep])
+    return Candidates(square_boxes(boxes), scores[keep])
 
 
-class OutputStage(NamedTuple):
+class FinalFaces(NamedTuple):
     """Final faces (M's 1-based boxes), scores, landmarks ``(K, 5, 2)``, and the O-Net input boxes."""
 
     boxes: np.ndarray
@@ -177,10 +177,10 @@ def output(image, boxes, onet, *, threshold=0.7, mirror=False):
 
     Returns
     -------
-    OutputStage
+    FinalFaces
     """
     if len(boxes) == 0:
-        return OutputStage(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)), np.zeros((0, 4)))
+        return FinalFaces(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)), np.zeros((0, 4)))
     boxes = truncate_boxes(boxes)
     crops = crop_and_resize(image, boxes, 48)
     out = _forward_in_chunks(onet, crops, ("face_prob", "box_reg", "landmarks"))
@@ -193,7 +193,7 @@ def output(image, boxes, onet, *, threshold=0.7, mirror=False):
     if mirror and len(keep):
         flipped = _forward_in_chunks(onet, np.ascontiguousarray(crops[keep][..., ::-1]), ("landmarks",))
         lmk = 0.5 * (lmk + mirror_landmarks(flipped["landmarks"]))
-    return OutputStage(final[keep], scores[keep], decode_landmarks(in_boxes, lmk), in_boxes)
+    return FinalFaces(final[keep], scores[keep], decode_landmarks(in_boxes, lmk), in_boxes)
 
 
 def refine_landmarks(image, boxes, landmarks, lnet):
