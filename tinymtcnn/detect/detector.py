@@ -46,7 +46,7 @@ def _load_nets(weights, with_lnet):
     weight files (see :func:`tinymtcnn.weights.load_net`); ``TypeError`` for a dict value that
     is neither a path nor a net of the right class.
     """
-    from ..nets import LNet, ONet, PNet, RNet
+    from ..nets import NET_CLASSES as classes
     from ..weights import NET_KINDS, load_net
 
     kinds = ("pnet", "rnet", "onet") + (("lnet",) if with_lnet else ())
@@ -69,7 +69,6 @@ def _load_nets(weights, with_lnet):
     unknown = sorted(map(repr, set(weights) - set(NET_KINDS)))
     if unknown:
         raise ValueError(f"unknown keys {', '.join(unknown)} in weights; expected some of {NET_KINDS}")
-    classes = {"pnet": PNet, "rnet": RNet, "onet": ONet, "lnet": LNet}
     nets = {}
     for k in kinds:
         src = weights.get(k)

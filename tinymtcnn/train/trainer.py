@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..nets import ONet, PNet, RNet
+from ..nets import build_net
 from ..weights import save_net
 from .losses import TASK_WEIGHTS, joint_loss
 from .metrics import evaluate_samples, format_record  # noqa: F401 (also importable from here, as before)
@@ -81,14 +81,10 @@ class TrainConfig:
 def make_net(kind, seed=0, *, dropout=None):
     """A freshly initialised net (Xavier weights, zero biases, PReLU 0.25); P/R-Net with a landmark head;
     ``dropout`` sets O-Net's dropout probability (None: the net's default)."""
-    rng = np.random.default_rng(seed)
-    if kind == "pnet":
-        return PNet(landmark_head=True, rng=rng)
-    if kind == "rnet":
-        return RNet(landmark_head=True, rng=rng)
-    if kind == "onet":
-        return ONet(rng=rng) if dropout is None else ONet(rng=rng, dropout=dropout)
-    raise ValueError(f"unknown net kind {kind!r}; use pnet, rnet or onet")
+    if kind not in INPUT_SIZE:
+        raise ValueError(f"unknown net kind {kind!r}; use pnet, rnet or onet")
+    options = {} if dropout is None else {"dropout": dropout}
+    return build_net(kind, landmark_head=True, rng=np.random.default_rng(seed), **options)
 
 
 class Trainer:

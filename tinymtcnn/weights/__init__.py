@@ -24,16 +24,6 @@ def pretrained_path(kind):
     return DATA_DIR / f"{kind}.npz"
 
 
-def _make_net(kind, dtype, landmark_head):
-    from ..nets import LNet, ONet, PNet, RNet
-
-    if kind == "pnet":
-        return PNet(dtype=dtype, landmark_head=landmark_head)
-    if kind == "rnet":
-        return RNet(dtype=dtype, landmark_head=landmark_head)
-    return ONet(dtype=dtype) if kind == "onet" else LNet(dtype=dtype)
-
-
 def load_net(kind, path=None, *, dtype=np.float32, landmark_head=False, transpose=True):
     """Build a net and load weights into it.
 
@@ -63,7 +53,9 @@ def load_net(kind, path=None, *, dtype=np.float32, landmark_head=False, transpos
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not a weights .npz file")
     params, layout = load_params_npz(path)
-    net = _make_net(kind, dtype, landmark_head)
+    from ..nets import build_net
+
+    net = build_net(kind, dtype=dtype, landmark_head=landmark_head)
     if layout == "caffe" and transpose:
         # re-order only the flattening layers the file has: a missing one is named with the others below
         shapes = {layer: shape for layer, shape in FLATTEN_SHAPES[kind].items() if f"{layer}.w" in params}
