@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..kernels.resample import crop_resize
+from ..kernels.resample import check_image, crop_resize
 
 
 class PadRegions(NamedTuple):
@@ -104,11 +104,7 @@ def crop_and_resize(image, boxes, size):
         (``x2 < x1`` or ``y2 < y1``, where M would fail), gives an all-black crop.
         ``K = 0`` gives a ``(0, 3, size, size)`` array.
     """
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
-    if not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
-        raise TypeError(f"image dtype must be float32 or uint8, got {image.dtype}")
+    image = check_image(image, channels=3)
     if int(size) != size or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
     b = _integer_boxes(np.asarray(boxes).reshape(-1, 4) if np.size(boxes) == 0 else boxes)

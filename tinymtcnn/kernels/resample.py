@@ -49,11 +49,13 @@ NORM_MEAN = 127.5
 NORM_SCALE = 0.0078125  # 1/128
 
 
-def check_image(img):
-    """``img`` as an array ``(H, W)`` or ``(H, W, C)``, uint8 or floating, with at least one pixel;
-    otherwise ``ValueError`` (shape) or ``TypeError`` (dtype) naming it. Shared by the resampler and
-    the pyramid."""
+def check_image(img, *, channels=None):
+    """``img`` as an array ``(H, W)`` or ``(H, W, C)`` (``(H, W, channels)`` when ``channels`` is
+    given), uint8 or floating, with at least one pixel; otherwise ``ValueError`` (shape) or
+    ``TypeError`` (dtype) naming it. The one image check of the resampler, pyramid and crops."""
     img = np.asarray(img)
+    if channels is not None and (img.ndim != 3 or img.shape[2] != channels):
+        raise ValueError(f"image must have shape (H, W, {channels}), got {img.shape}")
     if img.ndim not in (2, 3):
         raise ValueError(f"image must have shape (H, W) or (H, W, C), got {img.shape}")
     if not (img.dtype == np.uint8 or np.issubdtype(img.dtype, np.floating)):
