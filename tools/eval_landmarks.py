@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO))
 from tinymtcnn import MTCNN  # noqa: E402
 from tinymtcnn.eval.images import pad_crop, resize_with_points  # noqa: E402
 from tinymtcnn.eval.landmarks import detect_all_modes, match_face, point_errors  # noqa: E402
-from tinymtcnn.train.readers import load_rgb as read_rgb  # noqa: E402
+from tinymtcnn.io import load_image as read_rgb  # noqa: E402
 
 MODES = ("onet", "mirror", "refine")
 POINTS = ("left eye", "right eye", "nose", "mouth left", "mouth right")

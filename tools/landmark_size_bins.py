@@ -42,7 +42,8 @@ from split_mtfl import split_lines  # noqa: E402
 from tinymtcnn import MTCNN  # noqa: E402
 from tinymtcnn.eval.images import cut_around, pad_crop, resize_with_points  # noqa: E402
 from tinymtcnn.eval.landmarks import detect_all_modes, match_face, nme  # noqa: E402
-from tinymtcnn.train.readers import load_rgb, read_json, read_wider  # noqa: E402
+from tinymtcnn.io import load_image  # noqa: E402
+from tinymtcnn.train.readers import read_json, read_wider  # noqa: E402
 
 EDGES = (10, 14, 20, 28, 40, 57, 80, 113)
 FIXED = ("onet", "mirror", "refine")
@@ -58,7 +59,7 @@ def mtfl_faces(data, count):
     for line in holdout:
         parts = line.split()
         v = np.array([float(x) for x in parts[1:11]])
-        image, offset = pad_crop(load_rgb(data / "mtfl_train" / parts[0]), 160, "edge")
+        image, offset = pad_crop(load_image(data / "mtfl_train" / parts[0]), 160, "edge")
         yield parts[0], image, np.stack([v[:5], v[5:]], axis=1) + np.asarray(offset, dtype=np.float64)
 
 
@@ -68,7 +69,7 @@ def dev_faces(data):
     for a in photos.annotations:
         if a.landmarks is None:
             continue
-        image = load_rgb(a.path)
+        image = load_image(a.path)
         for k, (box, gt) in enumerate(zip(a.boxes, a.landmarks)):
             cut, (dx, dy) = cut_around(image, box)
             yield f"{a.path.name}#{k}", cut, gt - np.array([dx, dy], dtype=np.float64)
@@ -82,7 +83,7 @@ def caltech_faces(data, count):
     if count and count < len(lines):
         lines = [lines[i] for i in np.round(np.linspace(0, len(lines) - 1, count)).astype(int)]
     for parts in lines:  # name lx ly rx ry nx ny mx my (data/README.md)
-        cut, (dx, dy) = cut_around(load_rgb(root / "images" / parts[0]), boxes[parts[0]])
+        cut, (dx, dy) = cut_around(load_image(root / "images" / parts[0]), boxes[parts[0]])
         yield parts[0], cut, np.array(parts[1:9], dtype=np.float64).reshape(4, 2) - np.array([dx, dy])
 
 

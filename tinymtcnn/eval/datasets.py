@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..train.readers import load_rgb, read_annotations
+from ..io import load_image
+from ..train.readers import read_annotations
 from .images import pad_crop
 
 KINDS = ("auto", "wider", "fddb", "json", "landmarks")
@@ -46,7 +47,7 @@ class EvalSet:
     def image(self, i):
         """``(image, annotation)`` of photo ``i``, with landmark-list crops padded (coordinates shifted)."""
         a = self.annotations[i]
-        image = load_rgb(a.path)
+        image = load_image(a.path)
         if self.kind != "landmarks":
             return np.ascontiguousarray(image), a
         image, (dx, dy) = pad_crop(image, 2 * max(image.shape[:2]), "edge")

@@ -22,6 +22,10 @@ Formats
 * **JSON** (:func:`read_json`): a list of ``{"image": path, "boxes": [[x1, y1, x2, y2], ...],
   "landmarks5": null or [[[x, y] x5], ...], "ignore": null or [bool, ...]}``; ignored faces dropped.
 
+Photos are read by :func:`tinymtcnn.io.load_image`, the loader detection uses: RGB uint8, the EXIF
+orientation applied, so annotations are taken in the upright photo a viewer shows (none of the photos
+in the project's data sets carries a rotating EXIF tag, so this changes nothing there).
+
 Files are read as UTF-8; a leading byte-order mark is skipped. Any other encoding (Latin-1, UTF-16)
 is refused with the file, the line and the first offending byte rather than guessed: Latin-1 decodes
 any bytes at all, so a wrong guess would silently change non-ASCII image names into others. Convert
@@ -38,8 +42,8 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from PIL import Image
 
+from ..io import load_image
 from .parsing import blocks, check_box, fields, json_array, json_records, numbers, read_text, text_lines
 
 
@@ -69,15 +73,6 @@ class Annotation:
     ignored_index: Optional[np.ndarray] = None
 
 
-def load_rgb(path):
-    """Read an image file as (H, W, 3) uint8 RGB; ``ValueError`` naming the path if unreadable."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"cannot read image {path}: {err}") from None
-
-
 class PhotoList:
     """A sequence of annotations whose images load on access (``photos[i]`` -> :class:`Photo`)."""
 
@@ -90,7 +85,7 @@ class PhotoList:
 
     def __getitem__(self, i):
         a = self.annotations[i]
-        return Photo(load_rgb(a.path), a.boxes, a.landmarks, str(a.path))
+        return Photo(load_image(a.path), a.boxes, a.landmarks, str(a.path))
 
     @property
     def fingerprint(self):
