@@ -10,9 +10,13 @@ The disk cache goes where Numba puts it (the package's ``__pycache__``, else
 read-only home, a container) it goes to ``<temp dir>/tinymtcnn-numba-<user id>``, and
 where that fails too the kernels compile in memory at every start, with a one-line
 warning. ``NUMBA_CACHE_DIR``, when set, is always used as it is.
+
+Compiling the kernels takes a while on a first run (an empty cache); when it starts, a line says
+so on stderr, once per process, if stderr is a terminal (logs and pipes stay clean).
 """
 import contextvars
 import os
+import sys
 import tempfile
 import threading
 import types
@@ -72,6 +76,33 @@ if HAVE_NUMBA:  # pragma: no cover - depends on the file system
         warnings.warn("tinymtcnn: no writable folder for Numba's disk cache (package, home and temp dir are "
                       "read-only); kernels compile in memory at every start. Set NUMBA_CACHE_DIR to keep them.",
                       RuntimeWarning, stacklevel=2)
+
+
+COMPILE_NOTICE = ("tinymtcnn: compiling its Numba kernels for this machine (first run only; later runs "
+                  "load them from the cache) ...")
+
+
+def _compile_notice(stream):
+    """A Numba event listener that writes :data:`COMPILE_NOTICE` to ``stream`` at the first compile
+    of one of the package's kernels (a cache miss: loading from the cache is no compile)."""
+
+    class Notice(numba.core.event.Listener):
+        said = False
+
+        def on_start(self, event):
+            fn = getattr(event.data.get("dispatcher"), "py_func", None)
+            if not self.said and getattr(fn, "__module__", "").startswith(__name__.split(".")[0] + "."):
+                self.said = True
+                print(COMPILE_NOTICE, file=stream, flush=True)
+
+        def on_end(self, event):
+            pass
+
+    return Notice()
+
+
+if HAVE_NUMBA and sys.stderr is not None and sys.stderr.isatty():  # pragma: no cover - needs a terminal
+    numba.core.event.register("numba:compile", _compile_notice(sys.stderr))
 
 
 def jit(fn=None, **options):
