@@ -155,3 +155,16 @@ def test_backward_before_forward_is_an_error():
 def test_empty_batch_gives_empty_outputs():
     out = ONet().forward(np.zeros((0, 3, 48, 48), np.float32))
     assert out["face_prob"].shape == (0,) and out["landmarks"].shape == (0, 10)
+
+
+def test_a_gradient_of_the_wrong_shape_is_an_error_not_a_replacement():
+    from tinymtcnn.layers.modules import Conv2d
+
+    conv = Conv2d(3, 4, 3, rng=np.random.default_rng(0))
+    conv.zero_grad()
+    conv._accumulate(w=np.ones_like(conv.params["w"]))
+    conv._accumulate(w=np.ones_like(conv.params["w"]))
+    assert np.all(conv.grads["w"] == 2)
+    with pytest.raises(ValueError, match=r"Conv2d: gradient 'w' has shape \(5, 3, 3, 3\), the one held has \(4, 3, 3, 3\)"):
+        conv._accumulate(w=np.ones((5, 3, 3, 3)))
+    assert np.all(conv.grads["w"] == 2)

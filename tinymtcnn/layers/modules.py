@@ -48,11 +48,17 @@ class Module:
             self.grads[k] = np.zeros_like(v)
 
     def _accumulate(self, **grads):
+        """Add each gradient into ``grads`` (set it when there is none yet). A gradient whose shape is
+        not the held one's is a bug upstream: ``ValueError`` naming both, never a silent replacement."""
         for k, g in grads.items():
-            if k in self.grads and self.grads[k] is not None and self.grads[k].shape == g.shape:
-                self.grads[k] = self.grads[k] + g
-            else:
+            held = self.grads.get(k)
+            if held is None:
                 self.grads[k] = g
+            elif held.shape != g.shape:
+                raise ValueError(f"{type(self).__name__}: gradient {k!r} has shape {g.shape}, the one held "
+                                 f"has {held.shape} (call zero_grad() after changing the parameters)")
+            else:
+                self.grads[k] = held + g
 
     def _need_cache(self):
         if self.cache is None:
