@@ -1,10 +1,12 @@
 """Run detectors over an :class:`~tinymtcnn.eval.datasets.EvalSet` and compute every metric that applies.
 
-    >>> from tinymtcnn import MTCNN
-    >>> from tinymtcnn.eval import load_set, evaluate
-    >>> data = load_set("val_bbx_gt.txt", images="images")              # doctest: +SKIP
-    >>> result = evaluate({"authors": MTCNN()}, data)                    # doctest: +SKIP
-    >>> result["detectors"]["authors"]["detection"]["ap"]                # doctest: +SKIP
+Examples
+--------
+>>> from tinymtcnn import MTCNN
+>>> from tinymtcnn.eval import load_set, evaluate
+>>> data = load_set("val_bbx_gt.txt", images="images")              # doctest: +SKIP
+>>> result = evaluate({"authors": MTCNN()}, data)                    # doctest: +SKIP
+>>> result["detectors"]["authors"]["detection"]["ap"]                # doctest: +SKIP
 """
 import numpy as np
 
