@@ -96,7 +96,7 @@ class Trainer:
         self.kind, self.out_dir = kind, Path(out_dir)
         self.config = TrainConfig() if config is None else config
         self.net = make_net(kind, self.config.seed, dropout=self.config.dropout) if net is None else net
-        self.weights = tuple(self.config.task_weights or TASK_WEIGHTS[kind])
+        self.task_weights = tuple(self.config.task_weights or TASK_WEIGHTS[kind])
         self.optimizer = self._make_optimizer()
         self.schedule = make_schedule(self.config.schedule, self.config.lr, self.config.epochs,
                                       warmup=self.config.warmup)
@@ -167,7 +167,7 @@ class Trainer:
         """One forward/backward/update on a batch dict; returns ``(total, parts)``."""
         self.optimizer.lr = lr
         out = self.net.forward(batch["images"])
-        total, parts, grads = joint_loss(out, batch, weights=self.weights, ohem=self.config.ohem)
+        total, parts, grads = joint_loss(out, batch, weights=self.task_weights, ohem=self.config.ohem)
         self.net.zero_grad()
         self.net.backward(grads, input_grad=False)  # the images need no gradient
         grads = self.net.grads
@@ -253,7 +253,7 @@ class Trainer:
 
     def evaluate(self, samples, batch_size=512):
         """Validation metrics (see :func:`evaluate_samples`)."""
-        return evaluate_samples(self.net, samples, weights=self.weights, batch_size=batch_size)
+        return evaluate_samples(self.net, samples, weights=self.task_weights, batch_size=batch_size)
 
 
 class TrainingDiverged(FloatingPointError):
