@@ -243,8 +243,10 @@ def _resample_loop_serial(src, yi, yw, xi, xw, out):
 
 
 def _resample_loop(src, yi, yw, xi, xw, out):
-    """:func:`_resample_loop_serial` on Numba's threads."""
-    _resample_rows.parallel(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, False)
+    """:func:`_resample_loop_serial` on Numba's threads (:func:`~tinymtcnn.kernels._jit.call_parallel`: the
+    calling context's thread count)."""
+    call_parallel(_resample_rows.parallel, _resample_rows.serial, src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2],
+                  _acc_like(src), out, False)
 
 
 def resample(img, out_h, out_w):
