@@ -22,6 +22,7 @@ Dask is imported only here, and only when used: the core package does not need i
 """
 import itertools
 import json
+import os
 import threading
 import uuid
 
@@ -198,7 +199,6 @@ def _undo_malloc_trim():
     peak memory. Only where that variable is set and glibc is the C library; otherwise nothing.
     """
     import ctypes
-    import os
 
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
         return
@@ -246,13 +246,27 @@ def _detect_task(task):
 
 
 def detector_options(options=None, num_threads=1):
-    """The MTCNN options sent to the workers (``num_threads`` per detection, 1 unless given), checked here."""
+    """The MTCNN options sent to the workers (``num_threads`` per detection, 1 unless given), checked here.
+
+    Weights paths are made absolute (the workers' working folder may differ). Raises ``ValueError`` or
+    ``TypeError`` for options ``MTCNN`` refuses, and ``TypeError`` for nets given in memory: a task
+    carries the options, not the nets (save them with :func:`tinymtcnn.weights.save_net`).
+    """
     from . import cli
 
     options = dict(options or {})
     if options.get("num_threads") is None:
         options["num_threads"] = num_threads
     cli._make_detector(options)  # bad options fail here, before any task is sent
+    weights = options.get("weights")
+    if isinstance(weights, (str, os.PathLike)):
+        options["weights"] = os.path.abspath(weights)
+    elif isinstance(weights, dict):
+        in_memory = sorted(k for k, v in weights.items() if not isinstance(v, (str, os.PathLike)))
+        if in_memory:
+            raise TypeError(f"weights {in_memory} are nets in memory: on a Dask cluster give their .npz paths "
+                            f"(tinymtcnn.weights.save_net writes them); each worker loads its own")
+        options["weights"] = {k: os.path.abspath(v) for k, v in weights.items()}
     return options
 
 

@@ -154,6 +154,7 @@ class MTCNN:
                                                allow_inf=True)
         self.landmarks = landmarks
         self.nets = _load_nets(weights, with_lnet=landmarks in ("refine", "auto"))
+        self.weights = weights  # as given: what rebuilds these nets elsewhere (a Dask worker, eval.run)
 
     def __repr__(self):
         return (f"MTCNN(min_face_size={self.min_face_size:g}, thresholds={self.thresholds}, "

@@ -8,11 +8,14 @@ Examples
 >>> result = evaluate({"authors": MTCNN()}, data)                    # doctest: +SKIP
 >>> result["detectors"]["authors"]["detection"]["ap"]                # doctest: +SKIP
 """
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 
 from . import detection as det_metrics
 from . import landmarks as lmk_metrics
-from .datasets import split_faces
+from .datasets import EvalSet, split_faces
 
 FP_MARKS = (10, 50, 100, 500)
 
@@ -24,17 +27,42 @@ def detect_photo(detector, data, i):
     return faces.boxes, faces.scores, faces.landmarks
 
 
+def detector_settings(detector):
+    """The keyword arguments that rebuild ``detector`` (an :class:`~tinymtcnn.MTCNN`) on a Dask worker.
+
+    Raises
+    ------
+    TypeError
+        ``detector`` is not an ``MTCNN``: a worker builds its own detector from these settings.
+    """
+    from ..detect.detector import MTCNN
+
+    if not isinstance(detector, MTCNN):
+        raise TypeError(f"evaluating on a Dask cluster needs MTCNN detectors (each worker builds its own from "
+                        f"their settings and weights), got {type(detector).__name__}")
+    return {"min_face_size": detector.min_face_size, "thresholds": list(detector.thresholds),
+            "scale_factor": detector.scale_factor, "landmarks": detector.landmarks, "weights": detector.weights,
+            "num_threads": detector.num_threads, "max_memory": detector.max_memory,
+            "max_pyramid_pixels": detector.max_pyramid_pixels}
+
+
 def _detect_task(task):
-    """One photo on a Dask worker: ``task = (detector, data, i)`` (the first two scattered once)."""
-    return detect_photo(*task)
+    """One photo on a Dask worker: ``task = (options, one-photo set)``; the worker's cached detector."""
+    from ..distributed import worker_detector
+
+    options, photo = task
+    return detect_photo(worker_detector(options), photo, 0)
 
 
 def run_detector(detector, data, progress=True, label="", client=None):
     """Detections of ``detector`` on every photo: list of ``(boxes, scores, landmarks)`` (0-based).
 
-    ``client``: a ``distributed.Client``; the photos are then detected on its workers (the detector
-    and the annotations are sent to each worker once; workers read the photos from the same paths),
-    one thread per detection unless the detector says otherwise. Same results as the local run.
+    ``client``: a ``distributed.Client``; the photos are then detected on its workers, as
+    :func:`tinymtcnn.distributed.detect_paths` does: each task carries the detector's settings
+    (:func:`detector_settings`, weights by path) and one photo's annotation, and each worker process
+    builds one detector per settings, once. One thread per detection unless the detector says
+    otherwise; workers read the photos and weights at the same paths. A worker lost mid-run costs only
+    its photos in flight, which Dask runs again elsewhere. Same results as the local run.
     """
     if client is None:
         from tqdm import tqdm
@@ -42,17 +70,15 @@ def run_detector(detector, data, progress=True, label="", client=None):
         return [detect_photo(detector, data, i)
                 for i in tqdm(range(len(data)), desc=f"evaluate {label}".strip(), unit="photo",
                               disable=not progress, leave=False)]
-    import copy
+    from ..distributed import detector_options, run_on_client
 
-    from ..distributed import run_on_client
+    options = detector_options(detector_settings(detector))
 
-    if getattr(detector, "num_threads", 1) is None:  # one thread per task: the workers share the cores
-        detector = copy.copy(detector)
-        detector.num_threads = 1
-    # hash=False: Dask would otherwise tokenize the whole detector (slow); a worker lost during the run
-    # loses these copies and the run stops with a message (the photos are not retried)
-    shared_detector, shared_data = client.scatter([detector, data], broadcast=True, hash=False)
-    tasks = ((i, (shared_detector, shared_data, i)) for i in range(len(data)))
+    def photo(i):
+        a = data.annotations[i]
+        return EvalSet(data.name, data.kind, [dataclasses.replace(a, path=Path(a.path).absolute())])
+
+    tasks = ((i, (options, photo(i))) for i in range(len(data)))
     found = [None] * len(data)
     for i, result, error in run_on_client(client, _detect_task, tasks, name="tinymtcnn-evaluate", progress=progress):
         if error is not None:
