@@ -304,7 +304,8 @@ def test_tasks_carry_weights_by_absolute_path_never_nets_in_memory(tmp_path, mon
 
 @pytest.mark.pipeline
 def test_evaluate_on_the_cluster_equals_the_local_run(client, tmp_path, capsys):
-    """``tinymtcnn evaluate --scheduler``: the same metrics as in one process (timings aside)."""
+    """``tinymtcnn evaluate --scheduler``: the same metrics as in one process (timings aside), the same
+    progress bar on stderr, nothing but the results on stdout."""
     truth = cli._make_detector({"landmarks": "onet", "num_threads": 1}).detect(str(ASTRONAUT))
     Image.open(ASTRONAUT).save(tmp_path / "a.png")
     Image.open(ASTRONAUT).resize((300, 300)).save(tmp_path / "b.png")
@@ -314,9 +315,12 @@ def test_evaluate_on_the_cluster_equals_the_local_run(client, tmp_path, capsys):
     address = client.scheduler.address
     outputs = {}
     for name, extra in (("local", []), ("cluster", ["--scheduler", address])):
-        status = cli.main(["evaluate", str(tmp_path / "set.json"), "--no-progress", "--landmarks", "onet", "mirror",
+        status = cli.main(["evaluate", str(tmp_path / "set.json"), "--landmarks", "onet", "mirror",
                            "--out", str(tmp_path / name)] + extra)
-        assert status == 0, capsys.readouterr().err
+        shown = capsys.readouterr()
+        assert status == 0, shown.err
+        assert shown.out == (tmp_path / name / "results.md").read_text() + "\n"
+        assert "evaluate authors/mirror" in shown.err
         outputs[name] = json.loads((tmp_path / name / "results.json").read_text())
     for result in outputs.values():
         for entry in result[0]["detectors"].values():

@@ -62,14 +62,18 @@ def run_detector(detector, data, progress=True, label="", client=None):
     (:func:`detector_settings`, weights by path) and one photo's annotation, and each worker process
     builds one detector per settings, once. One thread per detection unless the detector says
     otherwise; workers read the photos and weights at the same paths. A worker lost mid-run costs only
-    its photos in flight, which Dask runs again elsewhere. Same results as the local run.
+    its photos in flight, which Dask runs again elsewhere. Same results as the local run, and the same
+    progress bar (on stderr: the command line's stdout carries the results; Dask's dashboard shows
+    the tasks as ``tinymtcnn-evaluate-...``).
     """
-    if client is None:
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        return [detect_photo(detector, data, i)
-                for i in tqdm(range(len(data)), desc=f"evaluate {label}".strip(), unit="photo",
-                              disable=not progress, leave=False)]
+    def bar(items):
+        return tqdm(items, total=len(data), desc=f"evaluate {label}".strip(), unit="photo", disable=not progress,
+                    leave=False)
+
+    if client is None:
+        return [detect_photo(detector, data, i) for i in bar(range(len(data)))]
     from ..distributed import detector_options, run_on_client
 
     options = detector_options(detector_settings(detector))
@@ -80,7 +84,7 @@ def run_detector(detector, data, progress=True, label="", client=None):
 
     tasks = ((i, (options, photo(i))) for i in range(len(data)))
     found = [None] * len(data)
-    for i, result, error in run_on_client(client, _detect_task, tasks, name="tinymtcnn-evaluate", progress=progress):
+    for i, result, error in bar(run_on_client(client, _detect_task, tasks, name="tinymtcnn-evaluate")):
         if error is not None:
             raise ValueError(f"{data.annotations[i].path}: {error}")
         found[i] = result
