@@ -2,7 +2,6 @@
 the same records as the local run, a worker killed mid-run loses nothing, a bad photo is reported and
 the rest finish, ``--scheduler`` with ``--json``/``--resume``, and training's sample building."""
 import json
-import logging
 import os
 import signal
 import sys
@@ -13,57 +12,30 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _dask_cluster import NEEDS_DASK, kill_after_the_first_result, make_photos, module_cluster, own_cluster
 from tinymtcnn import cli, distributed as tm_distributed, records
-
-ASTRONAUT = Path(__file__).resolve().parents[1] / "tinymtcnn" / "assets" / "astronaut.png"
-NEEDS_DASK = "needs the dask extra (pip install 'tinymtcnn[dask]', i.e. dask + distributed); CI installs it"
-
 
 # a cluster that stops answering fails its test after this long instead of hanging CI (pytest-timeout)
 pytestmark = pytest.mark.timeout(300)
 
 
-def _start_cluster():
-    """A LocalCluster of 2 worker processes with 1 thread each (spawned, with nannies), and its client."""
-    try:
-        import distributed
-    except ImportError:
-        pytest.skip(NEEDS_DASK)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                       silence_logs=logging.ERROR)
-    return cluster, distributed.Client(cluster)
-
-
 @pytest.fixture(scope="module")
 def client():
-    """One LocalCluster for the module (the worker-killing test has a cluster of its own)."""
-    cluster, client = _start_cluster()
-    yield client
-    for cached in tm_distributed._clients.values():  # those --scheduler connected (client_for)
-        cached.close()
-    tm_distributed._clients.clear()
-    client.close()
-    cluster.close()
+    """One LocalCluster for the module (the worker-killing tests have clusters of their own)."""
+    yield from module_cluster()
 
 
 @pytest.fixture
 def own_client():
     """A cluster for one test that kills a worker or cancels work: the others never see its aftermath."""
-    cluster, client = _start_cluster()
-    yield client
-    client.close()
-    cluster.close()
+    yield from own_cluster()
 
 
 @pytest.fixture(scope="module")
 def photo_dir(tmp_path_factory):
     """p0..p4: a 128x128 astronaut (one face), its mirror at 160x160, three noise pictures; p5 is broken."""
     d = tmp_path_factory.mktemp("photos")
-    small = Image.open(ASTRONAUT)
-    small.resize((128, 128), Image.BILINEAR).save(d / "p0.png")
-    small.resize((160, 160), Image.BILINEAR).transpose(Image.FLIP_LEFT_RIGHT).save(d / "p1.png")
-    for i in (2, 3, 4):
-        Image.fromarray(np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(d / f"p{i}.png")
+    make_photos(d)
     (d / "p5.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 10)
     return d
 
@@ -216,6 +188,27 @@ def test_sample_building_on_the_cluster_equals_the_local_build(client, tmp_path)
         np.testing.assert_array_equal(here.arrays[key], there.arrays[key])
 
 
+@pytest.mark.pipeline
+def test_sample_building_survives_a_worker_killed_mid_run(own_client, tmp_path, monkeypatch):
+    """Hard-example mining on the cluster, the worker busy with a shard killed after the first shard: same shards."""
+    from tinymtcnn.train.dataset import build_samples
+    from tinymtcnn.train.mining import HardExampleMiner
+    from tinymtcnn.train.samples import SamplingConfig
+    from tinymtcnn.train.synthetic import SyntheticFaces
+    from tinymtcnn.weights import load_net
+
+    photos = SyntheticFaces(8, seed=12, faces=(1, 2), min_face=24, max_face=60, size=(96, 80))
+    miner = HardExampleMiner(load_net("pnet"), min_face_size=20, thresholds=(0.3, 0.1))
+    cfg = SamplingConfig(random_negatives=2, near_negatives=1, face_crops=2, landmark_crops=1)
+    kwargs = dict(config=cfg, miner=miner, shard_photos=1, progress=False, log=lambda m: None)
+    here = build_samples(photos, 24, tmp_path / "here", workers=1, **kwargs)
+    killed = kill_after_the_first_result(own_client, monkeypatch, "a busy worker")
+    there = build_samples(photos, 24, tmp_path / "there", workers=own_client, **kwargs)
+    assert len(killed) == 1 and len(here) > 0
+    for key in here.arrays:
+        np.testing.assert_array_equal(here.arrays[key], there.arrays[key])
+
+
 def test_train_scheduler_hands_the_client_to_sample_building(client, tmp_path, monkeypatch):
     from tinymtcnn.train import cascade
 
@@ -271,103 +264,3 @@ def test_each_detection_uses_one_thread_unless_told():
     assert tm_distributed.detector_options({"num_threads": 2})["num_threads"] == 2
     with pytest.raises(ValueError):
         tm_distributed.detector_options({"min_face_size": 0})
-
-
-def test_tasks_carry_weights_by_absolute_path_never_nets_in_memory(tmp_path, monkeypatch):
-    """What a task carries rebuilds the detector on any worker: paths made absolute, nets in memory refused."""
-    import shutil
-
-    from tinymtcnn import MTCNN
-    from tinymtcnn.eval.run import detector_settings
-    from tinymtcnn.weights import load_net, pretrained_path
-
-    (tmp_path / "w").mkdir()
-    for kind in ("pnet", "rnet", "onet"):
-        shutil.copy(pretrained_path(kind), tmp_path / "w" / f"{kind}.npz")
-    monkeypatch.chdir(tmp_path)
-    assert tm_distributed.detector_options({"weights": "w"})["weights"] == str(tmp_path / "w")
-    assert tm_distributed.detector_options({"weights": {"onet": "w/onet.npz"}})["weights"] == \
-        {"onet": str(tmp_path / "w" / "onet.npz")}
-    with pytest.raises(TypeError, match=r"\['pnet'\] are nets in memory"):
-        tm_distributed.detector_options({"weights": {"pnet": load_net("pnet")}})
-
-    detector = MTCNN(min_face_size=30, thresholds=(0.5, 0.6, 0.65), landmarks="onet", weights="w", max_memory=2e9)
-    settings = tm_distributed.detector_options(detector_settings(detector))
-    rebuilt = tm_distributed.worker_detector(json.loads(json.dumps(settings)))  # as a worker gets them
-    assert repr(rebuilt) == repr(detector) and rebuilt.max_memory == 2e9 and rebuilt.num_threads == 1
-    for kind, net in detector.nets.items():
-        for key, value in net.params.items():
-            np.testing.assert_array_equal(rebuilt.nets[kind].params[key], value)
-    with pytest.raises(TypeError, match="needs MTCNN detectors"):
-        detector_settings(object())
-
-
-@pytest.mark.pipeline
-def test_evaluate_on_the_cluster_equals_the_local_run(client, tmp_path, capsys):
-    """``tinymtcnn evaluate --scheduler``: the same metrics as in one process (timings aside), the same
-    progress bar on stderr, nothing but the results on stdout."""
-    truth = cli._make_detector({"landmarks": "onet", "num_threads": 1}).detect(str(ASTRONAUT))
-    Image.open(ASTRONAUT).save(tmp_path / "a.png")
-    Image.open(ASTRONAUT).resize((300, 300)).save(tmp_path / "b.png")
-    records = [{"image": "a.png", "boxes": truth.boxes.tolist(), "landmarks5": truth.landmarks.tolist()},
-               {"image": "b.png", "boxes": (truth.boxes * 300 / 512).tolist()}]
-    (tmp_path / "set.json").write_text(json.dumps(records))
-    address = client.scheduler.address
-    outputs = {}
-    for name, extra in (("local", []), ("cluster", ["--scheduler", address])):
-        status = cli.main(["evaluate", str(tmp_path / "set.json"), "--landmarks", "onet", "mirror",
-                           "--out", str(tmp_path / name)] + extra)
-        shown = capsys.readouterr()
-        assert status == 0, shown.err
-        assert shown.out == (tmp_path / name / "results.md").read_text() + "\n"
-        assert "evaluate authors/mirror" in shown.err
-        outputs[name] = json.loads((tmp_path / name / "results.json").read_text())
-    for result in outputs.values():
-        for entry in result[0]["detectors"].values():
-            entry.pop("seconds_per_photo")
-            entry.pop("detector")
-    assert outputs["cluster"] == outputs["local"]
-    assert outputs["local"][0]["detectors"]["authors/onet"]["detection"]["recall_at_0.5"] == 1.0
-
-
-@pytest.mark.pipeline
-@pytest.mark.parametrize("victims", ["a busy worker", "every worker"])
-def test_evaluation_survives_workers_killed_mid_run(victims, own_client, photo_dir, monkeypatch):
-    """SIGKILL mid-run to the worker busy with a photo, or to both at once (their nannies start new ones):
-    Dask reruns the photos in flight, each new worker builds its own detector, the metrics equal the local run."""
-    from tinymtcnn import MTCNN
-    from tinymtcnn.eval import load_set
-    from tinymtcnn.eval.run import evaluate
-
-    client = own_client
-    truth = cli._make_detector({"landmarks": "onet", "num_threads": 1}).detect(str(photo_dir / "p0.png"))
-    faces = {"boxes": truth.boxes.tolist(), "landmarks5": truth.landmarks.tolist()}
-    entries = [dict(faces, image=f"p{i % 5}.png") if i % 5 == 0 else {"image": f"p{i % 5}.png", "boxes": []}
-               for i in range(15)]  # 15 photos (p0..p4 three times): the kill lands while photos are in flight
-    (photo_dir / "set.json").write_text(json.dumps(entries))
-    data = load_set(photo_dir / "set.json")
-    detectors = {"onet": MTCNN(landmarks="onet", num_threads=1)}
-    local = evaluate(detectors, data, progress=False)
-
-    pids, killed, run_on_client = client.run(os.getpid), [], tm_distributed.run_on_client
-
-    def kill_after_the_first_photo(*args, **kwargs):
-        results = run_on_client(*args, **kwargs)
-        yield next(results)
-        deadline = time.monotonic() + 30
-        while not killed and time.monotonic() < deadline:  # after the first of 15 photos, when one is in flight
-            busy = [addr for addr, keys in client.processing().items() if keys and addr in pids]
-            if busy:
-                killed.extend([pids[busy[0]]] if victims == "a busy worker" else pids.values())
-                for pid in killed:
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.01)
-        yield from results
-
-    monkeypatch.setattr(tm_distributed, "run_on_client", kill_after_the_first_photo)
-    there = evaluate(detectors, data, progress=False, client=client)
-    assert len(killed) == (1 if victims == "a busy worker" else 2)
-    for result in (local, there):
-        result["detectors"]["onet"].pop("seconds_per_photo")
-    assert json.dumps(there) == json.dumps(local)  # as text: the NaN of an empty size bin equals itself
-    assert local["detectors"]["onet"]["detection"]["recall_at_0.5"] == 1.0  # p0's face found: a real detection
