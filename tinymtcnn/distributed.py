@@ -17,7 +17,9 @@ dies is replaced by its nanny and Dask reruns its tasks elsewhere (up to
 Workers read the photos, the ``weights`` folder and write the annotated pictures at the paths
 given here: they must see the same files (one machine, or a shared file system).
 :func:`run_on_client` is the general runner, with :meth:`tinymtcnn.process_pool.WorkerPool.run`'s
-contract; training's sample building uses it through ``build_samples(..., workers=client)``.
+contract; training's sample building uses it through ``build_samples(..., workers=client)``, and
+evaluation (``tinymtcnn.eval.evaluate(..., client=)``) through :func:`worker_detector` as detection
+does: a task carries the detector's options, never the detector, so any worker can run it.
 Dask is imported only here, and only when used: the core package does not need it.
 """
 import itertools
