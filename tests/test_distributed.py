@@ -63,6 +63,15 @@ def test_api_gives_the_local_records_in_order_and_reports_the_bad_photo(client, 
 
 
 @pytest.mark.pipeline
+def test_api_takes_a_dask_bag_of_paths(client, photo_dir, local_json):
+    import dask.bag
+
+    paths = _paths(photo_dir)[:2]
+    got = tm_distributed.detect_paths(dask.bag.from_sequence(paths, npartitions=2), client, progress=False)
+    assert got == json.loads(local_json)[:2]
+
+
+@pytest.mark.pipeline
 def test_api_shows_dasks_progress_bar(client, photo_dir, capsys):
     got = tm_distributed.detect_paths(_paths(photo_dir)[:2], client)
     assert len(got) == 2 and "100% Completed" in capsys.readouterr().out

@@ -294,8 +294,8 @@ def detect_paths(paths, client, *, options=None, pictures=None, progress=True):
 
     Parameters
     ----------
-    paths : list of str or os.PathLike
-        Photos, readable by the workers at these paths.
+    paths : iterable of str or os.PathLike, or a dask.bag.Bag of them
+        Photos, readable by the workers at these paths (a bag is computed into a list first).
     client : distributed.Client
     options : dict, optional
         :class:`~tinymtcnn.MTCNN` keyword arguments; ``num_threads`` (threads per detection) is 1
