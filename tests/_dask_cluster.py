@@ -1,4 +1,5 @@
-"""The Dask test clusters of tests/test_distributed*.py: a LocalCluster of 2 worker processes, 1 thread each."""
+"""What tests/test_distributed*.py share: their Dask clusters (a LocalCluster of 2 worker processes, 1 thread
+each), their photos, and a hook that kills workers mid-run. Test modules import the fixtures by name."""
 import logging
 import os
 import signal
@@ -26,8 +27,9 @@ def start_cluster():
     return cluster, dask_distributed.Client(cluster)
 
 
-def module_cluster():
-    """Fixture body: a cluster's client, then everything closed, the clients ``--scheduler`` opened too."""
+@pytest.fixture(scope="module")
+def client():
+    """One LocalCluster per test module (tests that kill workers or cancel work take ``own_client``)."""
     cluster, client = start_cluster()
     yield client
     for cached in distributed._clients.values():  # those --scheduler connected (client_for)
@@ -37,22 +39,26 @@ def module_cluster():
     cluster.close()
 
 
-def own_cluster():
-    """Fixture body: a cluster for one test that kills workers or cancels work, closed after it."""
+@pytest.fixture
+def own_client():
+    """A cluster for one test that kills workers or cancels work: the others never see its aftermath."""
     cluster, client = start_cluster()
     yield client
     client.close()
     cluster.close()
 
 
-def make_photos(folder):
-    """p0..p4 in ``folder``: a 128x128 astronaut (one face), its mirror at 160x160, three noise pictures."""
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory):
+    """p0..p4: a 128x128 astronaut (one face), its mirror at 160x160, three noise pictures; p5 is broken."""
+    d = tmp_path_factory.mktemp("photos")
     small = Image.open(ASTRONAUT)
-    small.resize((128, 128), Image.BILINEAR).save(folder / "p0.png")
-    small.resize((160, 160), Image.BILINEAR).transpose(Image.FLIP_LEFT_RIGHT).save(folder / "p1.png")
+    small.resize((128, 128), Image.BILINEAR).save(d / "p0.png")
+    small.resize((160, 160), Image.BILINEAR).transpose(Image.FLIP_LEFT_RIGHT).save(d / "p1.png")
     for i in (2, 3, 4):
-        noise = np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-        Image.fromarray(noise).save(folder / f"p{i}.png")
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(d / f"p{i}.png")
+    (d / "p5.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 10)
+    return d
 
 
 def kill_after_the_first_result(client, monkeypatch, victims):

@@ -12,32 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _dask_cluster import NEEDS_DASK, kill_after_the_first_result, make_photos, module_cluster, own_cluster
+from _dask_cluster import (  # noqa: F401 - the fixtures pytest finds here by name
+    NEEDS_DASK, client, kill_after_the_first_result, own_client, photo_dir)
 from tinymtcnn import cli, distributed as tm_distributed, records
 
 # a cluster that stops answering fails its test after this long instead of hanging CI (pytest-timeout)
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def client():
-    """One LocalCluster for the module (the worker-killing tests have clusters of their own)."""
-    yield from module_cluster()
-
-
-@pytest.fixture
-def own_client():
-    """A cluster for one test that kills a worker or cancels work: the others never see its aftermath."""
-    yield from own_cluster()
-
-
-@pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory):
-    """p0..p4: a 128x128 astronaut (one face), its mirror at 160x160, three noise pictures; p5 is broken."""
-    d = tmp_path_factory.mktemp("photos")
-    make_photos(d)
-    (d / "p5.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 10)
-    return d
 
 
 @pytest.fixture(scope="module")

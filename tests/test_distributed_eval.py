@@ -6,31 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _dask_cluster import ASTRONAUT, kill_after_the_first_result, make_photos, module_cluster, own_cluster
+from _dask_cluster import (  # noqa: F401 - the fixtures pytest finds here by name
+    ASTRONAUT, client, kill_after_the_first_result, own_client, photo_dir)
 from tinymtcnn import cli, distributed as tm_distributed
 
 # a cluster that stops answering fails its test after this long instead of hanging CI (pytest-timeout)
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def client():
-    """One LocalCluster for the module (the worker-killing test has clusters of its own)."""
-    yield from module_cluster()
-
-
-@pytest.fixture
-def own_client():
-    """A cluster for one test that kills workers: the others never see its aftermath."""
-    yield from own_cluster()
-
-
-@pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory):
-    """p0..p4 of tests/_dask_cluster.py's make_photos (p0 holds a face)."""
-    d = tmp_path_factory.mktemp("photos")
-    make_photos(d)
-    return d
 
 
 def test_tasks_carry_weights_by_absolute_path_never_nets_in_memory(tmp_path, monkeypatch):
