@@ -25,6 +25,7 @@ Dask is imported only here, and only when used: the core package does not need i
 import itertools
 import json
 import os
+import sys
 import threading
 import uuid
 
@@ -49,8 +50,6 @@ def require_distributed():
 
 def is_client(obj):
     """Whether ``obj`` is a ``distributed.Client`` (without importing Dask when it is not loaded)."""
-    import sys
-
     distributed = sys.modules.get("distributed")
     return distributed is not None and isinstance(obj, distributed.Client)
 
@@ -79,8 +78,6 @@ def client_for(address, timeout=10):
         raise ValueError(f"--scheduler {address}: no Dask scheduler answers there ({exc})") from None
     _clients[address] = client
     if not client.scheduler_info().get("workers"):  # Dask waits for workers; say so rather than seem stuck
-        import sys
-
         print(f"tinymtcnn: the Dask scheduler at {address} has no workers yet: the work waits until some "
               f"join (dask worker {address} ...)", file=sys.stderr)
     return client
