@@ -141,3 +141,69 @@ def test_train_cli_rejects_bad_thread_and_plan_options(tmp_path, capsys):
     assert train_main(base + ["--plan", "laptop", "--classroom"]) == 2
     assert "contradicts" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def _frozen_and_trained(before, after, trained):
+    changed = {k for k in before if not np.array_equal(before[k], after[k])}
+    return changed, {k for k in before if k.rpartition(".")[0] in trained}
+
+
+@pytest.mark.pipeline
+def test_only_the_trainable_layers_change(tmp_path):
+    data = _samples(128, 48)
+    net = load_net("onet")
+    before = {k: v.copy() for k, v in net.params.items()}
+    cfg = replace(CFG, epochs=2, trainable=("conv6-3",), task_weights=(0.0, 0.0, 1.0), ohem=None, lr=0.01)
+    t = Trainer("onet", tmp_path, cfg, net=net, progress=False, log=lambda m: None)
+    start = evaluate_samples(t.net, data, weights=(0, 0, 1))["landmark"]
+    t.fit(data)
+    changed, trained = _frozen_and_trained(before, t.net.params, {"conv6-3"})
+    assert changed == trained == {"conv6-3.w", "conv6-3.b"}
+    assert t.history[-1]["train"]["landmark"] < start  # and it learns
+
+
+@pytest.mark.pipeline
+def test_head_only_backward_gives_the_heads_gradients_of_the_full_pass():
+    rng = np.random.default_rng(0)
+    net = load_net("onet", dtype=np.float64)
+    x = rng.standard_normal((3, 3, 48, 48))
+    g = {"landmarks": rng.standard_normal((3, 10))}
+    net.forward(x)
+    net.zero_grad()
+    net.backward(g, input_grad=False)
+    full = {k: v.copy() for k, v in net.grads.items()}
+    net.forward(x)
+    net.zero_grad()
+    assert net.backward(g, input_grad=False, trunk=False) is None
+    for k, v in net.grads.items():
+        expected = full[k] if k.startswith("conv6-3.") else np.zeros_like(v)
+        np.testing.assert_array_equal(v, expected, err_msg=k)
+    with pytest.raises(ValueError, match="input_grad=False"):
+        net.backward(g, trunk=False)
+
+
+def test_trainable_names_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="does not have"):
+        Trainer("pnet", tmp_path, replace(CFG, trainable=("conv6-3",)), progress=False, log=lambda m: None)
+    for bad in ("conv1", (), (1,)):
+        with pytest.raises(ValueError, match="trainable"):
+            replace(CFG, trainable=bad)
+
+
+@pytest.mark.pipeline
+def test_resume_with_a_frozen_trunk_reproduces_an_uninterrupted_run(tmp_path):
+    data = _samples(64, 24)
+    cfg = replace(CFG, trainable=("conv5-1", "conv5-2"), lr=0.02)
+
+    def trainer(folder, epochs):
+        return Trainer("rnet", tmp_path / folder, replace(cfg, epochs=epochs), net=load_net("rnet"),
+                       progress=False, log=lambda m: None)
+
+    full = trainer("full", 2)
+    full.fit(data)
+    trainer("cut", 1).fit(data)
+    rest = trainer("cut", 2)
+    rest.fit(data, resume=True)
+    for k, v in full.net.params.items():
+        np.testing.assert_array_equal(rest.net.params[k], v, err_msg=k)
+    assert not np.array_equal(full.net.params["conv5-1.w"], load_net("rnet").params["conv5-1.w"])

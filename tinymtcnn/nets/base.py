@@ -143,15 +143,18 @@ class Net:
             out["face_prob"] = softmax(out["face_logits"], axis=1)[:, 1]
         return out
 
-    def backward(self, grads, *, input_grad=True):
+    def backward(self, grads, *, input_grad=True, trunk=True):
         """Back-propagate ``{output key: dL/doutput}`` (heads left out get no gradient), filling
         every module's ``grads``; returns dL/dx.
 
         ``input_grad=False`` (training: nothing needs the gradient of the images) returns None
         and stops at the first layer with parameters, which computes only its own gradients
         (for a convolution: no ``W.T @ G`` product and no col2im); the parameter gradients are
-        the same.
+        the same. ``trunk=False`` (a frozen trunk: only heads train) stops after the heads and
+        returns None; the trunk's gradients stay as they were.
         """
+        if not trunk and input_grad:
+            raise ValueError("trunk=False gives no input gradient: pass input_grad=False with it")
         unknown = set(grads) - set(self.heads)
         if unknown:
             raise ValueError(f"no head named {sorted(unknown)}; heads are {list(self.heads)}"
@@ -161,6 +164,8 @@ class Net:
             for _, m in reversed(self.heads[key]):
                 g = m.backward(g)
             dfeat = g if dfeat is None else dfeat + g
+        if not trunk:
+            return None
         mods = [m for _, m in self.trunk]
         first = 0 if input_grad else next((i for i, m in enumerate(mods) if m.params), len(mods))
         i = len(mods) - 1

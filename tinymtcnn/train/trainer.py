@@ -52,6 +52,7 @@ class TrainConfig:
     clip_norm: Optional[float] = 10.0  # rescale the gradient when its global L2 norm exceeds this
     num_threads: Optional[int] = None  # Numba/product threads while training (None: all); BLAS runs single-threaded
     seed: int = 0
+    trainable: Optional[tuple] = None  # names of the layers that train (e.g. ("conv6-3",)); None: all
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -76,6 +77,12 @@ class TrainConfig:
         number("momentum", 0, 0.999)  # dropout is checked by O-Net's Dropout layer
         for name in ("weight_decay", "warmup"):
             number(name, 0)
+        if self.trainable is not None:
+            if isinstance(self.trainable, str) or not all(isinstance(n, str) for n in self.trainable) \
+                    or not len(self.trainable):
+                raise ValueError(f"TrainConfig.trainable must be None or a non-empty tuple of layer names, "
+                                 f"got {self.trainable!r}")
+            self.trainable = tuple(self.trainable)
 
 
 def make_net(kind, seed=0, *, dropout=None):
@@ -97,6 +104,7 @@ class Trainer:
         self.config = TrainConfig() if config is None else config
         self.net = make_net(kind, self.config.seed, dropout=self.config.dropout) if net is None else net
         self.task_weights = tuple(self.config.task_weights or TASK_WEIGHTS[kind])
+        self.trained_layers = self._trained_layers()
         self.optimizer = self._make_optimizer()
         self.schedule = make_schedule(self.config.schedule, self.config.lr, self.config.epochs,
                                       warmup=self.config.warmup)
@@ -105,8 +113,25 @@ class Trainer:
         self.history = []
         self.log, self.progress = log, progress
 
+    def _trained_layers(self):
+        """The names of the layers with parameters that train: all, or ``config.trainable`` (checked)."""
+        layers = [n for n, m in self.net.named_modules() if m.params]
+        if self.config.trainable is None:
+            return tuple(layers)
+        unknown = [n for n in self.config.trainable if n not in layers]
+        if unknown:
+            raise ValueError(f"TrainConfig.trainable names {unknown}, which {self.kind} does not have; "
+                             f"its layers with parameters are {layers}")
+        return tuple(self.config.trainable)
+
+    def _trained(self, flat):
+        """The entries of a flat ``"<layer>.<key>"`` dict that belong to trained layers."""
+        if self.config.trainable is None:
+            return flat
+        return {k: v for k, v in flat.items() if k.rpartition(".")[0] in self.trained_layers}
+
     def _make_optimizer(self):
-        return make_optimizer(self.config.optimizer, self.net.params, lr=self.config.lr,
+        return make_optimizer(self.config.optimizer, self._trained(self.net.params), lr=self.config.lr,
                               momentum=self.config.momentum, weight_decay=self.config.weight_decay)
 
     @property
@@ -154,7 +179,7 @@ class Trainer:
             optimizer.load_state_dict(ckpt["optimizer"])
             type(self.rng.bit_generator)().state = meta["rng"]
             self.net.load_params(ckpt["params"])  # checks every key and shape before it copies
-            optimizer.params = self.net.params  # load_params replaced the arrays
+            optimizer.params = self._trained(self.net.params)  # load_params replaced the arrays
             self.optimizer = optimizer
             self.rng.bit_generator.state = meta["rng"]
 
@@ -169,8 +194,11 @@ class Trainer:
         out = self.net.forward(batch["images"])
         total, parts, grads = joint_loss(out, batch, weights=self.task_weights, ohem=self.config.ohem)
         self.net.zero_grad()
-        self.net.backward(grads, input_grad=False)  # the images need no gradient
-        grads = self.net.grads
+        trunk = self.config.trainable is None or any(n in self.trained_layers for n, _ in self.net.trunk)
+        grads = {k: g for k, g in grads.items() if trunk or any(
+            n in self.trained_layers for n, _ in self.net.heads.get(k, ()))}  # frozen heads need nothing
+        self.net.backward(grads, input_grad=False, trunk=trunk)  # the images need no gradient
+        grads = self._trained(self.net.grads)
         clip = self.config.clip_norm
         if clip:
             norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values())))
