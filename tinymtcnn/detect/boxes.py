@@ -157,7 +157,7 @@ def decode_landmarks(boxes, landmarks):
 MIRROR_ORDER = np.array([1, 0, 2, 4, 3])
 
 
-def mirror_landmarks(landmarks_mirrored):
+def mirror_landmarks(landmarks_mirrored, widths=None):
     """Map O-Net landmarks of a horizontally flipped crop back to the unflipped crop.
 
     Port of: detect_face.m (MTCNNv1 HEAD, spec §5.5). For the planar (K, 10) vector ``m``::
@@ -166,11 +166,23 @@ def mirror_landmarks(landmarks_mirrored):
 
     i.e. ``x -> 1 - x`` with left/right eyes and left/right mouth corners swapped. Returns
     (K, 10) float64. It is an involution: applying it twice gives the input back.
+
+    ``widths`` (K,), the boxes' widths ``w`` in pixels, gives the pixel-centre flip instead: in
+    :func:`decode_landmarks`'s frame the first pixel's centre is ``x = 0`` and the last one's
+    ``(w - 1)/w``, so flipping maps ``x -> (w - 1)/w - x`` (the flip of the training samples,
+    :func:`tinymtcnn.train.sampleset.flip_targets`). ``landmarks="tuned"`` uses it; the authors'
+    modes keep ``1 - x``, which places the mirrored estimate ``1/w`` to the right.
     """
     m = np.asarray(landmarks_mirrored, dtype=np.float64)
     if m.ndim != 2 or m.shape[1] != 10:
         raise ValueError(f"landmarks must have shape (K, 10), got {m.shape}")
-    return np.concatenate([1 - m[:, MIRROR_ORDER], m[:, 5 + MIRROR_ORDER]], axis=1)
+    right = 1.0
+    if widths is not None:
+        w = np.asarray(widths, dtype=np.float64).reshape(-1, 1)
+        if w.shape[0] != m.shape[0]:
+            raise ValueError(f"widths must have one entry per row of landmarks ({m.shape[0]}), got {w.shape[0]}")
+        right = (w - 1) / w
+    return np.concatenate([right - m[:, MIRROR_ORDER], m[:, 5 + MIRROR_ORDER]], axis=1)
 
 
 def to_zero_based(boxes):

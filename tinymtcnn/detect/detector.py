@@ -20,7 +20,7 @@ from .pyramid import MAX_MEMORY, MAX_PYRAMID_PIXELS, check_pyramid_cost, level_s
 from .result import Detections
 from .stages import output, propose, refine, refine_landmarks
 
-LANDMARK_MODES = ("onet", "mirror", "refine", "auto")
+LANDMARK_MODES = ("onet", "mirror", "refine", "auto", "tuned")
 
 #: ``landmarks="auto"``: faces whose reported box is at most ``AUTO_MIRROR_MAX_SIDE`` pixels on its
 #: longer side get the ``"mirror"`` points, faces of at least ``AUTO_REFINE_MIN_SIDE`` pixels get LNet's
@@ -86,6 +86,15 @@ def _load_nets(weights, with_lnet):
     return nets
 
 
+def _gives_onet(weights):
+    """Whether ``weights`` (as :class:`MTCNN` takes it) replaces the authors' O-Net."""
+    if weights is None:
+        return False
+    if isinstance(weights, dict):
+        return weights.get("onet") is not None
+    return True  # a directory always holds onet.npz
+
+
 class MTCNN:
     """Joint face detection and 5-point alignment (Zhang et al. 2016), the authors' pipeline.
 
@@ -103,7 +112,11 @@ class MTCNN:
         the mirrored crop (the 2017 release); ``"refine"``: MTCNNv2's LNet (det4) moves each point.
         ``"auto"`` (default): per face by the box's size, ``"mirror"`` for small faces, LNet on
         the mirrored points for large ones, a blend of the two in between
-        (:func:`auto_refine_weight`); measured in docs/landmark_modes.md.
+        (:func:`auto_refine_weight`); measured in docs/landmark_modes.md. ``"tuned"`` (opt-in):
+        ``"mirror"`` (mapped back with the pixel-centre flip) with O-Net's landmark head fine-tuned on
+        MTFL by this package
+        (``tools/tune_landmarks.py``; research-use data, see docs/landmark_modes.md); boxes and scores
+        are the authors'. It needs the authors' O-Net (no ``weights["onet"]``).
     weights : None, directory or dict
         None: the authors' weights shipped with the package. A directory with ``pnet.npz``,
         ``rnet.npz``, ``onet.npz`` (e.g. written by ``tinymtcnn train``), or a dict
@@ -154,6 +167,13 @@ class MTCNN:
                                                allow_inf=True)
         self.landmarks = landmarks
         self.nets = _load_nets(weights, with_lnet=landmarks in ("refine", "auto"))
+        if landmarks == "tuned":
+            if _gives_onet(weights):
+                raise ValueError('landmarks="tuned" fine-tunes the authors\' O-Net head; it cannot be used with '
+                                 'weights that replace O-Net (use "mirror" or "auto" with your own nets)')
+            from ..weights import with_tuned_landmark_head
+
+            self.nets["onet"] = with_tuned_landmark_head(self.nets["onet"])
         self.weights = weights  # as given: what rebuilds these nets elsewhere (a Dask worker, eval.run)
 
     def __repr__(self):
@@ -176,7 +196,8 @@ class MTCNN:
         s1 = propose(image, self.nets["pnet"], min_face_size=self.min_face_size, scale_factor=self.scale_factor,
                      threshold=t1, on_level=on_level)
         s2 = refine(image, s1.boxes, self.nets["rnet"], threshold=t2)
-        s3 = output(image, s2.boxes, self.nets["onet"], threshold=t3, mirror=self.landmarks in ("mirror", "auto"))
+        s3 = output(image, s2.boxes, self.nets["onet"], threshold=t3,
+                    mirror=self.landmarks in ("mirror", "auto", "tuned"), pixel_flip=self.landmarks == "tuned")
         landmarks = s3.landmarks
         if self.landmarks == "refine":
             landmarks = refine_landmarks(image, s3.boxes, landmarks, self.nets["lnet"])

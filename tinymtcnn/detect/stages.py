@@ -167,13 +167,15 @@ class FinalFaces(NamedTuple):
     input_boxes: np.ndarray
 
 
-def output(image, boxes, onet, *, threshold=0.7, mirror=False):
+def output(image, boxes, onet, *, threshold=0.7, mirror=False, pixel_flip=False):
     """Stage 3: O-Net on 48x48 crops, threshold (``>``), landmarks, regression (+1), NMS 0.7 'min'.
 
     Port of: detect_face.m (third stage). Landmarks are decoded relative to the O-Net
     *input* box (before regression), as M. With ``mirror=True`` O-Net also runs on the
     horizontally flipped crops of the surviving faces and the two landmark estimates are
-    averaged (MTCNNv1 after 2017, spec §5.5); boxes and scores are unchanged.
+    averaged (MTCNNv1 after 2017, spec §5.5); boxes and scores are unchanged. ``pixel_flip=True``
+    maps the mirrored estimate back with the pixel-centre flip (:func:`mirror_landmarks` with the
+    boxes' widths; ``landmarks="tuned"``) instead of the authors' ``1 - x``.
 
     Returns
     -------
@@ -192,7 +194,8 @@ def output(image, boxes, onet, *, threshold=0.7, mirror=False):
     in_boxes, lmk = in_boxes[keep], lmk[keep]
     if mirror and len(keep):
         flipped = _forward_in_chunks(onet, np.ascontiguousarray(crops[keep][..., ::-1]), ("landmarks",))
-        lmk = 0.5 * (lmk + mirror_landmarks(flipped["landmarks"]))
+        widths = in_boxes[:, 2] - in_boxes[:, 0] + 1 if pixel_flip else None
+        lmk = 0.5 * (lmk + mirror_landmarks(flipped["landmarks"], widths))
     return FinalFaces(final[keep], scores[keep], decode_landmarks(in_boxes, lmk), in_boxes)
 
 

@@ -31,7 +31,7 @@ def register(subparsers):
                    help="WIDER easy/medium/hard list (.mat or text 'name i j ...'), repeatable")
     p.add_argument("--weights", nargs="+", default=["authors"], metavar="DIR",
                    help="'authors' (shipped weights) and/or folders with pnet/rnet/onet.npz (authors)")
-    p.add_argument("--landmarks", nargs="+", default=["auto"], choices=("onet", "mirror", "refine", "auto"),
+    p.add_argument("--landmarks", nargs="+", default=["auto"], choices=("onet", "mirror", "refine", "auto", "tuned"),
                    help="landmark modes to compare (auto)")
     p.add_argument("--min-face-size", type=float, default=20.0, metavar="N", help="smallest face in pixels (20)")
     p.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("A", "B", "C"))

@@ -78,10 +78,39 @@ def load_pretrained(*, dtype=np.float32, with_lnet=False):
     return {kind: load_net(kind, dtype=dtype) for kind in kinds}
 
 
+#: O-Net's landmark head (``conv6-3``) fine-tuned on MTFL by ``tools/tune_landmarks.py``: the only
+#: weights of ``MTCNN(landmarks="tuned")`` that are not the authors' (research-use data; see
+#: ``data/TUNED_LANDMARKS.md``).
+TUNED_HEAD_PATH = DATA_DIR / "onet_landmarks_tuned.npz"
+TUNED_HEAD = "conv6-3"
+
+
+def with_tuned_landmark_head(onet, path=None):
+    """A copy of ``onet`` (an :class:`~tinymtcnn.nets.ONet` with the authors' weights) whose landmark
+    head is the fine-tuned one of ``path`` (default: the shipped :data:`TUNED_HEAD_PATH`).
+
+    Only ``conv6-3.w`` (10, 256) and ``conv6-3.b`` (10,) change, so boxes and scores are the authors'.
+    Raises ``ValueError`` naming the file when it lacks those arrays or has other ones.
+    """
+    path = TUNED_HEAD_PATH if path is None else Path(path)
+    head, _ = load_params_npz(path)
+    keys = {f"{TUNED_HEAD}.w", f"{TUNED_HEAD}.b"}
+    if set(head) != keys:
+        raise ValueError(f"{path}: expected exactly {sorted(keys)}, got {sorted(head)}")
+    params = {k: np.array(v) for k, v in onet.params.items()}
+    params.update(head)
+    from ..nets import build_net
+
+    try:
+        return build_net("onet", dtype=onet.dtype).load_params(params)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
 def save_net(net, path, *, source=None):
     """Write a net's parameters (natural layout) to ``path`` atomically; ``load_net`` reads it back."""
     save_params_npz(path, {k: np.asarray(v) for k, v in net.params.items()}, "natural", source=source)
 
 
-__all__ = ["load_net", "load_pretrained", "save_net", "pretrained_path", "caffe_to_natural", "natural_to_caffe",
+__all__ = ["load_net", "load_pretrained", "save_net", "with_tuned_landmark_head", "TUNED_HEAD_PATH", "TUNED_HEAD", "pretrained_path", "caffe_to_natural", "natural_to_caffe",
            "load_params_npz", "save_params_npz", "FLATTEN_SHAPES", "NET_KINDS", "DATA_DIR"]
