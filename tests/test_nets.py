@@ -168,3 +168,24 @@ def test_a_gradient_of_the_wrong_shape_is_an_error_not_a_replacement():
     with pytest.raises(ValueError, match=r"Conv2d: gradient 'w' has shape \(5, 3, 3, 3\), the one held has \(4, 3, 3, 3\)"):
         conv._accumulate(w=np.ones((5, 3, 3, 3)))
     assert np.all(conv.grads["w"] == 2)
+
+
+@pytest.mark.pipeline
+def test_lnet_shares_the_head_code_and_skips_the_input_gradient_on_request():
+    rng = np.random.default_rng(5)
+    net = LNet(dtype=np.float64, rng=rng)
+    x = rng.standard_normal((2, 15, 24, 24))
+    g = {"landmark_offsets": rng.standard_normal((2, 5, 2))}
+    net.forward(x)
+    net.zero_grad()
+    dx = net.backward(g)
+    full = {k: v.copy() for k, v in net.grads.items()}
+    net.forward(x)
+    net.zero_grad()
+    assert net.backward(g, input_grad=False) is None
+    for k, v in net.grads.items():
+        np.testing.assert_allclose(v, full[k], rtol=1e-12, atol=1e-12, err_msg=k)
+    assert dx.shape == x.shape
+    with pytest.raises(ValueError, match="no head named"):
+        net.backward({"face_logits": np.zeros((2, 2))})
+    assert not net.infer(x.astype(np.float32)) is None and LNet.branched and not PNet.branched

@@ -23,6 +23,7 @@ class Net:
     """Base class of PNet, RNet, ONet and LNet (see the module docstring)."""
 
     input_size = None  # fixed input side (24, 48) or None for fully convolutional nets
+    branched = False  # True: the input splits into branches before the trunk (LNet); infer() runs forward()
 
     def __init__(self, dtype=np.float32):
         self.dtype = np.dtype(dtype)
@@ -157,8 +158,8 @@ class Net:
             raise ValueError("trunk=False gives no input gradient: pass input_grad=False with it")
         unknown = set(grads) - set(self.heads)
         if unknown:
-            raise ValueError(f"no head named {sorted(unknown)}; heads are {list(self.heads)}"
-                             " (train face classification through 'face_logits')")
+            hint = " (train face classification through 'face_logits')" if "face_logits" in self.heads else ""
+            raise ValueError(f"no head named {sorted(unknown)}; heads are {list(self.heads)}{hint}")
         dfeat = None
         for key, g in grads.items():
             for _, m in reversed(self.heads[key]):
@@ -166,6 +167,11 @@ class Net:
             dfeat = g if dfeat is None else dfeat + g
         if not trunk:
             return None
+        return self.backward_trunk(dfeat, input_grad=input_grad)
+
+    def backward_trunk(self, dfeat, *, input_grad=True):
+        """The trunk's part of :meth:`backward`: from dL/d(trunk output) to dL/dx (None with
+        ``input_grad=False``, which stops at the first layer with parameters)."""
         mods = [m for _, m in self.trunk]
         first = 0 if input_grad else next((i for i, m in enumerate(mods) if m.params), len(mods))
         i = len(mods) - 1
@@ -190,9 +196,9 @@ class Net:
         A P-Net-shaped net runs fused, in horizontal strips of bounded memory
         (:func:`~tinymtcnn.kernels.conv_direct.pnet_trunk`); other nets run on batch-innermost
         ``(C, H, W, N)`` arrays with one matrix product per layer (:mod:`tinymtcnn.kernels.chwn`). In
-        training mode, or for a net with its own ``forward_trunk`` (LNet), this is ``forward``.
+        training mode, or for a ``branched`` net (LNet), this is ``forward``.
         """
-        if self.training or type(self).forward_trunk is not Net.forward_trunk:
+        if self.training or self.branched:
             return self.forward(x)
         x = self._check_input(x)
         # fused strips for pyramid levels; a batch of small crops (training, mining) goes as a batch

@@ -20,6 +20,7 @@ class LNet(Net):
 
     in_channels = 15
     input_size = 24
+    branched = True
 
     def __init__(self, *, dtype=np.float32, rng=None, init="xavier"):
         super().__init__(dtype)
@@ -57,26 +58,24 @@ class LNet(Net):
         out["landmark_offsets"] = np.stack([out[f"point{k}"] for k in range(1, 6)], axis=1)
         return out
 
-    def backward(self, grads):
-        """Accepts ``{"landmark_offsets": (N, 5, 2)}`` or per-point ``{"pointK": (N, 2)}``; returns dL/dx."""
+    def backward(self, grads, *, input_grad=True, trunk=True):
+        """Accepts ``{"landmark_offsets": (N, 5, 2)}`` or per-point ``{"pointK": (N, 2)}``; returns dL/dx
+        (see :meth:`Net.backward`: the heads, then :meth:`backward_trunk`)."""
         grads = dict(grads)
         if "landmark_offsets" in grads:
             g = grads.pop("landmark_offsets")
             for k in range(1, 6):
                 grads[f"point{k}"] = g[:, k - 1]
-        dfeat = None
-        for key, g in grads.items():
-            if key not in self.heads:
-                raise ValueError(f"no head named {key!r}")
-            for _, m in reversed(self.heads[key]):
-                g = m.backward(g)
-            dfeat = g if dfeat is None else dfeat + g
-        for _, m in reversed(self.trunk):
-            dfeat = m.backward(dfeat)
+        return super().backward(grads, input_grad=input_grad, trunk=trunk)
+
+    def backward_trunk(self, dfeat, *, input_grad=True):
+        """The shared trunk (its input gradient is needed: the branches are below it), then each branch."""
+        dfeat = super().backward_trunk(dfeat, input_grad=True)
         dx = []
         for k, branch in enumerate(self.branches):
             g = dfeat[:, 64 * k:64 * (k + 1)]
-            for _, m in reversed(branch):
-                g = m.backward(g)
+            for i, (_, m) in enumerate(reversed(branch)):
+                last = i == len(branch) - 1  # the branch's first layer: its input gradient is dL/dx
+                g = m.backward(g) if input_grad or not last else m.backward(g, input_grad=False)
             dx.append(g)
-        return np.concatenate(dx, axis=1)
+        return np.concatenate(dx, axis=1) if input_grad else None
