@@ -135,3 +135,22 @@ def test_wider_mat_split(tmp_path):
         read_split(tmp_path / "wider_easy_val.mat")
     scipy_io.savemat(tmp_path / "wider_face_val.mat", {"file_list": files})
     assert read_split(tmp_path / "wider_easy_val.mat") == {"0_Parade_1": {0, 2}, "0_Parade_2": {1}}
+
+
+def test_tuned_runs_with_the_authors_weights_and_is_skipped_with_a_note_for_trained_ones(tmp_path, truth, capsys):
+    from tinymtcnn.weights import load_net, save_net
+
+    box, points = truth
+    Image.open(ASTRONAUT).save(tmp_path / "a.png")
+    (tmp_path / "set.json").write_text(json.dumps([{"image": "a.png", "boxes": [box.tolist()],
+                                                    "landmarks5": [points.tolist()]}]))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for kind in ("pnet", "rnet", "onet"):
+        save_net(load_net(kind), mine / f"{kind}.npz")
+    status, out, err = _evaluate([tmp_path / "set.json", "--weights", "authors", mine, "--landmarks", "tuned",
+                                  "--out", tmp_path / "res"], capsys)
+    assert status == 0, err
+    assert "--landmarks tuned goes with the authors' weights only" in err and str(mine) in err
+    detectors = json.loads((tmp_path / "res" / "results.json").read_text())[0]["detectors"]
+    assert list(detectors) == ["authors/tuned"] and detectors["authors/tuned"]["detection"]["recall_at_0.5"] == 1.0

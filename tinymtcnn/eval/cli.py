@@ -52,6 +52,10 @@ def _detectors(args):
     out = {}
     for w in args.weights:
         for mode in args.landmarks:
+            if mode == "tuned" and w != "authors":  # the tuned head sits on the authors' O-Net only
+                print(f"tinymtcnn evaluate: --landmarks tuned goes with the authors' weights only (it is their "
+                      f"O-Net with a fine-tuned landmark head); not run for {w}", file=sys.stderr)
+                continue
             label = "authors" if w == "authors" else (Path(w).name or str(w))
             out[f"{label}/{mode}"] = MTCNN(min_face_size=args.min_face_size, thresholds=args.thresholds,
                                            landmarks=mode, weights=None if w == "authors" else w,
