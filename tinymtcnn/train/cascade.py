@@ -126,6 +126,14 @@ def load_stage_samples(kind, photos, out_dir, plan, *, landmark_photos=None, min
     return SampleSet.concat(parts, size)
 
 
+def split_and_mix(samples, plan, *, val_fraction=0.1, seed=0):
+    """``(train, val)``: a photo-level split of ``samples``, each side resampled to the 3:1:1:2 mix
+    (training repeats scarce types up to ``plan.max_repeat`` times); deterministic for a seed."""
+    train, val = samples.split(val_fraction, seed=seed)
+    rng = np.random.default_rng([seed, 7])
+    return train.mix(rng=rng, max_repeat=plan.max_repeat), val.mix(rng=rng)
+
+
 def train_stage(kind, photos, out_dir, plan, *, landmark_photos=None, nets=None, min_face_size=20.0, seed=0,
                 workers=1, val_fraction=0.1, resume=False, progress=True, log=print):
     """Samples (with hard examples from ``nets`` for R/O-Net), 3:1:1:2 mix, photo-level split, training."""
@@ -142,9 +150,7 @@ def train_stage(kind, photos, out_dir, plan, *, landmark_photos=None, nets=None,
         photos = FirstPhotos(photos, plan.max_photos)
     samples = load_stage_samples(kind, photos, out_dir, plan, landmark_photos=landmark_photos, miner=miner,
                                  seed=seed, workers=workers, progress=progress, log=log)
-    train, val = samples.split(val_fraction, seed=seed)
-    rng = np.random.default_rng([seed, 7])
-    train, val = train.mix(rng=rng, max_repeat=plan.max_repeat), val.mix(rng=rng)
+    train, val = split_and_mix(samples, plan, val_fraction=val_fraction, seed=seed)
     log(f"{kind}: {len(samples)} samples {samples.counts()} in {time.perf_counter() - t0:.0f}s "
         f"(cpu {cpu_seconds() - c0:.0f}s); "
         f"mixed 3:1:1:2 -> train {len(train)} {train.counts()}, val {len(val)}")

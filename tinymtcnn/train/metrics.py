@@ -10,12 +10,14 @@ def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=5
     ``cls``, ``box``, ``landmark``: each loss term averaged over all its valid samples (not per
     batch); ``loss``: their weighted sum; ``accuracy`` on pos+neg with
     ``P(face) > 0.5``; ``recall`` (positives found) and ``precision``; ``landmark_error``: mean
-    point distance in crop units on landmark samples (multiply by the crop side for pixels).
+    point distance in crop units on landmark samples (multiply by the crop side for pixels);
+    ``landmark_nme``: per landmark sample, the mean point distance divided by the inter-ocular distance
+    of its target (eye centres = points 1 and 2), averaged over the samples (the paper's NME).
     """
     was_training = net.training
     net.eval()
     probs, sums, counts = [], {"cls": 0.0, "box": 0.0, "landmark": 0.0}, {"cls": 0, "box": 0, "landmark": 0}
-    lm_err, lm_n = 0.0, 0
+    lm_err, lm_n, nme_sum, nme_n = 0.0, 0, 0.0, 0
     for lo in range(0, len(samples), batch_size):
         idx = np.arange(lo, min(lo + batch_size, len(samples)))
         batch = samples.batch(idx)
@@ -29,9 +31,15 @@ def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=5
             is_lm = batch["labels"] == LANDMARK
             if is_lm.any():
                 pred = np.asarray(out["landmarks"]).reshape(len(idx), 10)[is_lm]
-                d = pred - batch["landmarks"][is_lm]
-                lm_err += float(np.sum(np.hypot(d[:, :5], d[:, 5:])))
+                truth = batch["landmarks"][is_lm]
+                d = pred - truth
+                dist = np.hypot(d[:, :5], d[:, 5:])
+                lm_err += float(np.sum(dist))
                 lm_n += int(is_lm.sum()) * 5
+                iod = np.hypot(truth[:, 1] - truth[:, 0], truth[:, 6] - truth[:, 5])
+                ok = iod > 0
+                nme_sum += float(np.sum(dist[ok].mean(axis=1) / iod[ok]))
+                nme_n += int(ok.sum())
     net.train(was_training)
     labels = samples["labels"]
     prob = np.concatenate(probs) if probs else np.zeros(0)
@@ -43,7 +51,8 @@ def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=5
     metrics.update({"accuracy": float(np.mean(face[cls] == pos[cls])) if cls.any() else float("nan"),
                     "recall": tp / max(int(pos.sum()), 1),
                     "precision": tp / max(int(np.sum(face & cls)), 1),
-                    "landmark_error": lm_err / lm_n if lm_n else float("nan")})
+                    "landmark_error": lm_err / lm_n if lm_n else float("nan"),
+                    "landmark_nme": nme_sum / nme_n if nme_n else float("nan")})
     return metrics
 
 
