@@ -1,4 +1,4 @@
-"""Command line: ``tinymtcnn detect | demo | align | train`` (also ``python -m tinymtcnn``).
+"""Command line: ``tinymtcnn detect | demo | align | train | evaluate | experiment`` (also ``python -m tinymtcnn``).
 
 Exit status: 0 success, 1 when some input could not be processed (each one is
 reported on stderr and skipped), 2 for usage errors (bad options or values, outputs
@@ -201,9 +201,11 @@ def build_parser():
     from .align_command import register as register_align
     from .eval.cli import register as register_evaluate
     from .train.cli import register as register_train
+    from .train.experiment_cli import register as register_experiment
 
     register_align(sub)
     register_train(sub)
+    register_experiment(sub)
     register_evaluate(sub)
     return parser
 

@@ -1,0 +1,209 @@
+"""Summary of ablation runs (:mod:`.experiment`): tables, curves and a verdict in words.
+
+A run record is ``{"stage", "arm", "seed", "task_weights", "ohem", "history": [{"epoch", "val": {...}}]}``.
+For each experiment, stage, arm and metric (:data:`METRICS`) the **final** validation value is
+summarised over the seeds (mean, standard deviation, min, max) and compared with the reference arm
+(``joint``): the difference of the means against the **seed spread**, the larger of the two arms'
+min-max ranges over the seeds. ``|difference| > spread`` is reported as "larger than the seed spread",
+otherwise as "not distinguishable from seed noise". A metric is compared only between arms that train
+its head (task weight > 0): a head that was never trained has no meaningful error.
+"""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path, atomic_write_text
+
+# key in the validation metrics, label, task index (0 cls, 1 box, 2 landmarks), True if lower is better
+METRICS = (("cls", "validation classification loss", 0, True),
+           ("accuracy", "validation accuracy (face / non-face)", 0, False),
+           ("box", "validation box error (mean squared offset)", 1, True),
+           ("landmark_nme", "validation landmark NME (inter-ocular)", 2, True))
+LABELS = {"joint": {"joint": "joint (paper's weights)", "cls": "classification only",
+                    "cls+box": "classification + box", "landmarks-only": "landmarks only"},
+          "ohem": {"joint": "OHEM (70 % hardest)", "no-ohem": "all samples (no OHEM)"}}
+STAGE_NAMES = {"pnet": "P-Net", "rnet": "R-Net", "onet": "O-Net"}
+
+
+def trains(record_or_weights, task):
+    """Whether a run's task weights train head ``task`` (0 cls, 1 box, 2 landmarks)."""
+    w = record_or_weights["task_weights"] if isinstance(record_or_weights, dict) else record_or_weights
+    return float(w[task]) > 0
+
+
+def _stats(values):
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan, "n": 0}
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
+
+
+def _curve(records, key):
+    """Per-epoch mean, min and max over the seeds (lists; NaN where no value)."""
+    n = min(len(r["history"]) for r in records)
+    rows = np.array([[r["history"][e]["val"].get(key, math.nan) for e in range(n)] for r in records], float)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return {"mean": np.nanmean(rows, 0).tolist(), "min": np.nanmin(rows, 0).tolist(),
+                    "max": np.nanmax(rows, 0).tolist()}
+
+
+def compare(arm, ref, lower_is_better):
+    """Difference ``arm - ref`` of the means, the seed spread, and whether the difference exceeds it."""
+    diff = arm["mean"] - ref["mean"]
+    spread = max(arm["max"] - arm["min"], ref["max"] - ref["min"])
+    return {"difference": diff, "spread": spread, "exceeds_spread": bool(abs(diff) > spread),
+            "reference_better": bool((diff > 0) == lower_is_better) if diff != 0 else False}
+
+
+def summarize(records, experiments, stages):
+    """The summary dict: ``{experiment: {stage: {arm: {metric: stats, ...}}}}`` plus comparisons."""
+    from .experiment import EXPERIMENTS, REFERENCE
+
+    out = {}
+    for exp in experiments:
+        out[exp] = {}
+        for kind in stages:
+            by_arm = {a: [r for r in records if r["stage"] == kind and r["arm"] == a] for a in EXPERIMENTS[exp]}
+            by_arm = {a: rs for a, rs in by_arm.items() if rs}
+            if not by_arm:
+                continue
+            stage = {}
+            for arm, rs in by_arm.items():
+                entry = {"seeds": sorted(r["seed"] for r in rs), "task_weights": rs[0]["task_weights"],
+                         "ohem": rs[0]["ohem"], "final": {}, "curves": {}, "compared": {}}
+                for key, _, task, lower in METRICS:
+                    if not trains(rs[0], task):
+                        continue
+                    entry["final"][key] = _stats([r["history"][-1]["val"].get(key, math.nan) for r in rs])
+                    entry["curves"][key] = _curve(rs, key)
+                stage[arm] = entry
+            ref = stage.get(REFERENCE)
+            for arm, entry in stage.items():
+                if ref is None or arm == REFERENCE:
+                    continue
+                for key, _, task, lower in METRICS:
+                    if key in entry["final"] and key in ref["final"] and entry["final"][key]["n"]:
+                        entry["compared"][key] = compare(entry["final"][key], ref["final"][key], lower)
+            out[exp][kind] = stage
+    return out
+
+
+def _fmt(x):
+    return "n/a" if x is None or not np.isfinite(x) else (f"{x:.4f}" if abs(x) < 10 else f"{x:.1f}")
+
+
+def verdict(summary):
+    """Plain-English sentences, one per comparison of an arm with the reference, from the numbers."""
+    from .experiment import REFERENCE
+
+    lines = []
+    for exp, stages in summary.items():
+        for kind, stage in stages.items():
+            ref = stage.get(REFERENCE)
+            for arm, entry in stage.items():
+                for key, label, _, lower in METRICS:
+                    c = entry["compared"].get(key)
+                    if c is None:
+                        continue
+                    r, a = ref["final"][key], entry["final"][key]
+                    ref_name, arm_name = LABELS[exp][REFERENCE], LABELS[exp][arm]
+                    if c["difference"] == 0:
+                        how = "the same"
+                    else:
+                        how = "better" if c["reference_better"] else "worse"
+                        how = f"{how} by {_fmt(abs(c['difference']))}"
+                    noise = ("larger than the seed spread" if c["exceeds_spread"]
+                             else "not distinguishable from seed noise")
+                    lines.append(f"{STAGE_NAMES[kind]}, {label}: {ref_name} {_fmt(r['mean'])} vs {arm_name} "
+                                 f"{_fmt(a['mean'])}: {ref_name} is {how} (seed spread {_fmt(c['spread'])}, "
+                                 f"{a['n']} seeds): {noise}.")
+    return lines
+
+
+def markdown_tables(summary):
+    """One Markdown table per experiment and stage: final metrics, mean ± std [min–max], difference vs joint."""
+    from .experiment import REFERENCE
+
+    parts = []
+    for exp, stages in summary.items():
+        for kind, stage in stages.items():
+            keys = [m for m in METRICS if any(m[0] in e["final"] for e in stage.values())]
+            parts.append(f"### {exp}: {STAGE_NAMES[kind]} (final epoch, mean ± std [min–max] over seeds)\n")
+            parts.append("| arm | " + " | ".join(m[1] for m in keys) + " |")
+            parts.append("|---|" + "---|" * len(keys))
+            for arm, entry in stage.items():
+                cells = []
+                for key, *_ in keys:
+                    s, c = entry["final"].get(key), entry["compared"].get(key)
+                    if s is None:
+                        cells.append("— (head not trained)")
+                        continue
+                    cell = f"{_fmt(s['mean'])} ± {_fmt(s['std'])} [{_fmt(s['min'])}–{_fmt(s['max'])}]"
+                    if c is not None:
+                        mark = "**> spread**" if c["exceeds_spread"] else "within spread"
+                        cell += f"; vs {REFERENCE}: {c['difference']:+.4f} ({mark})"
+                    cells.append(cell)
+                parts.append(f"| {LABELS[exp][arm]} | " + " | ".join(cells) + " |")
+            parts.append("")
+    return "\n".join(parts)
+
+
+def plot_curves(summary, out_dir):
+    """``curves-<experiment>-<stage>.png``: one panel per metric, one line per arm (mean over seeds),
+    shaded band = min-max over seeds. Returns the written paths."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for exp, stages in summary.items():
+        for kind, stage in stages.items():
+            keys = [m for m in METRICS if any(m[0] in e["curves"] for e in stage.values())]
+            fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+            for ax, (key, label, _, _) in zip(axes[0], keys):
+                for arm, entry in stage.items():
+                    if key not in entry["curves"]:
+                        continue
+                    c = entry["curves"][key]
+                    x = np.arange(1, len(c["mean"]) + 1)
+                    line, = ax.plot(x, c["mean"], marker="o", ms=3, label=LABELS[exp][arm])
+                    ax.fill_between(x, c["min"], c["max"], color=line.get_color(), alpha=0.2)
+                ax.set_title(label, fontsize=9)
+                ax.set_xlabel("epoch")
+                ax.grid(alpha=0.3)
+            axes[0][0].legend(fontsize=7)
+            fig.suptitle(f"{exp} ablation, {STAGE_NAMES[kind]} (band: min–max over seeds)", fontsize=10)
+            fig.tight_layout()
+            path = Path(out_dir) / f"curves-{exp}-{kind}.png"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format="png", dpi=90)
+            plt.close(fig)
+            paths.append(str(path))
+    return paths
+
+
+def write_summary(out_dir, records, experiments, *, stages, seeds, settings, timing):
+    """Write ``summary.json``, ``summary.md`` and the curves into ``out_dir``; returns the summary dict."""
+    from .cascade import _json_ready
+
+    table = summarize(records, experiments, stages)
+    words = verdict(table)
+    run_seconds = sum(r.get("seconds", 0.0) for r in records)
+    result = {"experiments": list(experiments), "stages": list(stages), "seeds": list(seeds), "settings": settings,
+              "timing": dict(timing, run_seconds=round(run_seconds, 1)), "results": table, "verdict": words}
+    result["figures"] = plot_curves(table, out_dir)
+    atomic_write_text(Path(out_dir) / "summary.json", json.dumps(_json_ready(result), indent=1))
+    text = ["# Ablation summary\n", settings.get("description", ""), "",
+            f"Seeds {list(seeds)}; {len(records)} runs, {run_seconds / 60:.1f} min of training.\n",
+            markdown_tables(table), "## Verdict\n", *[f"* {w}" for w in words], ""]
+    atomic_write_text(Path(out_dir) / "summary.md", "\n".join(text))
+    return result
