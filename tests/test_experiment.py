@@ -158,6 +158,9 @@ def test_write_summary_writes_json_markdown_and_curves(tmp_path):
                            timing={"seconds": 1.0})
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["verdict"] == result["verdict"] and len(saved["verdict"]) == 4
+    assert saved["headline"] == ["ohem (R-Net): of 4 comparisons with the other arms, OHEM (70 % hardest) was "
+                                 "better by more than the seed spread in 1, worse by more than the seed spread "
+                                 "in 0, and not distinguishable from seed noise in 3."]
     assert "all samples (no OHEM)" in (tmp_path / "summary.md").read_text()
     assert (tmp_path / "curves-ohem-rnet.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -128,6 +128,26 @@ def verdict(summary):
     return lines
 
 
+def headline(summary):
+    """One sentence per experiment: how many comparisons favour the reference beyond the seed spread."""
+    from .experiment import REFERENCE
+
+    what = {"joint": "joint training (the paper's weights)", "ohem": "OHEM (70 % hardest)"}
+    lines = []
+    for exp, stages in summary.items():
+        found = [c for stage in stages.values() for entry in stage.values() for c in entry["compared"].values()]
+        if not found:
+            continue
+        better = sum(c["exceeds_spread"] and c["reference_better"] for c in found)
+        worse = sum(c["exceeds_spread"] and not c["reference_better"] for c in found)
+        names = ", ".join(STAGE_NAMES[k] for k in stages)
+        lines.append(f"{exp} ({names}): of {len(found)} comparisons with the other arms, "
+                     f"{what.get(exp, REFERENCE)} was better by more than the seed spread in {better}, worse by more "
+                     f"than the seed spread in {worse}, and not distinguishable from seed noise in "
+                     f"{len(found) - better - worse}.")
+    return lines
+
+
 def markdown_tables(summary):
     """One Markdown table per experiment and stage: final metrics, mean ± std [min–max], difference vs joint."""
     from .experiment import REFERENCE
@@ -196,14 +216,15 @@ def write_summary(out_dir, records, experiments, *, stages, seeds, settings, tim
     from .cascade import _json_ready
 
     table = summarize(records, experiments, stages)
-    words = verdict(table)
+    words, heads = verdict(table), headline(table)
     run_seconds = sum(r.get("seconds", 0.0) for r in records)
     result = {"experiments": list(experiments), "stages": list(stages), "seeds": list(seeds), "settings": settings,
-              "timing": dict(timing, run_seconds=round(run_seconds, 1)), "results": table, "verdict": words}
+              "timing": dict(timing, run_seconds=round(run_seconds, 1)), "results": table, "headline": heads,
+              "verdict": words}
     result["figures"] = plot_curves(table, out_dir)
     atomic_write_text(Path(out_dir) / "summary.json", json.dumps(_json_ready(result), indent=1))
     text = ["# Ablation summary\n", settings.get("description", ""), "",
             f"Seeds {list(seeds)}; {len(records)} runs, {run_seconds / 60:.1f} min of training.\n",
-            markdown_tables(table), "## Verdict\n", *[f"* {w}" for w in words], ""]
+            markdown_tables(table), "## Verdict\n", *heads, "", *[f"* {w}" for w in words], ""]
     atomic_write_text(Path(out_dir) / "summary.md", "\n".join(text))
     return result

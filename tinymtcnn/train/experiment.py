@@ -260,6 +260,6 @@ def run_experiments(experiments, photos, out_dir, *, preset, landmark_photos=Non
     total = {"seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(cpu_seconds() - c0, 1)}
     summary = write_summary(out_dir, list(runs.runs.values()), experiments, stages=stages, seeds=seeds,
                             settings=dict(settings, description=preset.description), timing=total)
-    for line in summary["verdict"]:
+    for line in summary["headline"] + summary["verdict"]:
         log(line)
     return summary
