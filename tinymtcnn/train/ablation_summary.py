@@ -188,21 +188,24 @@ def plot_curves(summary, out_dir):
     for exp, stages in summary.items():
         for kind, stage in stages.items():
             keys = [m for m in METRICS if any(m[0] in e["curves"] for e in stage.values())]
-            fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+            fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), squeeze=False)
+            colour = {arm: f"C{i}" for i, arm in enumerate(stage)}  # one colour per arm in every panel
             for ax, (key, label, _, _) in zip(axes[0], keys):
                 for arm, entry in stage.items():
                     if key not in entry["curves"]:
                         continue
                     c = entry["curves"][key]
                     x = np.arange(1, len(c["mean"]) + 1)
-                    line, = ax.plot(x, c["mean"], marker="o", ms=3, label=LABELS[exp][arm])
-                    ax.fill_between(x, c["min"], c["max"], color=line.get_color(), alpha=0.2)
+                    ax.plot(x, c["mean"], marker="o", ms=3, color=colour[arm])
+                    ax.fill_between(x, c["min"], c["max"], color=colour[arm], alpha=0.2)
                 ax.set_title(label, fontsize=9)
                 ax.set_xlabel("epoch")
+                ax.xaxis.get_major_locator().set_params(integer=True)
                 ax.grid(alpha=0.3)
-            axes[0][0].legend(fontsize=7)
-            fig.suptitle(f"{exp} ablation, {STAGE_NAMES[kind]} (band: min–max over seeds)", fontsize=10)
-            fig.tight_layout()
+            handles = [plt.Line2D([], [], color=colour[a], marker="o", ms=3) for a in stage]
+            fig.legend(handles, [LABELS[exp][a] for a in stage], loc="lower center", ncol=len(stage), fontsize=8)
+            fig.suptitle(f"{exp} ablation, {STAGE_NAMES[kind]} (line: mean, band: min–max over seeds)", fontsize=10)
+            fig.tight_layout(rect=(0, 0.08, 1, 1))
             path = Path(out_dir) / f"curves-{exp}-{kind}.png"
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format="png", dpi=90)
