@@ -149,6 +149,9 @@ def test_verdict_compares_the_difference_with_the_seed_spread(joint, cls_only, w
     assert "box" not in table["joint"]["rnet"]["cls"]["final"]  # an untrained head is not compared
     line = next(v for v in verdict(table) if "classification loss" in v)
     assert words in line and better in line and line.startswith("R-Net")
+    wins = sum(j < o for j, o in zip(joint, cls_only))  # a lower loss is better; seeds paired by index
+    assert c["reference_better_seeds"] == wins and c["paired_seeds"] == 3
+    assert f"better in {wins} of 3 runs paired by seed" in line
 
 
 def test_write_summary_writes_json_markdown_and_curves(tmp_path):

@@ -63,6 +63,15 @@ def compare(arm, ref, lower_is_better):
             "reference_better": bool((diff > 0) == lower_is_better) if diff != 0 else False}
 
 
+def paired_wins(arm_by_seed, ref_by_seed, lower_is_better):
+    """``(k, n)``: the reference beats the arm in ``k`` of the ``n`` seeds both have (same seed: same
+    initial weights, batch order and flips, so the two runs differ only by the arm)."""
+    seeds = [s for s in ref_by_seed if s in arm_by_seed and np.isfinite(ref_by_seed[s]) and np.isfinite(arm_by_seed[s])]
+    wins = sum((ref_by_seed[s] < arm_by_seed[s]) if lower_is_better else (ref_by_seed[s] > arm_by_seed[s])
+               for s in seeds)
+    return int(wins), len(seeds)
+
+
 def summarize(records, experiments, stages):
     """The summary dict: ``{experiment: {stage: {arm: {metric: stats, ...}}}}`` plus comparisons."""
     from .experiment import EXPERIMENTS, REFERENCE
@@ -82,7 +91,8 @@ def summarize(records, experiments, stages):
                 for key, _, task, lower in METRICS:
                     if not trains(rs[0], task):
                         continue
-                    entry["final"][key] = _stats([r["history"][-1]["val"].get(key, math.nan) for r in rs])
+                    by_seed = {str(r["seed"]): r["history"][-1]["val"].get(key, math.nan) for r in rs}
+                    entry["final"][key] = dict(_stats(list(by_seed.values())), by_seed=by_seed)
                     entry["curves"][key] = _curve(rs, key)
                 stage[arm] = entry
             ref = stage.get(REFERENCE)
@@ -91,7 +101,10 @@ def summarize(records, experiments, stages):
                     continue
                 for key, _, task, lower in METRICS:
                     if key in entry["final"] and key in ref["final"] and entry["final"][key]["n"]:
-                        entry["compared"][key] = compare(entry["final"][key], ref["final"][key], lower)
+                        c = compare(entry["final"][key], ref["final"][key], lower)
+                        c["reference_better_seeds"], c["paired_seeds"] = paired_wins(
+                            entry["final"][key]["by_seed"], ref["final"][key]["by_seed"], lower)
+                        entry["compared"][key] = c
             out[exp][kind] = stage
     return out
 
@@ -122,9 +135,12 @@ def verdict(summary):
                         how = f"{how} by {_fmt(abs(c['difference']))}"
                     noise = ("larger than the seed spread" if c["exceeds_spread"]
                              else "not distinguishable from seed noise")
+                    short = ref_name.split(" (")[0]
+                    paired = (f"; {short} better in {c['reference_better_seeds']} of {c['paired_seeds']} "
+                              f"runs paired by seed" if c.get("paired_seeds") else "")
                     lines.append(f"{STAGE_NAMES[kind]}, {label}: {ref_name} {_fmt(r['mean'])} vs {arm_name} "
-                                 f"{_fmt(a['mean'])}: {ref_name} is {how} (seed spread {_fmt(c['spread'])}, "
-                                 f"{a['n']} seeds): {noise}.")
+                                 f"{_fmt(a['mean'])}: {short} is {how} (seed spread {_fmt(c['spread'])}, "
+                                 f"{a['n']} seeds{paired}): {noise}.")
     return lines
 
 
@@ -169,7 +185,7 @@ def markdown_tables(summary):
                     cell = f"{_fmt(s['mean'])} ± {_fmt(s['std'])} [{_fmt(s['min'])}–{_fmt(s['max'])}]"
                     if c is not None:
                         mark = "**> spread**" if c["exceeds_spread"] else "within spread"
-                        cell += f"; vs {REFERENCE}: {c['difference']:+.4f} ({mark})"
+                        cell += f"; vs {LABELS[exp][REFERENCE].split(' (')[0]}: {c['difference']:+.4f} ({mark})"
                     cells.append(cell)
                 parts.append(f"| {LABELS[exp][arm]} | " + " | ".join(cells) + " |")
             parts.append("")

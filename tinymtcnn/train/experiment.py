@@ -66,8 +66,8 @@ def classroom_preset():
     """Synthetic faces, P-Net and R-Net, 3 epochs, 3 seeds: the ten-minute run of ``--synthetic 500``."""
     pnet = StagePlan(TrainConfig(epochs=3, batch_size=128, lr=0.05), _small_sampling(random_negatives=20), 1.5)
     rnet = StagePlan(TrainConfig(epochs=3, batch_size=128, lr=0.03, warmup=0.2),
-                     _small_sampling(random_negatives=6, near_negatives=3, face_crops=10, landmark_crops=10), 1.5,
-                     mine_thresholds=(0.4, 0.1), max_negatives=25, min_side=12)
+                     _small_sampling(random_negatives=4, near_negatives=2, face_crops=5, landmark_crops=5), 1.5,
+                     mine_thresholds=(0.4, 0.1), max_negatives=15, min_side=12)
     return ExperimentPreset({"pnet": pnet, "rnet": rnet, "onet": replace(rnet, min_side=12)},
                             description="classroom: synthetic faces, 3 epochs per run")
 
