@@ -133,9 +133,30 @@ def _load_data(args):
     return photos, lms
 
 
-def _error(message, status):
-    print(f"tinymtcnn train: error: {message}", file=sys.stderr)
+def _error(message, status, command="train"):
+    print(f"tinymtcnn {command}: error: {message}", file=sys.stderr)
     return status
+
+
+def exit_status(work, command, kept):
+    """Run ``work()`` (returns the exit status) with the training commands' failures as exit statuses:
+    1 for a diverged run, a dead sample-building worker or a file that cannot be written, 2 for bad data
+    or settings (``ValueError``), 130 on Ctrl-C with one line saying what is ``kept``."""
+    from ..process_pool import PoolBroken
+    from .dataset import SampleBuildError
+    from .trainer import TrainingDiverged
+
+    try:
+        return work()
+    except (TrainingDiverged, SampleBuildError, PoolBroken) as exc:  # PoolBroken: workers die while starting
+        return _error(exc, 1, command)
+    except ValueError as exc:  # unreadable data or checkpoint, settings the plan rejects
+        return _error(exc, 2, command)
+    except OSError as exc:  # a full disk or a read-only folder while writing samples, weights, report
+        return _error(exc, 1, command)
+    except KeyboardInterrupt:
+        print(f"tinymtcnn {command}: interrupted; {kept}, --resume continues from them", file=sys.stderr)
+        return 130
 
 
 def _out_dir_problem(out):
@@ -150,10 +171,6 @@ def _out_dir_problem(out):
 
 def run(args):
     """Execute ``tinymtcnn train``; returns the exit status (see the module docstring)."""
-    from ..process_pool import PoolBroken
-    from .dataset import SampleBuildError
-    from .trainer import TrainingDiverged
-
     out = Path(args.out)
     plan = args.plan or ("classroom" if (args.synthetic is not None or args.classroom) else "paper")
     if args.classroom and plan != "classroom":
@@ -161,18 +178,8 @@ def run(args):
     problem = _out_dir_problem(out)
     if problem:
         return _error(problem, 2)
-    try:
-        return _train(args, plan, out)
-    except (TrainingDiverged, SampleBuildError, PoolBroken) as exc:  # PoolBroken: workers die while starting
-        return _error(exc, 1)
-    except ValueError as exc:  # unreadable data or checkpoint, settings the plan rejects
-        return _error(exc, 2)
-    except OSError as exc:  # a full disk or a read-only folder while writing samples, weights, report
-        return _error(exc, 1)
-    except KeyboardInterrupt:
-        print(f"tinymtcnn train: interrupted; the finished epochs and sample shards are kept in {out}, "
-              f"--resume continues from them", file=sys.stderr)
-        return 130
+    return exit_status(lambda: _train(args, plan, out), "train",
+                       f"the finished epochs and sample shards are kept in {out}")
 
 
 def _train(args, plan, out):

@@ -7,10 +7,9 @@ OUT/summary.json, OUT/summary.md (tables and the verdict) and OUT/curves-*.png. 
 finished runs are kept; ``--resume`` continues).
 """
 import argparse
-import sys
 from pathlib import Path
 
-from .cli import _load_data, _out_dir_problem, whole_number
+from .cli import _error, _load_data, _out_dir_problem, exit_status, whole_number
 
 EPILOG = """examples:
   tinymtcnn experiment all --synthetic 500 --out runs/ablations --threads 1     # classroom, ~10 min
@@ -55,11 +54,6 @@ def register(subparsers):
     return p
 
 
-def _error(message, status):
-    print(f"tinymtcnn experiment: error: {message}", file=sys.stderr)
-    return status
-
-
 def _inside(path, folder):
     path, folder = Path(path).resolve(), Path(folder).resolve()
     return path == folder or folder in path.parents
@@ -74,32 +68,18 @@ def input_folders(args):
 
 def run(args):
     """Execute ``tinymtcnn experiment``; returns the exit status (see the module docstring)."""
-    from ..process_pool import PoolBroken
-    from .dataset import SampleBuildError
-    from .trainer import TrainingDiverged
-
     out = Path(args.out)
     preset = args.preset or ("fast" if args.fast else ("classroom" if args.synthetic is not None else "real"))
     if args.fast and preset != "fast":
-        return _error(f"--fast contradicts --preset {preset}", 2)
+        return _error(f"--fast contradicts --preset {preset}", 2, "experiment")
     inside = next((f for f in input_folders(args) if _inside(out, f)), None)
     if inside is not None:
-        return _error(f"--out {out} is inside the input folder {inside}; choose a folder of its own", 2)
+        return _error(f"--out {out} is inside the input folder {inside}; choose a folder of its own", 2, "experiment")
     problem = _out_dir_problem(out)
     if problem:
-        return _error(problem, 2)
-    try:
-        return _run(args, preset, out)
-    except (TrainingDiverged, SampleBuildError, PoolBroken) as exc:
-        return _error(exc, 1)
-    except ValueError as exc:
-        return _error(exc, 2)
-    except OSError as exc:
-        return _error(exc, 1)
-    except KeyboardInterrupt:
-        print(f"tinymtcnn experiment: interrupted; the finished runs are kept in {out / 'runs.jsonl'} (and the "
-              f"samples and checkpoints beside it), --resume continues", file=sys.stderr)
-        return 130
+        return _error(problem, 2, "experiment")
+    return exit_status(lambda: _run(args, preset, out), "experiment",
+                       f"the finished runs are kept in {out / 'runs.jsonl'} (the samples and checkpoints beside it)")
 
 
 def _run(args, preset_name, out):
