@@ -52,13 +52,9 @@ def finite_number(low, *, inclusive):
     return parse
 
 
-def register(subparsers):
-    """Add the ``train`` sub-command to an ``argparse`` sub-parser collection."""
-    p = subparsers.add_parser("train", help="train P-Net, R-Net, O-Net (or all) from scratch",
-                              description=__doc__.split("\n\n")[1], epilog=EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=("pnet", "rnet", "onet", "all"), help="which net to train")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (weights, checkpoints, samples)")
+def add_data_options(p):
+    """The data options of the training commands: ``--data``, ``--format``, ``--images``, ``--landmarks``,
+    ``--landmark-images``, ``--synthetic`` (read by :func:`_load_data`)."""
     p.add_argument("--data", action="append", default=[], metavar="FILE", help="annotation file (repeatable)")
     p.add_argument("--format", default="auto", choices=("auto", "wider", "fddb", "json"), help="annotation format")
     p.add_argument("--images", metavar="ROOT", help="image root of --data (default: beside the file)")
@@ -67,6 +63,16 @@ def register(subparsers):
     p.add_argument("--landmark-images", metavar="ROOT", help="image root of --landmarks")
     p.add_argument("--synthetic", type=whole_number(1), metavar="N",
                    help="train on N procedural photos instead of --data")
+
+
+def register(subparsers):
+    """Add the ``train`` sub-command to an ``argparse`` sub-parser collection."""
+    p = subparsers.add_parser("train", help="train P-Net, R-Net, O-Net (or all) from scratch",
+                              description=__doc__.split("\n\n")[1], epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=("pnet", "rnet", "onet", "all"), help="which net to train")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (weights, checkpoints, samples)")
+    add_data_options(p)
     p.add_argument("--eval-synthetic", type=whole_number(0), default=150, metavar="N",
                    help="held-out synthetic photos (150; 0: no evaluation)")
     p.add_argument("--max-photos", type=whole_number(1), metavar="N", help="use only the first N photos of --data")

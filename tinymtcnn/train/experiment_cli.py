@@ -9,7 +9,7 @@ finished runs are kept; ``--resume`` continues).
 import argparse
 from pathlib import Path
 
-from .cli import _error, _load_data, _out_dir_problem, exit_status, whole_number
+from .cli import _error, _load_data, _out_dir_problem, add_data_options, exit_status, whole_number
 
 EPILOG = """examples:
   tinymtcnn experiment all --synthetic 500 --out runs/ablations --threads 1     # classroom, ~10 min
@@ -27,13 +27,7 @@ def register(subparsers):
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("experiment", choices=("joint", "ohem", "all"), help="which ablation (all: both)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (runs, summary, curves, samples)")
-    p.add_argument("--data", action="append", default=[], metavar="FILE", help="annotation file (repeatable)")
-    p.add_argument("--format", default="auto", choices=("auto", "wider", "fddb", "json"), help="annotation format")
-    p.add_argument("--images", metavar="ROOT", help="image root of --data (default: beside the file)")
-    p.add_argument("--landmarks", action="append", default=[], metavar="FILE",
-                   help="landmark list 'path x1..x5 y1..y5' (repeatable)")
-    p.add_argument("--landmark-images", metavar="ROOT", help="image root of --landmarks")
-    p.add_argument("--synthetic", type=whole_number(1), metavar="N", help="N procedural photos instead of --data")
+    add_data_options(p)
     p.add_argument("--max-photos", type=whole_number(1), metavar="N",
                    help="use only the first N photos of --data (and of --landmarks)")
     p.add_argument("--preset", choices=("classroom", "fast", "real"),
