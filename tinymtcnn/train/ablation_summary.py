@@ -164,6 +164,29 @@ def headline(summary):
     return lines
 
 
+def comparison_table(summary):
+    """A Markdown table with one row per comparison: the two means, the difference, the seed spread,
+    the runs paired by seed in which the reference won, and whether the difference exceeds the spread."""
+    from .experiment import REFERENCE
+
+    rows = ["| stage | metric | reference | other arm | difference (other − ref.) | seed spread | ref. better "
+            "(paired seeds) | beyond the spread? |", "|---|---|---|---|---|---|---|---|"]
+    for exp, stages in summary.items():
+        for kind, stage in stages.items():
+            ref = stage.get(REFERENCE)
+            for arm, entry in stage.items():
+                for key, label, _, _ in METRICS:
+                    c = entry["compared"].get(key)
+                    if c is None:
+                        continue
+                    rows.append(f"| {STAGE_NAMES[kind]} | {label.replace('validation ', '')} | "
+                                f"{LABELS[exp][REFERENCE]} {_fmt(ref['final'][key]['mean'])} | {LABELS[exp][arm]} "
+                                f"{_fmt(entry['final'][key]['mean'])} | {c['difference']:+.4f} | {_fmt(c['spread'])} | "
+                                f"{c.get('reference_better_seeds', '?')} of {c.get('paired_seeds', '?')} | "
+                                f"{'**yes**' if c['exceeds_spread'] else 'no'} |")
+    return "\n".join(rows) + "\n"
+
+
 def markdown_tables(summary):
     """One Markdown table per experiment and stage: final metrics, mean ± std [min–max], difference vs joint."""
     from .experiment import REFERENCE
@@ -244,6 +267,7 @@ def write_summary(out_dir, records, experiments, *, stages, seeds, settings, tim
     atomic_write_text(Path(out_dir) / "summary.json", json.dumps(_json_ready(result), indent=1))
     text = ["# Ablation summary\n", settings.get("description", ""), "",
             f"Seeds {list(seeds)}; {len(records)} runs, {run_seconds / 60:.1f} min of training.\n",
-            markdown_tables(table), "## Verdict\n", *heads, "", *[f"* {w}" for w in words], ""]
+            "## Verdict\n", *heads, "", comparison_table(table), *[f"* {w}" for w in words], "",
+            "## Final metrics per arm\n", markdown_tables(table)]
     atomic_write_text(Path(out_dir) / "summary.md", "\n".join(text))
     return result
