@@ -180,6 +180,8 @@ def test_run_log_refuses_another_file(tmp_path):
     (["--data", "{d}/boxes.txt", "--out", "{d}/images/ablation"], "inside the input folder"),
     (["--data", "{d}/boxes.txt", "--images", "{d}/images", "--out", "{d}/images/x"], "inside the input folder"),
     (["--synthetic", "0"], "must be at least 1"),
+    (["--synthetic", "5", "--min-face-size", "0"], "must be a finite number >= 1"),
+    (["--synthetic", "5", "--max-photos", "3"], "apply to --data"),
     (["--data", "{d}/missing.txt"], "not found"),
 ])
 def test_cli_refuses_bad_options_with_exit_2(tmp_path, capsys, argv, message):

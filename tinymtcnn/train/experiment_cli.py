@@ -9,7 +9,8 @@ finished runs are kept; ``--resume`` continues).
 import argparse
 from pathlib import Path
 
-from .cli import _error, _load_data, _out_dir_problem, add_data_options, exit_status, whole_number
+from .cli import (_error, _load_data, _out_dir_problem, add_data_options, exit_status, finite_number,
+                  whole_number)
 
 EPILOG = """examples:
   tinymtcnn experiment all --synthetic 500 --out runs/ablations --threads 1     # classroom, ~10 min
@@ -38,7 +39,7 @@ def register(subparsers):
                    help="stages to ablate (pnet rnet)")
     p.add_argument("--seeds", type=whole_number(1), default=3, metavar="N", help="seeds per arm (3: 0, 1, 2)")
     p.add_argument("--epochs", type=whole_number(1), metavar="N", help="epochs per run (default: the preset's)")
-    p.add_argument("--min-face-size", type=float, default=None, metavar="PX",
+    p.add_argument("--min-face-size", type=finite_number(1, inclusive=True), default=None, metavar="PX",
                    help="pyramid minimum face for mining (20; 14 with --synthetic)")
     p.add_argument("--threads", type=whole_number(1), metavar="N", help="training threads (default: all cores)")
     p.add_argument("--workers", type=whole_number(1), default=1, metavar="N", help="processes building samples (1)")
