@@ -123,6 +123,14 @@ def test_every_arm_and_seed_gets_the_same_samples_and_resume_skips_finished_runs
     run_experiments(["joint", "ohem"], photos, tmp_path, preset=_tiny_preset(), stages=("pnet",),
                     min_face_size=14.0, resume=True, **QUIET)
     assert len(fake.calls) == 1  # only the run whose line was cut short
+    fake.calls.clear()
+    more = run_experiments(["joint", "ohem"], photos, tmp_path, preset=_tiny_preset(), stages=("pnet",),
+                           seeds=(0, 1, 2, 3), min_face_size=14.0, resume=True, **QUIET)
+    assert sorted(c[0] for c in fake.calls) == [3] * 5  # a fourth seed: one new run per arm, nothing redone
+    assert more["results"]["joint"]["pnet"]["cls"]["seeds"] == [0, 1, 2, 3]
+    fewer = run_experiments(["ohem"], photos, tmp_path, preset=_tiny_preset(), stages=("pnet",), seeds=(0, 1),
+                            min_face_size=14.0, resume=True, **QUIET)
+    assert fewer["results"]["ohem"]["pnet"]["no-ohem"]["seeds"] == [0, 1] and len(fake.calls) == 5
     with pytest.raises(ValueError, match="other settings"):
         run_experiments(["joint", "ohem"], photos, tmp_path, preset=_tiny_preset(), stages=("pnet",), epochs=7,
                         min_face_size=14.0, resume=True, **QUIET)

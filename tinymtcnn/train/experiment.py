@@ -154,11 +154,20 @@ def stage_data(kind, photos, out_dir, plan, *, landmark_photos=None, val_fractio
     return train, val
 
 
+OPEN_SETTINGS = ("seeds", "arms")  # a resumed experiment may add seeds or arms
+
+
+def _closed(settings):
+    """The settings a resumed experiment must share with the one that wrote ``runs.jsonl``."""
+    return {k: v for k, v in (settings or {}).items() if k not in OPEN_SETTINGS}
+
+
 class RunLog:
     """``OUT/runs.jsonl``: a header with the settings, then one line per finished run, each fsync'd.
 
     ``resume=False`` refuses an existing file (its runs would be lost); ``resume=True`` reads its runs
-    back (a last line cut short by a crash is dropped) and refuses one made with other settings.
+    back (a last line cut short by a crash is dropped) and refuses one made with other settings; other
+    seeds or arms (:data:`OPEN_SETTINGS`) are allowed: a resumed run with more seeds adds their runs.
     """
 
     def __init__(self, out_dir, settings, *, resume=False):
@@ -175,7 +184,7 @@ class RunLog:
             lines = [json.loads(x) for x in data[:good].splitlines() if x.strip()]
             if not lines or lines[0].get("format") != FORMAT:
                 raise ValueError(f"{self.path} is not a tinymtcnn experiment file; move it away")
-            if lines[0].get("settings") != self.settings:
+            if _closed(lines[0].get("settings")) != _closed(self.settings):
                 raise ValueError(f"{self.path} was made with other settings; resume with the same options, or "
                                  f"choose another --out")
             self.runs = {(r["stage"], r["arm"], r["seed"]): r for r in lines[1:]}
@@ -258,7 +267,8 @@ def run_experiments(experiments, photos, out_dir, *, preset, landmark_photos=Non
     finally:
         runs.close()
     total = {"seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(cpu_seconds() - c0, 1)}
-    summary = write_summary(out_dir, list(runs.runs.values()), experiments, stages=stages, seeds=seeds,
+    wanted = [r for r in runs.runs.values() if r["stage"] in stages and r["arm"] in arms and r["seed"] in seeds]
+    summary = write_summary(out_dir, wanted, experiments, stages=stages, seeds=seeds,
                             settings=dict(settings, description=preset.description), timing=total)
     for line in summary["headline"] + summary["verdict"]:
         log(line)

@@ -43,7 +43,8 @@ def register(subparsers):
                    help="pyramid minimum face for mining (20; 14 with --synthetic)")
     p.add_argument("--threads", type=whole_number(1), metavar="N", help="training threads (default: all cores)")
     p.add_argument("--workers", type=whole_number(1), default=1, metavar="N", help="processes building samples (1)")
-    p.add_argument("--resume", action="store_true", help="skip the runs already in OUT/runs.jsonl")
+    p.add_argument("--resume", action="store_true",
+                   help="skip the runs already in OUT/runs.jsonl (a larger --seeds adds the new seeds' runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run, seed=0)
     return p
