@@ -113,34 +113,40 @@ def _fmt(x):
     return "n/a" if x is None or not np.isfinite(x) else (f"{x:.4f}" if abs(x) < 10 else f"{x:.1f}")
 
 
+def comparisons(summary):
+    """Every comparison of the summary: dicts with ``experiment``, ``stage``, ``arm``, ``metric`` (key),
+    ``label``, ``reference`` and ``other`` (their final stats) and ``compared`` (:func:`compare`'s dict)."""
+    from .experiment import REFERENCE
+
+    for exp, stages in summary.items():
+        for kind, stage in stages.items():
+            for arm, entry in stage.items():
+                for key, label, _, _ in METRICS:
+                    if key in entry["compared"]:
+                        yield {"experiment": exp, "stage": kind, "arm": arm, "metric": key, "label": label,
+                               "reference": stage[REFERENCE]["final"][key], "other": entry["final"][key],
+                               "compared": entry["compared"][key]}
+
+
 def verdict(summary):
     """Plain-English sentences, one per comparison of an arm with the reference, from the numbers."""
     from .experiment import REFERENCE
 
     lines = []
-    for exp, stages in summary.items():
-        for kind, stage in stages.items():
-            ref = stage.get(REFERENCE)
-            for arm, entry in stage.items():
-                for key, label, _, lower in METRICS:
-                    c = entry["compared"].get(key)
-                    if c is None:
-                        continue
-                    r, a = ref["final"][key], entry["final"][key]
-                    ref_name, arm_name = LABELS[exp][REFERENCE], LABELS[exp][arm]
-                    if c["difference"] == 0:
-                        how = "the same"
-                    else:
-                        how = "better" if c["reference_better"] else "worse"
-                        how = f"{how} by {_fmt(abs(c['difference']))}"
-                    noise = ("larger than the seed spread" if c["exceeds_spread"]
-                             else "not distinguishable from seed noise")
-                    short = ref_name.split(" (")[0]
-                    paired = (f"; {short} better in {c['reference_better_seeds']} of {c['paired_seeds']} "
-                              f"runs paired by seed" if c.get("paired_seeds") else "")
-                    lines.append(f"{STAGE_NAMES[kind]}, {label}: {ref_name} {_fmt(r['mean'])} vs {arm_name} "
-                                 f"{_fmt(a['mean'])}: {short} is {how} (seed spread {_fmt(c['spread'])}, "
-                                 f"{a['n']} seeds{paired}): {noise}.")
+    for x in comparisons(summary):
+        c, r, a = x["compared"], x["reference"], x["other"]
+        ref_name, arm_name = LABELS[x["experiment"]][REFERENCE], LABELS[x["experiment"]][x["arm"]]
+        if c["difference"] == 0:
+            how = "the same"
+        else:
+            how = f"{'better' if c['reference_better'] else 'worse'} by {_fmt(abs(c['difference']))}"
+        noise = "larger than the seed spread" if c["exceeds_spread"] else "not distinguishable from seed noise"
+        short = ref_name.split(" (")[0]
+        paired = (f"; {short} better in {c['reference_better_seeds']} of {c['paired_seeds']} runs paired by seed"
+                  if c.get("paired_seeds") else "")
+        lines.append(f"{STAGE_NAMES[x['stage']]}, {x['label']}: {ref_name} {_fmt(r['mean'])} vs {arm_name} "
+                     f"{_fmt(a['mean'])}: {short} is {how} (seed spread {_fmt(c['spread'])}, {a['n']} seeds{paired}): "
+                     f"{noise}.")
     return lines
 
 
@@ -151,7 +157,7 @@ def headline(summary):
     what = {"joint": "joint training (the paper's weights)", "ohem": "OHEM (70 % hardest)"}
     lines = []
     for exp, stages in summary.items():
-        found = [c for stage in stages.values() for entry in stage.values() for c in entry["compared"].values()]
+        found = [x["compared"] for x in comparisons({exp: stages})]
         if not found:
             continue
         better = sum(c["exceeds_spread"] and c["reference_better"] for c in found)
@@ -171,19 +177,13 @@ def comparison_table(summary):
 
     rows = ["| stage | metric | reference | other arm | difference (other − ref.) | seed spread | ref. better "
             "(paired seeds) | beyond the spread? |", "|---|---|---|---|---|---|---|---|"]
-    for exp, stages in summary.items():
-        for kind, stage in stages.items():
-            ref = stage.get(REFERENCE)
-            for arm, entry in stage.items():
-                for key, label, _, _ in METRICS:
-                    c = entry["compared"].get(key)
-                    if c is None:
-                        continue
-                    rows.append(f"| {STAGE_NAMES[kind]} | {label.replace('validation ', '')} | "
-                                f"{LABELS[exp][REFERENCE]} {_fmt(ref['final'][key]['mean'])} | {LABELS[exp][arm]} "
-                                f"{_fmt(entry['final'][key]['mean'])} | {c['difference']:+.4f} | {_fmt(c['spread'])} | "
-                                f"{c.get('reference_better_seeds', '?')} of {c.get('paired_seeds', '?')} | "
-                                f"{'**yes**' if c['exceeds_spread'] else 'no'} |")
+    for x in comparisons(summary):
+        c, names = x["compared"], LABELS[x["experiment"]]
+        rows.append(f"| {STAGE_NAMES[x['stage']]} | {x['label'].replace('validation ', '')} | "
+                    f"{names[REFERENCE]} {_fmt(x['reference']['mean'])} | {names[x['arm']]} {_fmt(x['other']['mean'])} | "
+                    f"{c['difference']:+.4f} | {_fmt(c['spread'])} | "
+                    f"{c.get('reference_better_seeds', '?')} of {c.get('paired_seeds', '?')} | "
+                    f"{'**yes**' if c['exceeds_spread'] else 'no'} |")
     return "\n".join(rows) + "\n"
 
 
