@@ -81,3 +81,34 @@ def test_choose_cache_dir(tmp_path, monkeypatch):
     assert _jit.choose_cache_dir(str(package), str(home)) == (None, False)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
     assert _jit.choose_cache_dir(str(package), str(home)) == (None, True)  # the user's choice stands
+
+
+def test_an_installed_copy_caches_in_the_users_cache_not_in_site_packages(tmp_path, monkeypatch):
+    from tinymtcnn.kernels import _jit
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    home = tmp_path / "home"
+    installed = tmp_path / "venv" / "lib" / "python3.11" / "site-packages" / "tinymtcnn" / "kernels"
+    assert _jit.choose_cache_dir(str(installed), str(home)) == (str(home / ".cache" / "tinymtcnn" / "numba"), True)
+    checkout = tmp_path / "src" / "tinymtcnn" / "kernels"
+    assert _jit.choose_cache_dir(str(checkout), str(home)) == (None, True)  # a checkout: Numba's own places
+
+
+def test_pip_uninstall_would_leave_nothing_after_the_kernels_compiled(tmp_path):
+    """A copy of the package in a ``site-packages`` folder compiles a kernel: every new file lands in the
+    user's cache, none in the package (pip uninstall removes only what pip installed; a leftover folder
+    would hide a later editable install as an empty namespace package)."""
+    pytest.importorskip("numba")
+    site = tmp_path / "site-packages"
+    shutil.copytree(Path(tinymtcnn.__file__).parent, site / "tinymtcnn",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    before = sorted(p.relative_to(site) for p in site.rglob("*"))
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "TINYMTCNN_DISABLE_JIT")}
+    env.update(PYTHONPATH=str(site), HOME=str(tmp_path / "home"), PYTHONDONTWRITEBYTECODE="1")
+    script = ("import numpy as np, tinymtcnn; from tinymtcnn.kernels.resample import resample; "
+              "assert tinymtcnn.__file__.startswith(%r); resample(np.zeros((4, 4, 3), np.uint8), 2, 2)" % str(site))
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.relative_to(site) for p in site.rglob("*")) == before
+    assert any((tmp_path / "home" / ".cache" / "tinymtcnn" / "numba").rglob("*.nbi"))

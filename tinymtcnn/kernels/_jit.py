@@ -6,7 +6,9 @@ unchanged, so every kernel still runs as plain Python: slow, but importable and
 correct. Tests compare each compiled kernel with its plain-Python twin.
 
 The disk cache goes where Numba puts it (the package's ``__pycache__``, else
-``~/.cache/numba``). Where neither can be written (a read-only shared install with a
+``~/.cache/numba``) for a source checkout, and to ``~/.cache/tinymtcnn/numba`` for a copy
+installed in ``site-packages`` (so that ``pip uninstall`` leaves nothing behind:
+:func:`choose_cache_dir`). Where neither can be written (a read-only shared install with a
 read-only home, a container) it goes to ``<temp dir>/tinymtcnn-numba-<user id>``, and
 where that fails too the kernels compile in memory at every start, with a one-line
 warning. ``NUMBA_CACHE_DIR``, when set, is always used as it is.
@@ -46,16 +48,30 @@ def _writable(folder):
         return False
 
 
+def _installed_copy(package_dir):
+    """True when ``package_dir`` lies in a ``site-packages`` / ``dist-packages`` folder (a copy made by
+    ``pip install``, not a source checkout or an editable install)."""
+    parts = os.path.normcase(os.path.abspath(package_dir)).split(os.sep)
+    return "site-packages" in parts or "dist-packages" in parts
+
+
 def choose_cache_dir(package_dir, home):
     """Where Numba's disk cache should go: ``(folder or None, cache on?)``.
 
-    ``None`` with the cache on means Numba's own choice works (``NUMBA_CACHE_DIR`` set, the
-    package's ``__pycache__`` or ``home/.cache/numba`` writable); else a folder in the temp dir;
-    ``(None, False)`` when nothing can be written.
+    ``None`` with the cache on means Numba's own choice works (``NUMBA_CACHE_DIR`` set, or a source
+    checkout whose ``__pycache__`` or ``home/.cache/numba`` is writable). An installed copy (in
+    ``site-packages``) caches in ``home/.cache/tinymtcnn/numba`` instead: files Numba wrote into the
+    package folder would outlive ``pip uninstall`` (pip removes only what it installed), and the folder
+    left behind would then hide a later install of the package as an empty namespace package. Else a
+    folder in the temp dir; ``(None, False)`` when nothing can be written.
     """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return None, True
-    if _writable(os.path.join(package_dir, "__pycache__")) or _writable(os.path.join(home, ".cache", "numba")):
+    if _installed_copy(package_dir):
+        user = os.path.join(home, ".cache", "tinymtcnn", "numba")
+        if _writable(user):
+            return user, True
+    elif _writable(os.path.join(package_dir, "__pycache__")) or _writable(os.path.join(home, ".cache", "numba")):
         return None, True
     uid = os.getuid() if hasattr(os, "getuid") else "user"
     try:
