@@ -154,3 +154,6 @@ def test_tuned_runs_with_the_authors_weights_and_is_skipped_with_a_note_for_trai
     assert "--landmarks tuned goes with the authors' weights only" in err and str(mine) in err
     detectors = json.loads((tmp_path / "res" / "results.json").read_text())[0]["detectors"]
     assert list(detectors) == ["authors/tuned"] and detectors["authors/tuned"]["detection"]["recall_at_0.5"] == 1.0
+    status, out, err = _evaluate([tmp_path / "set.json", "--weights", mine, "--landmarks", "tuned",
+                                  "--out", tmp_path / "none"], capsys)  # nothing left: a usage error
+    assert status == 2 and "no detector left" in err and not (tmp_path / "none").exists()

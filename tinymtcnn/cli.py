@@ -170,7 +170,7 @@ def build_parser():
                      help="P-Net, R-Net, O-Net thresholds (0.6 0.7 0.7)")
     det.add_argument("--scale-factor", type=float, default=0.709, metavar="F", help="pyramid ratio (0.709)")
     det.add_argument("--landmarks", choices=("onet", "mirror", "refine", "auto", "tuned"), default="auto",
-                     help="landmark mode (auto)")
+                     help="landmark mode (auto); tuned: fine-tuned on research-use data (MTFL)")
     det.add_argument("--max-memory", type=_budget, default=None, metavar="BYTES",
                      help="refuse a photo whose first stage would need more memory (default: MTCNN's max_memory, "
                           "1.5e9; inf: no limit; docs/pipeline.md)")

@@ -107,16 +107,15 @@ class MTCNN:
         Face-probability thresholds of P-Net (``>=``), R-Net and O-Net (``>``).
     scale_factor : float in (0, 1)
         Ratio between pyramid levels (0.709 ~ 1/sqrt(2)); closer to 1 = more levels.
-    landmarks : {"auto", "onet", "mirror", "refine"}
+    landmarks : {"auto", "onet", "mirror", "refine", "tuned"}
         ``"onet"``: O-Net's landmarks (the 2016 release); ``"mirror"``: average with O-Net on
         the mirrored crop (the 2017 release); ``"refine"``: MTCNNv2's LNet (det4) moves each point.
         ``"auto"`` (default): per face by the box's size, ``"mirror"`` for small faces, LNet on
         the mirrored points for large ones, a blend of the two in between
-        (:func:`auto_refine_weight`); measured in docs/landmark_modes.md. ``"tuned"`` (opt-in):
-        ``"mirror"`` (mapped back with the pixel-centre flip) with O-Net's landmark head fine-tuned on
-        MTFL by this package
-        (``tools/tune_landmarks.py``; research-use data, see docs/landmark_modes.md); boxes and scores
-        are the authors'. It needs the authors' O-Net (no ``weights["onet"]``).
+        (:func:`auto_refine_weight`); measured in docs/landmark_modes.md. ``"tuned"`` (opt-in, **research
+        use only**): ``"auto"`` with O-Net's landmark head fine-tuned by this package on MTFL, a
+        research-use data set (docs/landmark_modes.md, "Tuned landmarks"); boxes and scores are the
+        authors'. It needs the authors' O-Net (no ``weights["onet"]``).
     weights : None, directory or dict
         None: the authors' weights shipped with the package. A directory with ``pnet.npz``,
         ``rnet.npz``, ``onet.npz`` (e.g. written by ``tinymtcnn train``), or a dict
@@ -166,7 +165,7 @@ class MTCNN:
         self.max_pyramid_pixels = check_number("max_pyramid_pixels", max_pyramid_pixels, low=0, low_open=True,
                                                allow_inf=True)
         self.landmarks = landmarks
-        self.nets = _load_nets(weights, with_lnet=landmarks in ("refine", "auto"))
+        self.nets = _load_nets(weights, with_lnet=landmarks in ("refine", "auto", "tuned"))
         if landmarks == "tuned":
             if _gives_onet(weights):
                 raise ValueError('landmarks="tuned" fine-tunes the authors\' O-Net head; it cannot be used with '
@@ -201,7 +200,7 @@ class MTCNN:
         landmarks = s3.landmarks
         if self.landmarks == "refine":
             landmarks = refine_landmarks(image, s3.boxes, landmarks, self.nets["lnet"])
-        elif self.landmarks == "auto":
+        elif self.landmarks in ("auto", "tuned"):
             landmarks = self._refine_large(image, s3.boxes, landmarks)
         order = np.argsort(-s3.scores, kind="stable")
         faces = Detections(to_zero_based(s3.boxes)[order], s3.scores[order], landmarks[order])

@@ -32,7 +32,7 @@ def register(subparsers):
     p.add_argument("--weights", nargs="+", default=["authors"], metavar="DIR",
                    help="'authors' (shipped weights) and/or folders with pnet/rnet/onet.npz (authors)")
     p.add_argument("--landmarks", nargs="+", default=["auto"], choices=("onet", "mirror", "refine", "auto", "tuned"),
-                   help="landmark modes to compare (auto)")
+                   help="landmark modes to compare (auto); tuned: fine-tuned on research-use data (MTFL)")
     p.add_argument("--min-face-size", type=float, default=20.0, metavar="N", help="smallest face in pixels (20)")
     p.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("A", "B", "C"))
     p.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N photos of each set")
@@ -114,8 +114,11 @@ def run(args):
         out_dir = Path(args.out) if args.out else None
         if out_dir is not None:
             _check_outputs(out_dir, args.annotations)
-            out_dir.mkdir(parents=True, exist_ok=True)
         detectors = _detectors(args)
+        if not detectors:
+            raise ValueError("no detector left to evaluate (--landmarks tuned goes with --weights authors)")
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
         client = None
         if args.scheduler:
             from ..distributed import client_for
