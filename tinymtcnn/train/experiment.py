@@ -79,7 +79,7 @@ def fast_preset():
     rnet = StagePlan(TrainConfig(epochs=2, batch_size=64, lr=0.03, warmup=0.2),
                      _small_sampling(random_negatives=3, near_negatives=2, face_crops=5, landmark_crops=5), 1.5,
                      mine_thresholds=(0.4, 0.1), max_negatives=10, min_side=12)
-    return ExperimentPreset({"pnet": pnet, "rnet": rnet, "onet": rnet}, description="fast: CI size, 2 epochs")
+    return ExperimentPreset({"pnet": pnet, "rnet": rnet, "onet": rnet}, description="fast: CI size, 2 epochs (a smoke test: its verdict means little)")
 
 
 def real_preset():
