@@ -92,7 +92,9 @@ def as_gt_points(pred, gt):
     return pred if len(gt) == 5 else np.vstack([pred[:3], pred[3:].mean(axis=0, keepdims=True)])
 
 
-def measure(detector, set_name, faces, edges, draws, out, seed=0):
+def measure(detector, set_name, faces, edges, draws, out, seed=0, tuned=None):
+    """Stream one record per face, bin and draw; with ``tuned`` (an ``MTCNN(landmarks="tuned")``) the
+    record also holds ``"tuned"``, that detector's points on the same image (its boxes are the same)."""
     n_bins = len(edges) - 1
     for f, (name, image, gt) in enumerate(faces):
         iod = float(np.linalg.norm(gt[0] - gt[1]))
@@ -110,6 +112,13 @@ def measure(detector, set_name, faces, edges, draws, out, seed=0):
                     rec["box"] = boxes[k].tolist()
                     rec["nme"] = {m: nme(as_gt_points(lmk[m][k], pts), pts) for m in ALL}
                     rec["gt"], rec["points"] = pts.tolist(), {m: lmk[m][k].tolist() for m in ALL}
+                    if tuned is not None:
+                        tuned.min_face_size = detector.min_face_size
+                        faces_tuned = tuned.detect(img)
+                        if not np.array_equal(faces_tuned.boxes, boxes):
+                            raise RuntimeError(f"{name}: the tuned detector's boxes differ from the authors'")
+                        rec["nme"]["tuned"] = nme(as_gt_points(faces_tuned.landmarks[k], pts), pts)
+                        rec["points"]["tuned"] = faces_tuned.landmarks[k].tolist()
                 out.write(json.dumps(rec) + "\n")
                 out.flush()
 
@@ -125,9 +134,11 @@ def auto_nme(rec, weight):
 
 def report(records, edges, weight, label):
     """Markdown table: per set and bin, the mean NME (%) of each mode and of auto, and auto minus the best."""
+    with_tuned = all("tuned" in r["nme"] for r in records if r["matched"])
+    extra = " tuned | tuned vs best |" if with_tuned else ""
     lines = [f"auto rule: {label}", "",
              "| set | inter-ocular distance | faces (matched / all) | onet | mirror | refine | refine on mirror "
-             "| auto | best fixed | auto - best |", "|---" * 10 + "|"]
+             "| auto | best fixed | auto - best |" + extra, "|---" * (12 if with_tuned else 10) + "|"]
     worst = -np.inf
     for set_name in sorted({r["set"] for r in records}):
         for b in range(len(edges) - 1):
@@ -141,8 +152,13 @@ def report(records, edges, weight, label):
             best = min(FIXED, key=mean.get)
             gap = mean["auto"] - mean[best]
             worst = max(worst, gap)
+            tuned = ""
+            if with_tuned:
+                t = 100 * np.mean([r["nme"]["tuned"] for r in hit])
+                tuned = f" {t:.2f} | {100 * (t - mean[best]) / mean[best]:+.1f} % |"
             lines.append(f"| {set_name} | {edges[b]}-{edges[b + 1]} px | {len(hit)} / {len(rows)} | "
-                         + " | ".join(f"{mean[m]:.2f}" for m in ALL + ("auto",)) + f" | {best} | {gap:+.2f} |")
+                         + " | ".join(f"{mean[m]:.2f}" for m in ALL + ("auto",)) + f" | {best} | {gap:+.2f} |"
+                         + tuned)
     lines += ["", f"largest auto - best fixed over the bins: {worst:+.3f} NME points"]
     return "\n".join(lines)
 
@@ -178,6 +194,7 @@ def main(argv=None):
     ap.add_argument("--draws", type=int, default=4, help="target sizes per bin for each faces_dev face")
     ap.add_argument("--edges", type=float, nargs="+", default=EDGES)
     ap.add_argument("--sets", nargs="+", default=("faces_dev", "caltech_val", "mtfl_holdout"))
+    ap.add_argument("--tuned", action="store_true", help='also measure MTCNN(landmarks="tuned") on the same images')
     args = ap.parse_args(argv)
     if args.report:
         from tinymtcnn.detect.detector import AUTO_MIRROR_MAX_SIDE, AUTO_REFINE_MIN_SIDE, auto_refine_weight
@@ -195,16 +212,17 @@ def main(argv=None):
         ap.error("give --out FILE (measure) or --report FILE")
     data = args.shared / "data"
     detector = MTCNN(landmarks="refine", num_threads=1)
+    tuned = MTCNN(landmarks="tuned", num_threads=1) if args.tuned else None
     start = time.perf_counter()
     with open(args.out, "a") as out:
         if "faces_dev" in args.sets:
-            measure(detector, "faces_dev", dev_faces(data), args.edges, args.draws, out)
+            measure(detector, "faces_dev", dev_faces(data), args.edges, args.draws, out, tuned=tuned)
             print(f"faces_dev done, {time.perf_counter() - start:.0f} s", flush=True)
         if "caltech_val" in args.sets:
-            measure(detector, "caltech_val", caltech_faces(data, args.caltech_count), args.edges, 1, out)
+            measure(detector, "caltech_val", caltech_faces(data, args.caltech_count), args.edges, 1, out, tuned=tuned)
             print(f"caltech_val done, {time.perf_counter() - start:.0f} s", flush=True)
         if "mtfl_holdout" in args.sets:
-            measure(detector, "mtfl_holdout", mtfl_faces(data, args.mtfl_count), args.edges, 1, out)
+            measure(detector, "mtfl_holdout", mtfl_faces(data, args.mtfl_count), args.edges, 1, out, tuned=tuned)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     return 0
 

@@ -45,6 +45,7 @@ from tinymtcnn.detect.boxes import truncate_boxes  # noqa: E402
 from tinymtcnn.detect.crops import crop_and_resize  # noqa: E402
 from tinymtcnn.detect.stages import propose, refine  # noqa: E402
 from tinymtcnn.eval.datasets import load_set  # noqa: E402
+from tinymtcnn.eval.images import resize_with_points  # noqa: E402
 from tinymtcnn.eval.landmarks import match_face  # noqa: E402
 from tinymtcnn.kernels.resample import NORM_MEAN, NORM_SCALE  # noqa: E402
 from tinymtcnn.threads import limit_threads  # noqa: E402
@@ -101,8 +102,35 @@ def covering(boxes, points, min_iou=0.5):
     return inside & (iou >= min_iou)
 
 
-def collect(list_path, images, log=print):
-    """A :class:`SampleSet` of 48x48 O-Net inputs with landmark targets, one photo index per face."""
+def face_samples(image, points, index, pnet, rnet, min_face_size, max_boxes=None, rng=None):
+    """The sample arrays of one face: the O-Net inputs around it (at most ``max_boxes``, the matched
+    box first), or None when no R-Net box covers it."""
+    s1 = propose(image, pnet, min_face_size=min_face_size)
+    s2 = refine(image, s1.boxes, rnet)
+    boxes = truncate_boxes(s2.boxes)
+    keep = covering(boxes, points) if len(boxes) else np.zeros(0, dtype=bool)
+    if not keep.any():
+        return None
+    boxes = boxes[keep]
+    if max_boxes is not None and len(boxes) > max_boxes:
+        boxes = boxes[np.sort(rng.choice(len(boxes), max_boxes, replace=False))]
+    crops = crop_and_resize(image, boxes, 48)
+    raw = np.clip(np.rint(crops / np.float32(NORM_SCALE) + np.float32(NORM_MEAN)), 0, 255).astype(np.uint8)
+    k = len(boxes)
+    return {"images": raw, "labels": np.full(k, LANDMARK, np.int8), "boxes": np.zeros((k, 4), np.float32),
+            "landmarks": box_targets(boxes, points).astype(np.float32),
+            "sides": (boxes[:, 2] - boxes[:, 0] + 1).astype(np.float32), "photos": np.full(k, index, np.int32)}
+
+
+def collect(list_path, images, *, sizes=2, max_boxes=4, seed=0, log=print):
+    """A :class:`SampleSet` of 48x48 O-Net inputs with landmark targets, one photo index per face.
+
+    Each face gives its samples at its native size (every covering box) and at ``sizes`` more sizes
+    (at most ``max_boxes`` boxes each): the canvas resized so that the eye distance is drawn
+    log-uniformly in [10, 113] px (the size bins of docs/landmark_modes.md), with
+    ``min_face_size = max(12, 1.3 x eye distance)`` as there. Without them the head fits the blur of
+    MTFL's small crops and loses on larger faces.
+    """
     faces = load_set(list_path, images=images, kind="landmarks")
     pnet, rnet = load_net("pnet"), load_net("rnet")
     parts, t0 = [], time.perf_counter()
@@ -110,20 +138,14 @@ def collect(list_path, images, log=print):
         for i in range(len(faces)):
             image, ann = faces.image(i)
             points = np.asarray(ann.landmarks[0], dtype=np.float64)
-            s1 = propose(image, pnet, min_face_size=20)
-            s2 = refine(image, s1.boxes, rnet)
-            boxes = truncate_boxes(s2.boxes)
-            boxes = boxes[covering(boxes, points)] if len(boxes) else boxes
-            if len(boxes) == 0:
-                continue
-            crops = crop_and_resize(image, boxes, 48)
-            raw = np.clip(np.rint(crops / np.float32(NORM_SCALE) + np.float32(NORM_MEAN)), 0, 255).astype(np.uint8)
-            k = len(boxes)
-            parts.append({"images": raw, "labels": np.full(k, LANDMARK, np.int8),
-                          "boxes": np.zeros((k, 4), np.float32),
-                          "landmarks": box_targets(boxes, points).astype(np.float32),
-                          "sides": (boxes[:, 2] - boxes[:, 0] + 1).astype(np.float32),
-                          "photos": np.full(k, i, np.int32)})
+            got = [face_samples(image, points, i, pnet, rnet, 20)]
+            rng = np.random.default_rng([seed, i])
+            iod = float(np.linalg.norm(points[0] - points[1]))
+            for _ in range(sizes):
+                target = float(np.exp(rng.uniform(np.log(10), np.log(113))))
+                img, pts = resize_with_points(image, points, target / iod)
+                got.append(face_samples(img, pts, i, pnet, rnet, max(12.0, 1.3 * target), max_boxes, rng))
+            parts += [g for g in got if g is not None]
             if (i + 1) % 1000 == 0:
                 log(f"  {i + 1}/{len(faces)} faces, {sum(len(p['labels']) for p in parts)} samples, "
                     f"{time.perf_counter() - t0:.0f} s")
@@ -227,7 +249,7 @@ def ship_head(onet_path, args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="work folder (outside the repository: MTFL crops are research-use)")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--stage", choices=("collect", "train", "evaluate", "all"), default="all")
     ap.add_argument("--ship", action="store_true", help=f"write the tuned head to {SHIPPED.relative_to(REPO)}")

@@ -113,9 +113,10 @@ class MTCNN:
         ``"auto"`` (default): per face by the box's size, ``"mirror"`` for small faces, LNet on
         the mirrored points for large ones, a blend of the two in between
         (:func:`auto_refine_weight`); measured in docs/landmark_modes.md. ``"tuned"`` (opt-in, **research
-        use only**): ``"auto"`` with O-Net's landmark head fine-tuned by this package on MTFL, a
-        research-use data set (docs/landmark_modes.md, "Tuned landmarks"); boxes and scores are the
-        authors'. It needs the authors' O-Net (no ``weights["onet"]``).
+        use only**): ``"mirror"`` with O-Net's landmark head fine-tuned by this package on MTFL, a
+        research-use data set; the most accurate mode measured on faces with an eye distance under
+        about 28 px, less accurate than ``"auto"`` above that (docs/landmark_modes.md, "Tuned
+        landmarks"). Boxes and scores are the authors'; it needs the authors' O-Net.
     weights : None, directory or dict
         None: the authors' weights shipped with the package. A directory with ``pnet.npz``,
         ``rnet.npz``, ``onet.npz`` (e.g. written by ``tinymtcnn train``), or a dict
@@ -165,7 +166,7 @@ class MTCNN:
         self.max_pyramid_pixels = check_number("max_pyramid_pixels", max_pyramid_pixels, low=0, low_open=True,
                                                allow_inf=True)
         self.landmarks = landmarks
-        self.nets = _load_nets(weights, with_lnet=landmarks in ("refine", "auto", "tuned"))
+        self.nets = _load_nets(weights, with_lnet=landmarks in ("refine", "auto"))
         if landmarks == "tuned":
             if _gives_onet(weights):
                 raise ValueError('landmarks="tuned" fine-tunes the authors\' O-Net head; it cannot be used with '
@@ -200,7 +201,7 @@ class MTCNN:
         landmarks = s3.landmarks
         if self.landmarks == "refine":
             landmarks = refine_landmarks(image, s3.boxes, landmarks, self.nets["lnet"])
-        elif self.landmarks in ("auto", "tuned"):
+        elif self.landmarks == "auto":
             landmarks = self._refine_large(image, s3.boxes, landmarks)
         order = np.argsort(-s3.scores, kind="stable")
         faces = Detections(to_zero_based(s3.boxes)[order], s3.scores[order], landmarks[order])
