@@ -12,10 +12,10 @@ Protocol
   faces are never trained on; the 2,350 pose-binned web faces with shifted labels are left out; the
   other 6,885 faces are split by face into fit (90 %) and validation (10 %). Each 80x80 crop is
   centred on a 160x160 edge-padded canvas, exactly as the evaluation shows it to the detector
-  (:meth:`tinymtcnn.eval.datasets.EvalSet.image`).
+  (:meth:`tinymtcnn.eval.datasets.EvalSet.image`), and resized to two more sizes (:func:`collect`).
 * **Samples are the detector's own O-Net inputs.** The authors' P-Net and R-Net run on each canvas
-  (default settings); every R-Net output box (squared, truncated: what O-Net is given) whose
-  box is the one the evaluation matches to the face
+  (default settings); every R-Net output box (squared, truncated: what O-Net is given) that is
+  the one the evaluation matches to the face
   (:func:`tinymtcnn.eval.landmarks.match_face`) or overlaps it by IoU >= 0.5 becomes a 48x48
   sample, its target the ground-truth points in box units (the inverse
   of :func:`tinymtcnn.detect.boxes.decode_landmarks`). So the head learns on the boxes it will see.
@@ -30,7 +30,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
