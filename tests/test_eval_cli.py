@@ -157,3 +157,29 @@ def test_tuned_runs_with_the_authors_weights_and_is_skipped_with_a_note_for_trai
     status, out, err = _evaluate([tmp_path / "set.json", "--weights", mine, "--landmarks", "tuned",
                                   "--out", tmp_path / "none"], capsys)  # nothing left: a usage error
     assert status == 2 and "no detector left" in err and not (tmp_path / "none").exists()
+
+
+def test_json_set_with_mask_flags_reports_masked_and_unmasked(tmp_path, truth, capsys):
+    box, _ = truth
+    Image.open(ASTRONAUT).save(tmp_path / "a.png")
+    far = [400.0, 400.0, 440.0, 440.0]  # an annotated face nothing detects
+    record = {"image": "a.png", "boxes": [box.tolist(), far], "mask": [True, False]}
+    (tmp_path / "set.json").write_text(json.dumps([record]))
+    status, out, err = _evaluate([tmp_path / "set.json", "--out", tmp_path / "res"], capsys)
+    assert status == 0, err
+    det = json.loads((tmp_path / "res" / "results.json").read_text())[0]["detectors"]["authors/auto"]
+    assert det["detection"]["faces"] == 2 and det["detection"]["recall_at_0.5"] == 0.5
+    masked, unmasked = det["settings"]["masked"], det["settings"]["unmasked"]
+    # each setting scores its own faces and ignores the others: the found face is masked
+    assert masked["faces"] == 1 and masked["recall_at_0.5"] == 1.0 and masked["ap"] == 1.0
+    assert unmasked["faces"] == 1 and unmasked["recall_at_0.5"] == 0.0
+    assert "| AP masked | recall masked | AP unmasked | recall unmasked |" in out
+    assert "| authors/auto | 100.0 | 100.0 | 0.0 | 0.0 |" in out
+
+
+def test_mask_flags_must_match_the_boxes(tmp_path, capsys):
+    Image.open(ASTRONAUT).save(tmp_path / "a.png")
+    record = {"image": "a.png", "boxes": [[10, 10, 50, 50], [60, 60, 90, 90]], "mask": [True]}
+    (tmp_path / "set.json").write_text(json.dumps([record]))
+    status, _, err = _evaluate([tmp_path / "set.json"], capsys)
+    assert status == 2 and "mask must be a list of 2 true/false flags" in err

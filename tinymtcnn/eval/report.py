@@ -28,12 +28,14 @@ def markdown(result):
                 row += " " + " / ".join(_pct(v) for v in m.get("tpr_at_fp", {}).values()) + " |"
             lines.append(row)
         settings = sorted({k for d in with_det.values() for k in d.get("settings", {})},
-                          key=("easy", "medium", "hard").index)
+                          key=("easy", "medium", "hard", "masked", "unmasked").index)
         if settings:
-            lines += ["", "| detector | " + " | ".join(f"AP {k}" for k in settings) + " |",
-                      "|---" * (len(settings) + 1) + "|"]
+            lines += ["", "| detector | " + " | ".join(f"AP {k} | recall {k}" for k in settings) + " |",
+                      "|---" * (2 * len(settings) + 1) + "|"]
             for name, d in with_det.items():
-                lines.append(f"| {name} | " + " | ".join(_pct(d["settings"][k]["ap"]) for k in settings) + " |")
+                lines.append(f"| {name} | " + " | ".join(f"{_pct(d['settings'][k]['ap'])} | "
+                                                         f"{_pct(d['settings'][k]['recall_at_0.5'])}"
+                                                         for k in settings) + " |")
         bins = next(iter(with_det.values()))["detection"]["by_size"]
         lines += ["", "Recall at IoU 0.5 by face size (sqrt(w h) of the annotated box; faces per bin in brackets):", "",
                   "| detector | " + " | ".join(f"{b['bin']} ({b['faces']})" for b in bins) + " |",
