@@ -100,7 +100,15 @@ def laptop_plan():
     }
 
 
-PLANS = {"paper": default_plan, "laptop": laptop_plan, "classroom": classroom_plan}
+def reference_plan():
+    """The laptop plan for crowds of small faces (``tools/train_reference.py``: Caltech + mosaics +
+    crowd scenes): faces from 12 px give positive, part and landmark crops (the laptop plan: 20 px),
+    and hard examples are kept from 12 px (20), so the small faces of mosaics and crowds are trained on."""
+    return {kind: replace(p, sampling=replace(p.sampling, min_face=12.0, min_landmark_aug_face=20.0), min_side=12)
+            for kind, p in laptop_plan().items()}
+
+
+PLANS = {"paper": default_plan, "laptop": laptop_plan, "classroom": classroom_plan, "reference": reference_plan}
 
 
 def cpu_seconds():
