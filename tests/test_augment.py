@@ -1,4 +1,6 @@
 """Mosaics, blur and joined photo sequences (:mod:`tinymtcnn.train.augment`): pixels and boxes agree."""
+import json
+
 import numpy as np
 import pytest
 
@@ -159,3 +161,15 @@ def test_mosaics_feed_the_sample_cache(tmp_path):
                           log=logs.append)
     assert any("reusing" in line for line in logs)
     np.testing.assert_array_equal(first.arrays["images"], again.arrays["images"])
+
+
+def test_train_command_adds_mosaics_to_the_photos(tmp_path, capsys):
+    from tinymtcnn.train.cli import main as train_main
+
+    out = tmp_path / "run"
+    argv = ["train", "pnet", "--synthetic", "3", "--mosaics", "2", "--plan", "reference", "--epochs", "1",
+            "--workers", "1", "--no-progress", "--out", str(out)]
+    assert train_main(argv) == 0
+    manifest = json.loads((out / "samples" / "pnet" / "manifest.json").read_text())
+    assert manifest["n_photos"] == 5 and "mosaic(" in manifest["source"] and manifest["config"]["min_face"] == 12.0
+    assert "pnet epoch 1/1" in capsys.readouterr().out

@@ -52,7 +52,7 @@ BAD_OPTIONS = [("--batch-size", "0"), ("--batch-size", "-4"), ("--batch-size", "
                ("--threads", "0"), ("--epochs", "0"), ("--epochs", "-1"), ("--lr", "0"), ("--lr", "-0.1"),
                ("--lr", "nan"), ("--lr", "inf"), ("--lr", "fast"), ("--weight-decay", "-1"),
                ("--weight-decay", "nan"), ("--min-face-size", "0"), ("--min-face-size", "inf"), ("--seed", "-1"),
-               ("--synthetic", "0"), ("--max-photos", "0"), ("--eval-synthetic", "-1")]
+               ("--synthetic", "0"), ("--max-photos", "0"), ("--eval-synthetic", "-1"), ("--mosaics", "-1")]
 
 
 @pytest.mark.parametrize("option,value", BAD_OPTIONS)

@@ -76,9 +76,12 @@ def register(subparsers):
     p.add_argument("--eval-synthetic", type=whole_number(0), default=150, metavar="N",
                    help="held-out synthetic photos (150; 0: no evaluation)")
     p.add_argument("--max-photos", type=whole_number(1), metavar="N", help="use only the first N photos of --data")
-    p.add_argument("--plan", choices=("paper", "laptop", "classroom"),
+    p.add_argument("--plan", choices=("paper", "laptop", "classroom", "reference"),
                    help="stage settings: paper (A's, days; default with --data), laptop (real photos in ~1 h "
-                        "on 2 cores), classroom (the synthetic demo's; default with --synthetic)")
+                        "on 2 cores), classroom (the synthetic demo's; default with --synthetic), reference "
+                        "(laptop with faces from 12 px, for --mosaics and crowds)")
+    p.add_argument("--mosaics", type=whole_number(0), default=0, metavar="N",
+                   help="add N mosaic scenes of small faces made from the training photos (seed --seed)")
     p.add_argument("--classroom", action="store_true", help="same as --plan classroom")
     p.add_argument("--epochs", type=whole_number(1), metavar="N", help="epochs per stage")
     p.add_argument("--batch-size", type=whole_number(1), metavar="N")
@@ -118,7 +121,7 @@ def _load_data(args):
                                            ("--max-photos", args.max_photos)) if value]
         if unused:
             raise ValueError(f"{', '.join(unused)} apply to --data, not to --synthetic")
-        return SyntheticFaces(args.synthetic, seed=args.seed, min_face=14.0), None
+        return _with_mosaics(SyntheticFaces(args.synthetic, seed=args.seed, min_face=14.0), args), None
     if not args.data:
         raise ValueError("no training data: give --data FILE (or --synthetic N)")
     for option, root in (("--images", args.images), ("--landmark-images", args.landmark_images)):
@@ -136,7 +139,16 @@ def _load_data(args):
         lms = part if lms is None else lms + part
     if lms is not None and args.max_photos is not None:
         lms.annotations = lms.annotations[:args.max_photos]
-    return photos, lms
+    return _with_mosaics(photos, args), lms
+
+
+def _with_mosaics(photos, args):
+    """``photos`` followed by ``--mosaics`` scenes made from them (:class:`~.augment.MosaicPhotos`)."""
+    if not args.mosaics:
+        return photos
+    from .augment import JoinedPhotos, MosaicPhotos
+
+    return JoinedPhotos(photos, MosaicPhotos(photos, args.mosaics, seed=args.seed))
 
 
 def _error(message, status, command="train"):
