@@ -1,0 +1,182 @@
+"""Train the recommended cascade from ../shared/data, then evaluate it next to the authors' weights.
+
+    python tools/train_reference.py /tmp/ref1 --threads 1 --workers 1     # rerun: continues
+
+Dev tool (never imported by the package); needs ``../shared/data`` (or ``TINYMTCNN_SHARED``).
+Writes ``OUT/{pnet,rnet,onet}.npz`` (plus checkpoints and sample shards), ``OUT/mtfl_fit.txt`` /
+``OUT/mtfl_holdout.txt`` (``tools/split_mtfl.py``'s rule), ``OUT/timing.json`` and
+``OUT/evaluation.{md,json}``. OUT must lie outside the repository (the weights are trained on
+research-use data). Every run resumes: finished sample shards and epochs are reused.
+
+Training photos (:data:`tinymtcnn.train.cascade.PLANS` ``"reference"``, seed ``--seed``):
+
+* caltech_train's 4,953 training photos, as they are;
+* ``--mosaics`` mosaic scenes made from them (:class:`tinymtcnn.train.augment.MosaicPhotos`: 2x2 or
+  3x3 cells of 96 px, the largest face of each cell 12-40 px, half of the cells blurred by
+  downscale-then-upscale);
+* crowds_cc0's training part: every photo whose index in ``annotations.json`` is not 3 mod 4
+  (masked faces are faces: positives like the others). The photos at index 3 mod 4 (198) are held
+  out and are the crowd set evaluated here;
+* MTFL's training list without the hold-out (landmark crops).
+
+Evaluation (``tinymtcnn.eval``, min face 20 px, thresholds 0.6/0.7/0.7, landmarks ``auto``, the same
+for both weight sets): Caltech val, faces_dev, the crowds_cc0 hold-out (all faces, ``masked`` and
+``unmasked``), the MTFL hold-out (landmark NME).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
+
+from split_mtfl import split_lines  # noqa: E402
+
+from tinymtcnn.atomic import atomic_write_text  # noqa: E402
+
+CROWD_HOLDOUT = (4, 3)  # crowds_cc0 photos with index % 4 == 3 are held out for validation
+
+
+def crowd_parts(annotations):
+    """``(training part, held-out part)`` of crowds_cc0's :class:`~tinymtcnn.train.readers.PhotoList`."""
+    from tinymtcnn.train.readers import PhotoList
+
+    every, rest = CROWD_HOLDOUT
+    train = [a for k, a in enumerate(annotations.annotations) if k % every != rest]
+    held = [a for k, a in enumerate(annotations.annotations) if k % every == rest]
+    return (PhotoList(train, f"{annotations.source}[k%{every}!={rest}]"),
+            PhotoList(held, f"{annotations.source}[k%{every}=={rest}]"))
+
+
+def training_photos(data, out, seed, mosaics):
+    """``(photos, landmark photos)`` of the reference run (module docstring)."""
+    from tinymtcnn.train.augment import JoinedPhotos, MosaicPhotos
+    from tinymtcnn.train.readers import read_annotations, read_json, read_landmark_list
+
+    caltech = read_annotations(data / "caltech_train/train_bbx_gt.txt", data / "caltech_train/images")
+    crowd_train, _ = crowd_parts(read_json(data / "crowds_cc0/annotations.json"))
+    photos = JoinedPhotos(caltech, MosaicPhotos(caltech, mosaics, seed=seed), crowd_train)
+    fit, holdout, _ = split_lines((data / "mtfl_train/training.txt").read_text().splitlines())
+    for name, lines in (("mtfl_fit.txt", fit), ("mtfl_holdout.txt", holdout)):
+        atomic_write_text(out / name, "".join(line + "\n" for line in lines))
+    return photos, read_landmark_list(out / "mtfl_fit.txt", data / "mtfl_train")
+
+
+def eval_sets(data, out):
+    """The four validation sets as :class:`tinymtcnn.eval.datasets.EvalSet` (crowds: the held-out part)."""
+    from tinymtcnn.eval import load_set
+
+    every, rest = CROWD_HOLDOUT
+    crowds = load_set(data / "crowds_cc0/annotations.json", name=f"crowds_cc0 hold-out (index % {every} == {rest})")
+    crowds.annotations = [a for k, a in enumerate(crowds.annotations) if k % every == rest]
+    return [load_set(data / "caltech_train/val_bbx_gt.txt", data / "caltech_train/images", name="Caltech val"),
+            load_set(data / "faces_dev/annotations.json", name="faces_dev"), crowds,
+            load_set(out / "mtfl_holdout.txt", data / "mtfl_train", "landmarks", name="MTFL hold-out")]
+
+
+def recall_summary(detection):
+    """Recall at IoU 0.5 of all faces and of faces under 40 px (from the size bins)."""
+    small = [b for b in detection["by_size"] if b["bin"] in ("0-20 px", "20-40 px")]  # sqrt(w h) < 40
+    n = sum(b["faces"] for b in small)
+    hits = sum(b["recall"] * b["faces"] for b in small if b["faces"])
+    return {"all": detection["recall_at_0.5"], "under_40": hits / n if n else float("nan"), "faces_under_40": n}
+
+
+def _pct(value, digits):
+    return "-" if value != value else f"{100 * value:.{digits}f}"  # NaN: no face of that kind
+
+
+def summary_table(results, names):
+    """Markdown: per set, recall (all, < 40 px, masked, unmasked) or landmark NME, trained / authors."""
+    rows = ["| set | " + " | ".join(names) + " | trained / authors |", "|---" * (len(names) + 2) + "|"]
+    for r in results:
+        dets = r["detectors"]
+        metrics = []
+        if "detection" in dets[names[0]]:
+            metrics += [("recall", lambda d: d["detection"]["recall_at_0.5"]),
+                        ("recall < 40 px", lambda d: recall_summary(d["detection"])["under_40"])]
+            metrics += [(f"recall {s}", lambda d, s=s: d["settings"][s]["recall_at_0.5"])
+                        for s in dets[names[0]].get("settings", {})]
+        else:
+            metrics += [("landmark NME (inter-ocular)", lambda d: d["landmarks"]["inter-ocular"]["mean"])]
+        for label, get in metrics:
+            values = [get(dets[n]) for n in names]
+            ratio = values[1] / values[0] if values[0] else float("nan")
+            rows.append(f"| {r['set']['name']}: {label} | " + " | ".join(_pct(v, 1) for v in values)
+                        + f" | {_pct(ratio, 0)} % |")
+    return "\n".join(rows) + "\n"
+
+
+def evaluate_run(data, out, threads, limit=0, progress=True):
+    """Evaluate ``out``'s weights and the authors' on :func:`eval_sets`; writes ``OUT/evaluation.{md,json}``."""
+    from tinymtcnn import MTCNN
+    from tinymtcnn.eval import evaluate, markdown
+
+    detectors = {"authors/auto": MTCNN(num_threads=threads), "reference/auto": MTCNN(weights=out, num_threads=threads)}
+    results = []
+    for data_set in eval_sets(data, out):
+        if limit:
+            data_set.annotations = data_set.annotations[:limit]
+        results.append(evaluate(detectors, data_set, progress=progress))
+    for r in results:  # the curves are long and plotted elsewhere; the report keeps the numbers
+        for d in r["detectors"].values():
+            for m in [d.get("detection", {})] + list(d.get("settings", {}).values()):
+                m.pop("pr", None)
+            for m in d.get("landmarks", {}).values():
+                m.pop("ced", None)
+    text = "## Reference cascade next to the authors' weights\n\n" + summary_table(results, list(detectors)) + \
+        "\n" + "\n".join(markdown(r) for r in results)
+    atomic_write_text(out / "evaluation.json", json.dumps(results, indent=1, default=float))
+    atomic_write_text(out / "evaluation.md", text)
+    return text
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", type=Path, help="output folder (outside the repository)")
+    ap.add_argument("--data", type=Path,
+                    default=Path(os.environ.get("TINYMTCNN_SHARED", REPO.parent / "shared")) / "data")
+    ap.add_argument("--mosaics", type=int, default=1200, help="mosaic scenes (1200)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="threads while training and evaluating (1)")
+    ap.add_argument("--workers", type=int, default=1, help="processes building samples (1)")
+    ap.add_argument("--eval-only", action="store_true", help="evaluate the weights already in OUT")
+    ap.add_argument("--eval-limit", type=int, default=0, help="only the first N photos of each set")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    out = args.out.resolve()
+    if out == REPO or REPO in out.parents:
+        ap.error(f"OUT {out} lies inside the repository; the weights are trained on research-use data, "
+                 f"write them elsewhere (e.g. /tmp/ref1)")
+    if not (args.data / "caltech_train").is_dir():
+        ap.error(f"no caltech_train in {args.data}; give --data or set TINYMTCNN_SHARED")
+    if args.mosaics < 0 or args.threads < 1 or args.workers < 1:
+        ap.error("--mosaics must be >= 0, --threads and --workers >= 1")
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.eval_only:
+        from dataclasses import replace
+
+        from tinymtcnn.train.cascade import PLANS, cpu_seconds, train_cascade
+
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        photos, landmarks = training_photos(args.data, out, args.seed, args.mosaics)
+        print(f"training photos: {len(photos)} ({photos.fingerprint}); landmark faces: {len(landmarks)}", flush=True)
+        plans = {k: replace(p, train=replace(p.train, num_threads=args.threads))
+                 for k, p in PLANS["reference"]().items()}
+        train_cascade(photos, out, landmark_photos=landmarks, plans=plans, seed=args.seed, workers=args.workers,
+                      resume=True, progress=not args.no_progress)
+        timing = {"wall_seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(cpu_seconds() - c0, 1),
+                  "threads": args.threads, "workers": args.workers, "mosaics": args.mosaics, "seed": args.seed}
+        atomic_write_text(out / "timing.json", json.dumps(timing, indent=1))
+        print(f"training: {timing['wall_seconds'] / 60:.1f} min wall, {timing['cpu_seconds']:.0f} s cpu "
+              f"(this invocation; a resumed run counts only its own part)", flush=True)
+    print(evaluate_run(args.data, out, args.threads, args.eval_limit, not args.no_progress), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
