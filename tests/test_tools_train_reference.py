@@ -43,6 +43,11 @@ def test_summary_table_reports_small_faces_masks_and_the_ratio():
                                                           "mine": _detection(0.625, bins_b, 0.4)}},
                {"set": {"name": "MTFL"}, "detectors": {"authors": {"landmarks": {"inter-ocular": {"mean": 0.05}}},
                                                         "mine": {"landmarks": {"inter-ocular": {"mean": 0.06}}}}}]
+    results[0]["detectors"]["laptop"] = _detection(0.4375, bins_b, 0.2)
+    results[1]["detectors"]["laptop"] = {"landmarks": {"inter-ocular": {"mean": 0.07}}}
+    text = train_reference.summary_table(results, ["authors", "mine", "laptop"])
+    assert "| set | authors | mine | laptop | mine / authors | laptop / authors |" in text
+    assert "| crowds: recall | 87.5 | 62.5 | 43.8 | 71 % | 50 % |" in text
     text = train_reference.summary_table(results, ["authors", "mine"])
     assert "| crowds: recall | 87.5 | 62.5 | 71 % |" in text
     assert "| crowds: recall < 40 px | 75.0 | 25.0 | 33 % |" in text  # (1 + 2) / 4 against (0 + 1) / 4

@@ -91,8 +91,10 @@ def _pct(value, digits):
 
 
 def summary_table(results, names):
-    """Markdown: per set, recall (all, < 40 px, masked, unmasked) or landmark NME, trained / authors."""
-    rows = ["| set | " + " | ".join(names) + " | trained / authors |", "|---" * (len(names) + 2) + "|"]
+    """Markdown: per set, recall (all, < 40 px, masked, unmasked) or landmark NME of each detector,
+    and each one's ratio to the first (the authors')."""
+    rows = ["| set | " + " | ".join(names) + " | " + " | ".join(f"{n} / {names[0]}" for n in names[1:]) + " |",
+            "|---" * (2 * len(names)) + "|"]
     for r in results:
         dets = r["detectors"]
         metrics = []
@@ -105,18 +107,21 @@ def summary_table(results, names):
             metrics += [("landmark NME (inter-ocular)", lambda d: d["landmarks"]["inter-ocular"]["mean"])]
         for label, get in metrics:
             values = [get(dets[n]) for n in names]
-            ratio = values[1] / values[0] if values[0] else float("nan")
+            ratios = [v / values[0] if values[0] else float("nan") for v in values[1:]]
             rows.append(f"| {r['set']['name']}: {label} | " + " | ".join(_pct(v, 1) for v in values)
-                        + f" | {_pct(ratio, 0)} % |")
+                        + " | " + " | ".join(f"{_pct(q, 0)} %" for q in ratios) + " |")
     return "\n".join(rows) + "\n"
 
 
-def evaluate_run(data, out, threads, limit=0, progress=True):
-    """Evaluate ``out``'s weights and the authors' on :func:`eval_sets`; writes ``OUT/evaluation.{md,json}``."""
+def evaluate_run(data, out, threads, limit=0, progress=True, compare=()):
+    """Evaluate ``out``'s weights, the authors' and those in the ``compare`` folders on :func:`eval_sets`;
+    writes ``OUT/evaluation.{md,json}``."""
     from tinymtcnn import MTCNN
     from tinymtcnn.eval import evaluate, markdown
 
     detectors = {"authors/auto": MTCNN(num_threads=threads), "reference/auto": MTCNN(weights=out, num_threads=threads)}
+    for folder in compare:
+        detectors[f"{Path(folder).name}/auto"] = MTCNN(weights=folder, num_threads=threads)
     results = []
     for data_set in eval_sets(data, out):
         if limit:
@@ -146,6 +151,8 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=1, help="processes building samples (1)")
     ap.add_argument("--eval-only", action="store_true", help="evaluate the weights already in OUT")
     ap.add_argument("--eval-limit", type=int, default=0, help="only the first N photos of each set")
+    ap.add_argument("--compare", action="append", default=[], type=Path, metavar="DIR",
+                    help="also evaluate the weights in DIR (e.g. a laptop-plan run), repeatable")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     out = args.out.resolve()
@@ -174,7 +181,7 @@ def main(argv=None):
         atomic_write_text(out / "timing.json", json.dumps(timing, indent=1))
         print(f"training: {timing['wall_seconds'] / 60:.1f} min wall, {timing['cpu_seconds']:.0f} s cpu "
               f"(this invocation; a resumed run counts only its own part)", flush=True)
-    print(evaluate_run(args.data, out, args.threads, args.eval_limit, not args.no_progress), flush=True)
+    print(evaluate_run(args.data, out, args.threads, args.eval_limit, not args.no_progress, args.compare), flush=True)
     return 0
 
 
