@@ -151,6 +151,7 @@ def test_joined_photos_index_across_parts():
     assert joined.fingerprint == "(a)+(empty)+(b)"
 
 
+@pytest.mark.pipeline  # samples use task 6.2's IoU and labels
 def test_mosaics_feed_the_sample_cache(tmp_path):
     photos = MosaicPhotos(Listed([pattern_photo(), pattern_photo((640, 480), ((100, 100, 400, 400),))]), 4)
     logs = []
@@ -163,6 +164,7 @@ def test_mosaics_feed_the_sample_cache(tmp_path):
     np.testing.assert_array_equal(first.arrays["images"], again.arrays["images"])
 
 
+@pytest.mark.pipeline  # runs the trainer
 def test_train_command_adds_mosaics_to_the_photos(tmp_path, capsys):
     from tinymtcnn.train.cli import main as train_main
 
