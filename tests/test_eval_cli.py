@@ -117,7 +117,8 @@ def test_wider_easy_and_hard_lists(tmp_path, truth, capsys):
     assert r["settings"]["easy"]["faces"] == 1 and r["settings"]["easy"]["ap"] == 1.0
     assert r["settings"]["hard"]["faces"] == 2 and r["settings"]["hard"]["recall_at_0.5"] == 0.5
     assert r["detection"]["faces"] == 2  # without a list: the invalid face is ignored, the others count
-    assert "| AP easy | AP hard |" in out.replace("detector | ", "")
+    assert "| AP easy | recall easy | AP hard | recall hard |" in out.replace("detector | ", "")
+    assert "| authors/auto | 100.0 | 100.0 | 100.0 | 50.0 |" in out
 
 
 def test_wider_mat_split(tmp_path):
