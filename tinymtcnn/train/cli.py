@@ -22,6 +22,7 @@ EPILOG = """examples:
   tinymtcnn train all --plan laptop --data ../shared/data/caltech_train/train_bbx_gt.txt \\
       --images ../shared/data/caltech_train/images \\
       --landmarks ../shared/data/mtfl_train/training.txt --out runs/real     # ~1 h on 2 cores
+  tinymtcnn train all --plan reference --mosaics 1200 --data ... --out runs/crowds  # + small-face mosaics
 """
 
 
