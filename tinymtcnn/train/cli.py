@@ -55,7 +55,7 @@ def finite_number(low, *, inclusive):
 
 def add_data_options(p):
     """The data options of the training commands: ``--data``, ``--format``, ``--images``, ``--landmarks``,
-    ``--landmark-images``, ``--synthetic`` (read by :func:`_load_data`)."""
+    ``--landmark-images``, ``--synthetic``, ``--mosaics`` (read by :func:`_load_data`)."""
     p.add_argument("--data", action="append", default=[], metavar="FILE", help="annotation file (repeatable)")
     p.add_argument("--format", default="auto", choices=("auto", "wider", "fddb", "json"), help="annotation format")
     p.add_argument("--images", metavar="ROOT", help="image root of --data (default: beside the file)")
@@ -64,6 +64,8 @@ def add_data_options(p):
     p.add_argument("--landmark-images", metavar="ROOT", help="image root of --landmarks")
     p.add_argument("--synthetic", type=whole_number(1), metavar="N",
                    help="train on N procedural photos instead of --data")
+    p.add_argument("--mosaics", type=whole_number(0), default=0, metavar="N",
+                   help="add N mosaic scenes of small faces made from the training photos (seed --seed)")
 
 
 def register(subparsers):
@@ -81,8 +83,6 @@ def register(subparsers):
                    help="stage settings: paper (A's, days; default with --data), laptop (real photos in ~1 h "
                         "on 2 cores), classroom (the synthetic demo's; default with --synthetic), reference "
                         "(laptop with faces from 12 px, for --mosaics and crowds)")
-    p.add_argument("--mosaics", type=whole_number(0), default=0, metavar="N",
-                   help="add N mosaic scenes of small faces made from the training photos (seed --seed)")
     p.add_argument("--classroom", action="store_true", help="same as --plan classroom")
     p.add_argument("--epochs", type=whole_number(1), metavar="N", help="epochs per stage")
     p.add_argument("--batch-size", type=whole_number(1), metavar="N")
