@@ -78,7 +78,7 @@ def load_set(path, images=None, kind="auto", name=None, splits=None):
         kind = "json" if n.endswith(".json") else "fddb" if "ellipse" in n.lower() else "wider"
     out = EvalSet(name or f"{path.parent.name}/{path.name}", kind, photos.annotations)
     if kind == "json":
-        out.splits.update(mask_splits(path))
+        out.splits.update(mask_splits(photos.annotations))
     for setting, split_path in (splits or {}).items():
         if setting not in SETTINGS:
             raise ValueError(f"split settings are {SETTINGS}, got {setting!r}")
@@ -132,31 +132,17 @@ def read_split(path):
     return out
 
 
-def mask_splits(path):
+def mask_splits(annotations):
     """The settings ``masked`` and ``unmasked`` of a JSON set whose records flag each box's ``mask``
-    (crowds_cc0): ``{setting: {image stem: set of 0-based face positions}}``, as :func:`read_split`;
-    ``{}`` when no record has ``mask``. In each setting the other faces are ignored (neither found
-    nor missed), as WIDER's easy/medium/hard. A ``mask`` list must hold one true/false flag per box.
+    (crowds_cc0; :attr:`~tinymtcnn.train.readers.Annotation.mask`): ``{setting: {image stem: set of
+    0-based face positions}}``, as :func:`read_split`; ``{}`` when no record has ``mask``. In each setting
+    the other faces are ignored (neither found nor missed), as WIDER's easy/medium/hard.
     """
-    import json
-
-    path = Path(path)
-    records = json.loads(path.read_text(encoding="utf-8-sig"))
-    if not isinstance(records, list) or not any(isinstance(r, dict) and "mask" in r for r in records):
+    flagged = [a for a in annotations if a.mask is not None]
+    if not flagged:
         return {}
-    out = {setting: {} for setting in MASK_SETTINGS}
-    for k, rec in enumerate(records):
-        flags = rec.get("mask")
-        if flags is None:
-            continue
-        if not isinstance(flags, list) or len(flags) != len(rec.get("boxes") or []) or \
-                not all(isinstance(f, bool) or f in (0, 1) for f in flags):
-            raise ValueError(f"{path}: record {k} ({rec.get('image')}): mask must be a list of "
-                             f"{len(rec.get('boxes') or [])} true/false flags, one per box")
-        stem = Path(rec["image"]).stem
-        out["masked"][stem] = {i for i, f in enumerate(flags) if f}
-        out["unmasked"][stem] = {i for i, f in enumerate(flags) if not f}
-    return out
+    return {"masked": {a.path.stem: set(np.flatnonzero(a.mask).tolist()) for a in flagged},
+            "unmasked": {a.path.stem: set(np.flatnonzero(~a.mask).tolist()) for a in flagged}}
 
 
 def split_faces(annotation, kept):

@@ -1,5 +1,6 @@
 """Markdown tables and PNG plots (ROC, PR, CED; several detectors per plot) of :func:`tinymtcnn.eval.evaluate` results."""
 import math
+from .datasets import MASK_SETTINGS, SETTINGS
 
 
 def _pct(v, digits=1):
@@ -28,7 +29,7 @@ def markdown(result):
                 row += " " + " / ".join(_pct(v) for v in m.get("tpr_at_fp", {}).values()) + " |"
             lines.append(row)
         settings = sorted({k for d in with_det.values() for k in d.get("settings", {})},
-                          key=("easy", "medium", "hard", "masked", "unmasked").index)
+                          key=(SETTINGS + MASK_SETTINGS).index)
         if settings:
             lines += ["", "| detector | " + " | ".join(f"AP {k} | recall {k}" for k in settings) + " |",
                       "|---" * (2 * len(settings) + 1) + "|"]

@@ -61,8 +61,9 @@ class Photo:
 class Annotation:
     """One photo's faces. Training reads ``boxes`` and ``landmarks``; evaluation (:mod:`tinymtcnn.eval`)
     also reads ``ignored`` (boxes of the faces the file flags: WIDER ``invalid``, JSON ``ignore``),
-    ``ellipses`` (FDDB ``(K, 5)`` major, minor, angle, cx, cy) and ``face_index`` / ``ignored_index``
-    (each face's 0-based position in its photo's record, for WIDER's easy/medium/hard lists)."""
+    ``ellipses`` (FDDB ``(K, 5)`` major, minor, angle, cx, cy), ``face_index`` / ``ignored_index``
+    (each face's 0-based position in its photo's record, for WIDER's easy/medium/hard lists) and
+    ``mask`` (JSON ``mask``: one flag per position of the record, for the masked / unmasked settings)."""
 
     path: Path
     boxes: np.ndarray
@@ -71,6 +72,7 @@ class Annotation:
     ellipses: Optional[np.ndarray] = None
     face_index: Optional[np.ndarray] = None
     ignored_index: Optional[np.ndarray] = None
+    mask: Optional[np.ndarray] = None
 
 
 class PhotoList:
@@ -200,16 +202,23 @@ def _json_record(rec, where, root):
     lms = None if lms == [] and len(boxes) == 0 else lms
     if lms is not None:
         lms = json_array(lms, (len(boxes), 5, 2), where, "landmarks5")
-    ignore = rec.get("ignore")
-    ignore = [False] * len(boxes) if ignore is None else ignore
-    if not isinstance(ignore, list) or len(ignore) != len(boxes) or \
-            not all(isinstance(f, bool) or f in (0, 1) for f in ignore):
-        raise ValueError(f"{where}: ignore must be a list of {len(boxes)} true/false flags, one per box")
-    keep = ~np.array(ignore, dtype=bool)
+    ignore = _flags(rec, "ignore", len(boxes), where)
+    keep = np.ones(len(boxes), dtype=bool) if ignore is None else ~ignore
     for k in np.flatnonzero(keep):
         check_box(boxes[k], f"{where}, box {k}")
     return Annotation(root / rec["image"], boxes[keep], None if lms is None else lms[keep],
-                      ignored=boxes[~keep], face_index=np.flatnonzero(keep), ignored_index=np.flatnonzero(~keep))
+                      ignored=boxes[~keep], face_index=np.flatnonzero(keep), ignored_index=np.flatnonzero(~keep),
+                      mask=_flags(rec, "mask", len(boxes), where))
+
+
+def _flags(rec, key, n, where):
+    """The record's ``key`` list of ``n`` true/false flags (one per box) as a bool array; None if absent."""
+    flags = rec.get(key)
+    if flags is None:
+        return None
+    if not isinstance(flags, list) or len(flags) != n or not all(isinstance(f, bool) or f in (0, 1) for f in flags):
+        raise ValueError(f"{where}: {key} must be a list of {n} true/false flags, one per box")
+    return np.array(flags, dtype=bool)
 
 
 def read_json(path, image_root=None):
