@@ -1,5 +1,6 @@
 """Markdown tables and PNG plots (ROC, PR, CED; several detectors per plot) of :func:`tinymtcnn.eval.evaluate` results."""
 import math
+
 from .datasets import MASK_SETTINGS, SETTINGS
 
 
