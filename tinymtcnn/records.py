@@ -41,6 +41,41 @@ def _write_synced(f, data):
     os.fsync(f.fileno())
 
 
+def read_stream(path, fmt, what):
+    """Read a JSON Lines stream written by :func:`open_stream`: ``(header, entries, good_length)``.
+
+    A last line cut short by a crash is dropped (``good_length``: the bytes of whole lines); lines
+    that are not JSON objects are left out of ``entries``. Raises ``ValueError`` naming the file (as
+    ``what``) when its first line is not a header of format ``fmt``.
+    """
+    data = Path(path).read_bytes()
+    good = data.rfind(b"\n") + 1
+    lines = data[:good].splitlines()
+    header = _parse(lines[0]) if lines else None
+    if header is None or header.get("format") != fmt:
+        raise ValueError(f"{str(path)!r} is not {what}; move it away")
+    return header, [e for e in map(_parse, lines[1:]) if e is not None], good
+
+
+def open_stream(path, header, good_length=None):
+    """Open a JSON Lines stream for :func:`append_line`: a new file (it must not exist) starting with the
+    ``header`` line, or, with ``good_length`` (from :func:`read_stream`), the existing file cut to its
+    whole lines. Returns the open binary file."""
+    if good_length is None:
+        f = open(path, "xb")
+        _write_synced(f, _line(header))
+    else:
+        f = open(path, "r+b")
+        f.truncate(good_length)
+        f.seek(good_length)
+    return f
+
+
+def append_line(f, obj):
+    """Append ``obj`` as one JSON line to the stream ``f`` and push it to the disk."""
+    _write_synced(f, _line(obj))
+
+
 def write_json(path, records):
     """Write ``records`` as indented JSON to ``path`` atomically: the old file stays whole on any error."""
     data = (json.dumps(records, indent=2) + "\n").encode("utf-8")
@@ -85,18 +120,12 @@ class RecordWriter:
         if not resume:
             raise ValueError(f"{str(self.partial)!r} holds the results of an unfinished run: add --resume to "
                              f"continue it, or delete that file to start over")
-        data = self.partial.read_bytes()
-        self._good_length = data.rfind(b"\n") + 1  # a last line cut short by a crash is dropped
-        lines = data[:self._good_length].splitlines()
-        header = _parse(lines[0]) if lines else None
-        if header is None or header.get("format") != FORMAT:
-            raise ValueError(f"{str(self.partial)!r} is not a tinymtcnn partial results file; move it away")
+        header, entries, self._good_length = read_stream(self.partial, FORMAT, "a tinymtcnn partial results file")
         if header.get("settings") != self.settings:
             raise ValueError(f"{str(self.partial)!r} was made with other settings ({header.get('settings')}); "
                              f"resume with those, or delete the file to start over")
-        for line in lines[1:]:
-            entry = _parse(line)
-            if entry is not None and isinstance(entry.get("stamp"), dict) and "file" in entry["stamp"]:
+        for entry in entries:
+            if isinstance(entry.get("stamp"), dict) and "file" in entry["stamp"]:
                 stamp = entry.pop("stamp")
                 self.previous[stamp["file"]] = (stamp, entry)
 
@@ -114,18 +143,12 @@ class RecordWriter:
 
     def open(self):
         """Create the stream with its header line, or reopen the loaded one for appending."""
-        if self._good_length is None:
-            header = {"format": FORMAT, "version": FORMAT_VERSION, "settings": self.settings}
-            self._stream = open(self.partial, "xb")
-            _write_synced(self._stream, _line(header))
-        else:
-            self._stream = open(self.partial, "r+b")
-            self._stream.truncate(self._good_length)
-            self._stream.seek(self._good_length)
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "settings": self.settings}
+        self._stream = open_stream(self.partial, header, self._good_length)
 
     def add(self, record, stamp):
         """Append one finished record (with the :func:`file_stamp` of its photo) to the stream, synced."""
-        _write_synced(self._stream, _line(dict(record, stamp=stamp)))
+        append_line(self._stream, dict(record, stamp=stamp))
 
     def finish(self, records):
         """Write ``records`` (input order; any JSON-ready value) to the JSON file atomically, then remove the stream."""

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..records import _line, _write_synced
+from ..records import append_line, open_stream, read_stream
 from .cascade import FirstPhotos, StagePlan, cpu_seconds, load_stage_samples, split_and_mix
 from .samples import SamplingConfig
 from .trainer import TrainConfig, Trainer
@@ -174,29 +174,21 @@ class RunLog:
         self.path = Path(out_dir) / RUNS_FILE
         self.settings = json.loads(json.dumps(settings))
         self.runs = {}
-        good = 0
+        good = None
         if self.path.exists():
             if not resume:
                 raise ValueError(f"{self.path} holds the runs of an earlier experiment: add --resume to continue "
                                  f"it, or choose another --out")
-            data = self.path.read_bytes()
-            good = data.rfind(b"\n") + 1
-            lines = [json.loads(x) for x in data[:good].splitlines() if x.strip()]
-            if not lines or lines[0].get("format") != FORMAT:
-                raise ValueError(f"{self.path} is not a tinymtcnn experiment file; move it away")
-            if _closed(lines[0].get("settings")) != _closed(self.settings):
+            header, runs, good = read_stream(self.path, FORMAT, "a tinymtcnn experiment file")
+            if _closed(header.get("settings")) != _closed(self.settings):
                 raise ValueError(f"{self.path} was made with other settings; resume with the same options, or "
                                  f"choose another --out")
-            self.runs = {(r["stage"], r["arm"], r["seed"]): r for r in lines[1:]}
+            self.runs = {(r["stage"], r["arm"], r["seed"]): r for r in runs}
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "r+b" if good else "wb")
-        self._file.truncate(good)
-        self._file.seek(good)
-        if not good:
-            _write_synced(self._file, _line({"format": FORMAT, "version": 1, "settings": self.settings}))
+        self._file = open_stream(self.path, {"format": FORMAT, "version": 1, "settings": self.settings}, good)
 
     def add(self, record):
-        _write_synced(self._file, _line(record))
+        append_line(self._file, record)
         self.runs[(record["stage"], record["arm"], record["seed"])] = record
 
     def close(self):
