@@ -42,6 +42,20 @@ def split_lines(lines, every=10, keep_shifted=False):
     return fit, holdout, shifted
 
 
+def write_lists(training_txt, out, every=10, keep_shifted=False):
+    """Split ``training_txt`` (:func:`split_lines`) into ``out/mtfl_fit.txt`` and ``out/mtfl_holdout.txt``,
+    each written atomically; returns ``({"fit": path, "holdout": path}, number of shifted-label faces)``."""
+    from tinymtcnn.atomic import atomic_write_text
+
+    lines = [ln.rstrip("\n") for ln in Path(training_txt).read_text().splitlines()]
+    fit, holdout, shifted = split_lines(lines, every, keep_shifted)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    paths = {"fit": Path(out) / "mtfl_fit.txt", "holdout": Path(out) / "mtfl_holdout.txt"}
+    for name, kept in (("fit", fit), ("holdout", holdout)):
+        atomic_write_text(paths[name], "".join(ln + "\n" for ln in kept))
+    return paths, len(shifted)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("training_txt", type=Path)
@@ -51,14 +65,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not args.training_txt.is_file():
         ap.error(f"no such file: {args.training_txt}")
-    lines = [ln.rstrip("\n") for ln in args.training_txt.read_text().splitlines()]
-    fit, holdout, shifted = split_lines(lines, args.every, args.keep_shifted)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "mtfl_fit.txt").write_text("".join(ln + "\n" for ln in fit))
-    (args.out / "mtfl_holdout.txt").write_text("".join(ln + "\n" for ln in holdout))
-    print(f"{len(fit)} training faces -> {args.out / 'mtfl_fit.txt'}, {len(holdout)} held out -> "
-          f"{args.out / 'mtfl_holdout.txt'} ({len(shifted)} shifted-label faces "
-          f"{'kept for training' if args.keep_shifted else 'left out'})")
+    paths, shifted = write_lists(args.training_txt, args.out, args.every, args.keep_shifted)
+    count = {k: len(p.read_text().splitlines()) for k, p in paths.items()}
+    print(f"{count['fit']} training faces -> {paths['fit']}, {count['holdout']} held out -> "
+          f"{paths['holdout']} ({shifted} shifted-label faces {'kept for training' if args.keep_shifted else 'left out'})")
     return 0
 
 

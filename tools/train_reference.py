@@ -34,11 +34,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-from split_mtfl import split_lines  # noqa: E402
+from split_mtfl import write_lists  # noqa: E402
 
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
 
 CROWD_HOLDOUT = (4, 3)  # crowds_cc0 photos with index % 4 == 3 are held out for validation
+
+
+def held_out(annotations):
+    """``(training part, held-out part)`` of a list of crowds_cc0 annotations (:data:`CROWD_HOLDOUT`)."""
+    every, rest = CROWD_HOLDOUT
+    return ([a for k, a in enumerate(annotations) if k % every != rest],
+            [a for k, a in enumerate(annotations) if k % every == rest])
 
 
 def crowd_parts(annotations):
@@ -46,8 +53,7 @@ def crowd_parts(annotations):
     from tinymtcnn.train.readers import PhotoList
 
     every, rest = CROWD_HOLDOUT
-    train = [a for k, a in enumerate(annotations.annotations) if k % every != rest]
-    held = [a for k, a in enumerate(annotations.annotations) if k % every == rest]
+    train, held = held_out(annotations.annotations)
     return (PhotoList(train, f"{annotations.source}[k%{every}!={rest}]"),
             PhotoList(held, f"{annotations.source}[k%{every}=={rest}]"))
 
@@ -60,10 +66,8 @@ def training_photos(data, out, seed, mosaics):
     caltech = read_annotations(data / "caltech_train/train_bbx_gt.txt", data / "caltech_train/images")
     crowd_train, _ = crowd_parts(read_json(data / "crowds_cc0/annotations.json"))
     photos = JoinedPhotos(caltech, MosaicPhotos(caltech, mosaics, seed=seed), crowd_train)
-    fit, holdout, _ = split_lines((data / "mtfl_train/training.txt").read_text().splitlines())
-    for name, lines in (("mtfl_fit.txt", fit), ("mtfl_holdout.txt", holdout)):
-        atomic_write_text(out / name, "".join(line + "\n" for line in lines))
-    return photos, read_landmark_list(out / "mtfl_fit.txt", data / "mtfl_train")
+    lists, _ = write_lists(data / "mtfl_train/training.txt", out)
+    return photos, read_landmark_list(lists["fit"], data / "mtfl_train")
 
 
 def eval_sets(data, out):
@@ -72,7 +76,7 @@ def eval_sets(data, out):
 
     every, rest = CROWD_HOLDOUT
     crowds = load_set(data / "crowds_cc0/annotations.json", name=f"crowds_cc0 hold-out (index % {every} == {rest})")
-    crowds.annotations = [a for k, a in enumerate(crowds.annotations) if k % every == rest]
+    crowds.annotations = held_out(crowds.annotations)[1]
     return [load_set(data / "caltech_train/val_bbx_gt.txt", data / "caltech_train/images", name="Caltech val"),
             load_set(data / "faces_dev/annotations.json", name="faces_dev"), crowds,
             load_set(out / "mtfl_holdout.txt", data / "mtfl_train", "landmarks", name="MTFL hold-out")]

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-from split_mtfl import split_lines  # noqa: E402
+from split_mtfl import write_lists  # noqa: E402
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
 from tinymtcnn.detect.boxes import truncate_boxes  # noqa: E402
 from tinymtcnn.detect.crops import crop_and_resize  # noqa: E402
@@ -61,15 +61,6 @@ def shared_data():
     if not (root / "mtfl_train" / "training.txt").is_file():
         sys.exit(f"tune_landmarks: {root}/mtfl_train/training.txt not found (set TINYMTCNN_SHARED)")
     return root
-
-
-def write_lists(data, out):
-    """``OUT/mtfl_fit.txt``, ``OUT/mtfl_holdout.txt`` (split_mtfl's rule); returns their paths."""
-    fit, holdout, _ = split_lines((data / "mtfl_train" / "training.txt").read_text().splitlines())
-    paths = {"fit": out / "mtfl_fit.txt", "holdout": out / "mtfl_holdout.txt"}
-    for name, lines in (("fit", fit), ("holdout", holdout)):
-        atomic_write_text(paths[name], "\n".join(lines) + "\n")
-    return paths
 
 
 def box_targets(boxes, points):
@@ -258,7 +249,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     data = shared_data()
     t0 = time.perf_counter()
-    lists = write_lists(data, args.out)
+    lists, _ = write_lists(data / "mtfl_train" / "training.txt", args.out)
     samples_path = args.out / "fit_samples.npz"
     if args.stage in ("collect", "all") and not samples_path.is_file():
         print(f"collecting O-Net inputs from {lists['fit']} ...", flush=True)

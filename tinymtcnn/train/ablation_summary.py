@@ -10,6 +10,7 @@ its head (task weight > 0): a head that was never trained has no meaningful erro
 """
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +47,10 @@ def _curve(records, key):
     """Per-epoch mean, min and max over the seeds (lists; NaN where no value)."""
     n = min(len(r["history"]) for r in records)
     rows = np.array([[r["history"][e]["val"].get(key, math.nan) for e in range(n)] for r in records], float)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return {"mean": np.nanmean(rows, 0).tolist(), "min": np.nanmin(rows, 0).tolist(),
-                    "max": np.nanmax(rows, 0).tolist()}
+    with warnings.catch_warnings():  # an epoch where no seed has a value: NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {"mean": np.nanmean(rows, 0).tolist(), "min": np.nanmin(rows, 0).tolist(),
+                "max": np.nanmax(rows, 0).tolist()}
 
 
 def compare(arm, ref, lower_is_better):
