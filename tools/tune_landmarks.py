@@ -181,13 +181,12 @@ def evaluate_head(onet_path, holdout_list, data, *, log=print):
     The detectors share boxes (only the landmark head differs); "tuned" is ``MTCNN(landmarks="tuned")``
     with this run's head, "tuned_onet" that head without the mirror average. Returns a JSON-ready dict.
     """
-    import tinymtcnn.weights
     from tinymtcnn import MTCNN
     from tinymtcnn.eval import evaluate
+    from tinymtcnn.weights import with_tuned_landmark_head
 
-    # MTCNN(landmarks="tuned") reads the head from weights.TUNED_HEAD_PATH: point it at this run's head
-    tinymtcnn.weights.TUNED_HEAD_PATH = head_file(onet_path)
-    tuned = MTCNN(landmarks="tuned", num_threads=1)
+    tuned = MTCNN(landmarks="tuned", num_threads=1)  # the shipped head, replaced by this run's
+    tuned.nets["onet"] = with_tuned_landmark_head(load_net("onet"), head_file(onet_path))
     tuned_plain = MTCNN(landmarks="onet", num_threads=1)
     tuned_plain.nets["onet"] = tuned.nets["onet"]
     detectors = {"authors/onet": MTCNN(landmarks="onet", num_threads=1),
