@@ -40,16 +40,16 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from split_mtfl import write_lists  # noqa: E402
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
-from tinymtcnn.detect.boxes import truncate_boxes  # noqa: E402
+from tinymtcnn.detect.boxes import to_zero_based, truncate_boxes  # noqa: E402
 from tinymtcnn.detect.crops import crop_and_resize  # noqa: E402
 from tinymtcnn.detect.stages import propose, refine  # noqa: E402
 from tinymtcnn.eval.datasets import load_set  # noqa: E402
 from tinymtcnn.eval.images import resize_with_points  # noqa: E402
 from tinymtcnn.eval.landmarks import match_face  # noqa: E402
-from tinymtcnn.kernels.resample import NORM_MEAN, NORM_SCALE  # noqa: E402
 from tinymtcnn.threads import limit_threads  # noqa: E402
 from tinymtcnn.train.losses import LANDMARK  # noqa: E402
-from tinymtcnn.train.sampleset import SampleSet  # noqa: E402
+from tinymtcnn.train.samples import iou  # noqa: E402
+from tinymtcnn.train.sampleset import SampleSet, denormalize_images  # noqa: E402
 from tinymtcnn.weights import load_net  # noqa: E402
 
 HEAD = "conv6-3"
@@ -77,19 +77,13 @@ def covering(boxes, points, min_iou=0.5):
     """Mask of 1-based boxes around the face: the box the evaluation would match to the points
     (:func:`tinymtcnn.eval.landmarks.match_face`, on 0-based boxes) and every box that overlaps it by
     ``min_iou`` and contains the points' centre."""
-    zb = boxes.copy()
-    zb[:, :2] -= 1  # 0-based half-open, as the evaluation's match_face sees them
+    zb = to_zero_based(boxes)  # as the evaluation's match_face sees them
     best = match_face(zb, points)
     if best < 0:
         return np.zeros(len(boxes), dtype=bool)
     cx, cy = points.mean(axis=0)
     inside = (zb[:, 0] <= cx) & (zb[:, 1] <= cy) & (zb[:, 2] >= cx) & (zb[:, 3] >= cy)
-    b = zb[best]
-    ix = np.clip(np.minimum(zb[:, 2], b[2]) - np.maximum(zb[:, 0], b[0]), 0, None)
-    iy = np.clip(np.minimum(zb[:, 3], b[3]) - np.maximum(zb[:, 1], b[1]), 0, None)
-    area = (zb[:, 2] - zb[:, 0]) * (zb[:, 3] - zb[:, 1])
-    iou = ix * iy / np.maximum(area + area[best] - ix * iy, 1e-12)
-    return inside & (iou >= min_iou)
+    return inside & (iou(zb[best], zb) >= min_iou)
 
 
 def face_samples(image, points, index, pnet, rnet, min_face_size, max_boxes=None, rng=None):
@@ -105,7 +99,7 @@ def face_samples(image, points, index, pnet, rnet, min_face_size, max_boxes=None
     if max_boxes is not None and len(boxes) > max_boxes:
         boxes = boxes[np.sort(rng.choice(len(boxes), max_boxes, replace=False))]
     crops = crop_and_resize(image, boxes, 48)
-    raw = np.clip(np.rint(crops / np.float32(NORM_SCALE) + np.float32(NORM_MEAN)), 0, 255).astype(np.uint8)
+    raw = denormalize_images(crops)
     k = len(boxes)
     return {"images": raw, "labels": np.full(k, LANDMARK, np.int8), "boxes": np.zeros((k, 4), np.float32),
             "landmarks": box_targets(boxes, points).astype(np.float32),

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels.resample import NORM_MEAN, NORM_SCALE, crop_resize
+from ..kernels.resample import crop_resize
 from .losses import LANDMARK, NEGATIVE, PART, POSITIVE
+from .sampleset import denormalize_images
 NEG_IOU, PART_IOU, POS_IOU = 0.3, 0.4, 0.65
 
 
@@ -97,7 +98,7 @@ def crop_samples(image, crops, size):
         return np.zeros((0, 3, size, size), dtype=np.uint8)
     one_based = crops + np.array([1, 1, 0, 0])  # M's inclusive 1-based box of the same pixels
     norm = crop_resize(np.ascontiguousarray(image), one_based, size)
-    return np.clip(np.rint(norm / NORM_SCALE + NORM_MEAN), 0, 255).astype(np.uint8)
+    return denormalize_images(norm)
 
 
 @dataclass(frozen=True)

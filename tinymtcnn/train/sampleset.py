@@ -18,6 +18,12 @@ def normalize_images(images_uint8):
     return (images_uint8.astype(np.float32) - np.float32(NORM_MEAN)) * np.float32(NORM_SCALE)
 
 
+def denormalize_images(images):
+    """The inverse of :func:`normalize_images` for storing crops: ``v / 0.0078125 + 127.5`` rounded and
+    clipped to uint8 (the nets' inputs from :func:`~tinymtcnn.detect.crops.crop_and_resize`, any shape)."""
+    return np.clip(np.rint(images / NORM_SCALE + NORM_MEAN), 0, 255).astype(np.uint8)
+
+
 class SampleSet:
     """A dict of equally long sample arrays (module docstring) with helpers."""
 
