@@ -105,6 +105,10 @@ class Trainer:
         self.net = make_net(kind, self.config.seed, dropout=self.config.dropout) if net is None else net
         self.task_weights = tuple(self.config.task_weights or TASK_WEIGHTS[kind])
         self.trained_layers = self._trained_layers()
+        # what backward needs, decided once: the trunk, and the heads whose gradient reaches a trained layer
+        self.trunk_trains = any(n in self.trained_layers for n, _ in self.net.trunk)
+        self.trained_heads = {key for key, layers in self.net.heads.items()
+                              if self.trunk_trains or any(n in self.trained_layers for n, _ in layers)}
         self.optimizer = self._make_optimizer()
         self.schedule = make_schedule(self.config.schedule, self.config.lr, self.config.epochs,
                                       warmup=self.config.warmup)
@@ -194,10 +198,8 @@ class Trainer:
         out = self.net.forward(batch["images"])
         total, parts, grads = joint_loss(out, batch, weights=self.task_weights, ohem=self.config.ohem)
         self.net.zero_grad()
-        trunk = self.config.trainable is None or any(n in self.trained_layers for n, _ in self.net.trunk)
-        grads = {k: g for k, g in grads.items() if trunk or any(
-            n in self.trained_layers for n, _ in self.net.heads.get(k, ()))}  # frozen heads need nothing
-        self.net.backward(grads, input_grad=False, trunk=trunk)  # the images need no gradient
+        grads = {k: g for k, g in grads.items() if k in self.trained_heads}  # frozen heads need nothing
+        self.net.backward(grads, input_grad=False, trunk=self.trunk_trains)  # the images need no gradient
         grads = self._trained(self.net.grads)
         clip = self.config.clip_norm
         if clip:
