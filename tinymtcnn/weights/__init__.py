@@ -80,7 +80,7 @@ def load_pretrained(*, dtype=np.float32, with_lnet=False):
 
 #: O-Net's landmark head (``conv6-3``) fine-tuned on MTFL by ``tools/tune_landmarks.py``: the only
 #: weights of ``MTCNN(landmarks="tuned")`` that are not the authors' (research-use data; see
-#: ``data/TUNED_LANDMARKS.md``).
+#: ``data/PROVENANCE.md``).
 TUNED_HEAD_PATH = DATA_DIR / "onet_landmarks_tuned.npz"
 TUNED_HEAD = "conv6-3"
 
@@ -97,8 +97,7 @@ def with_tuned_landmark_head(onet, path=None):
     keys = {f"{TUNED_HEAD}.w", f"{TUNED_HEAD}.b"}
     if set(head) != keys:
         raise ValueError(f"{path}: expected exactly {sorted(keys)}, got {sorted(head)}")
-    params = {k: np.array(v) for k, v in onet.params.items()}
-    params.update(head)
+    params = dict(onet.params, **head)  # load_params copies every array
     from ..nets import build_net
 
     try:
