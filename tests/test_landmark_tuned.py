@@ -75,3 +75,16 @@ def test_pixel_centre_flip_maps_a_flipped_crops_points_onto_the_same_pixels():
     np.testing.assert_allclose(mirror_landmarks(mirror_landmarks(planar, widths), widths), planar)
     with pytest.raises(ValueError, match="widths"):
         mirror_landmarks(planar, widths[:2])
+
+
+@pytest.mark.pipeline
+def test_detect_all_modes_gives_the_tuned_points_of_the_tuned_detector():
+    from tinymtcnn.eval.landmarks import detect_all_modes
+    from tinymtcnn.io import load_image
+
+    detector = MTCNN(landmarks="refine", num_threads=1)
+    boxes, scores, modes = detect_all_modes(detector, load_image(ASTRONAUT), with_tuned_landmark_head(load_net("onet")))
+    tuned = MTCNN(landmarks="tuned", num_threads=1).detect(ASTRONAUT)
+    np.testing.assert_array_equal(boxes, tuned.boxes)
+    np.testing.assert_array_equal(modes["tuned"], tuned.landmarks)
+    assert not np.array_equal(modes["tuned"], modes["mirror"])

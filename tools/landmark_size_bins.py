@@ -44,6 +44,7 @@ from tinymtcnn.eval.images import cut_around, pad_crop, resize_with_points  # no
 from tinymtcnn.eval.landmarks import detect_all_modes, match_face, nme  # noqa: E402
 from tinymtcnn.io import load_image  # noqa: E402
 from tinymtcnn.train.readers import read_json, read_wider  # noqa: E402
+from tinymtcnn.weights import with_tuned_landmark_head  # noqa: E402
 
 EDGES = (10, 14, 20, 28, 40, 57, 80, 113)
 FIXED = ("onet", "mirror", "refine")
@@ -92,9 +93,9 @@ def as_gt_points(pred, gt):
     return pred if len(gt) == 5 else np.vstack([pred[:3], pred[3:].mean(axis=0, keepdims=True)])
 
 
-def measure(detector, set_name, faces, edges, draws, out, seed=0, tuned=None):
-    """Stream one record per face, bin and draw; with ``tuned`` (an ``MTCNN(landmarks="tuned")``) the
-    record also holds ``"tuned"``, that detector's points on the same image (its boxes are the same)."""
+def measure(detector, set_name, faces, edges, draws, out, seed=0, tuned_onet=None):
+    """Stream one record per face, bin and draw; with ``tuned_onet`` the record also holds ``"tuned"``,
+    the points of ``MTCNN(landmarks="tuned")`` on the same detections (:func:`detect_all_modes`)."""
     n_bins = len(edges) - 1
     for f, (name, image, gt) in enumerate(faces):
         iod = float(np.linalg.norm(gt[0] - gt[1]))
@@ -104,7 +105,7 @@ def measure(detector, set_name, faces, edges, draws, out, seed=0, tuned=None):
                 target = float(np.exp(rng.uniform(np.log(edges[b]), np.log(edges[b + 1]))))
                 img, pts = resize_with_points(image, gt, target / iod)
                 detector.min_face_size = max(12.0, 1.3 * target)
-                boxes, scores, lmk = detect_all_modes(detector, img)
+                boxes, scores, lmk = detect_all_modes(detector, img, tuned_onet)
                 k = match_face(boxes, pts)
                 rec = {"set": set_name, "face": name, "bin": b, "target": target,
                        "iod": float(np.linalg.norm(pts[0] - pts[1])), "matched": k >= 0, "size": list(img.shape[:2])}
@@ -112,13 +113,9 @@ def measure(detector, set_name, faces, edges, draws, out, seed=0, tuned=None):
                     rec["box"] = boxes[k].tolist()
                     rec["nme"] = {m: nme(as_gt_points(lmk[m][k], pts), pts) for m in ALL}
                     rec["gt"], rec["points"] = pts.tolist(), {m: lmk[m][k].tolist() for m in ALL}
-                    if tuned is not None:
-                        tuned.min_face_size = detector.min_face_size
-                        faces_tuned = tuned.detect(img)
-                        if not np.array_equal(faces_tuned.boxes, boxes):
-                            raise RuntimeError(f"{name}: the tuned detector's boxes differ from the authors'")
-                        rec["nme"]["tuned"] = nme(as_gt_points(faces_tuned.landmarks[k], pts), pts)
-                        rec["points"]["tuned"] = faces_tuned.landmarks[k].tolist()
+                    if "tuned" in lmk:
+                        rec["nme"]["tuned"] = nme(as_gt_points(lmk["tuned"][k], pts), pts)
+                        rec["points"]["tuned"] = lmk["tuned"][k].tolist()
                 out.write(json.dumps(rec) + "\n")
                 out.flush()
 
@@ -212,17 +209,17 @@ def main(argv=None):
         ap.error("give --out FILE (measure) or --report FILE")
     data = args.shared / "data"
     detector = MTCNN(landmarks="refine", num_threads=1)
-    tuned = MTCNN(landmarks="tuned", num_threads=1) if args.tuned else None
+    tuned = with_tuned_landmark_head(detector.nets["onet"]) if args.tuned else None
     start = time.perf_counter()
     with open(args.out, "a") as out:
         if "faces_dev" in args.sets:
-            measure(detector, "faces_dev", dev_faces(data), args.edges, args.draws, out, tuned=tuned)
+            measure(detector, "faces_dev", dev_faces(data), args.edges, args.draws, out, tuned_onet=tuned)
             print(f"faces_dev done, {time.perf_counter() - start:.0f} s", flush=True)
         if "caltech_val" in args.sets:
-            measure(detector, "caltech_val", caltech_faces(data, args.caltech_count), args.edges, 1, out, tuned=tuned)
+            measure(detector, "caltech_val", caltech_faces(data, args.caltech_count), args.edges, 1, out, tuned_onet=tuned)
             print(f"caltech_val done, {time.perf_counter() - start:.0f} s", flush=True)
         if "mtfl_holdout" in args.sets:
-            measure(detector, "mtfl_holdout", mtfl_faces(data, args.mtfl_count), args.edges, 1, out, tuned=tuned)
+            measure(detector, "mtfl_holdout", mtfl_faces(data, args.mtfl_count), args.edges, 1, out, tuned_onet=tuned)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     return 0
 

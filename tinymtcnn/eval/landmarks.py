@@ -107,14 +107,16 @@ def summarise(errors):
             "failure_10_matched": failure_rate(hit, 0.10) if len(hit) else float("nan")}
 
 
-def detect_all_modes(detector, image):
+def detect_all_modes(detector, image, tuned_onet=None):
     """Run the cascade once; return 0-based ``boxes (N, 4)``, ``scores (N,)`` and ``{mode: (N, 5, 2)}``.
 
     The landmarks of every mode of :data:`MODES` on the same detections, as
     ``MTCNN(landmarks=mode)`` would give them (same order, frame and thread settings; the
     detector needs LNet, i.e. ``landmarks="refine"`` or ``"auto"``), plus ``"refine_mirror"``:
-    LNet applied to the mirror points, which ``"auto"`` blends in for larger faces. Raises ``RuntimeError``
-    if the mirrored O-Net pass changed a box (the modes would not share detections).
+    LNet applied to the mirror points, which ``"auto"`` blends in for larger faces; with ``tuned_onet``
+    (:func:`~tinymtcnn.weights.with_tuned_landmark_head`) also ``"tuned"``, as ``MTCNN(landmarks="tuned")``
+    gives it. Raises ``RuntimeError`` if the mirrored or tuned O-Net pass changed a box (the modes would
+    not share detections).
     """
     from ..detect.boxes import to_zero_based
     from ..detect.stages import output, propose, refine, refine_landmarks
@@ -126,10 +128,16 @@ def detect_all_modes(detector, image):
         s2 = refine(image, s1.boxes, nets["rnet"], threshold=t2)
         plain = output(image, s2.boxes, nets["onet"], threshold=t3, mirror=False)
         mirrored = output(image, s2.boxes, nets["onet"], threshold=t3, mirror=True)
-        if not (np.array_equal(plain.boxes, mirrored.boxes) and np.array_equal(plain.scores, mirrored.scores)):
-            raise RuntimeError("mirror=True changed the boxes: the modes would not share detections")
+        others = {"mirror": mirrored}
+        if tuned_onet is not None:
+            others["tuned"] = output(image, s2.boxes, tuned_onet, threshold=t3, mirror=True, pixel_flip=True)
+        for mode, faces in others.items():
+            if not (np.array_equal(plain.boxes, faces.boxes) and np.array_equal(plain.scores, faces.scores)):
+                raise RuntimeError(f"the {mode} O-Net pass changed the boxes: the modes would not share detections")
         lmk = {"onet": plain.landmarks, "mirror": mirrored.landmarks,
                "refine": refine_landmarks(image, plain.boxes, plain.landmarks, nets["lnet"]),
                "refine_mirror": refine_landmarks(image, mirrored.boxes, mirrored.landmarks, nets["lnet"])}
+        if tuned_onet is not None:
+            lmk["tuned"] = others["tuned"].landmarks
     order = np.argsort(-plain.scores, kind="stable")
     return to_zero_based(plain.boxes)[order], plain.scores[order], {m: v[order] for m, v in lmk.items()}
