@@ -23,13 +23,14 @@ The metrics are :mod:`tinymtcnn.eval`'s (``tinymtcnn evaluate`` gives the full s
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
 
+from shared_data import DATA  # noqa: E402
 from tinymtcnn import MTCNN  # noqa: E402
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
 from tinymtcnn.eval import evaluate, load_set  # noqa: E402
@@ -55,7 +56,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path, help="folder with pnet.npz, rnet.npz, onet.npz and mtfl_holdout.txt")
     ap.add_argument("--data", type=Path,
-                    default=Path(os.environ.get("TINYMTCNN_SHARED", REPO.parent / "shared")) / "data")
+                    default=DATA)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N photos/faces of each set")
     ap.add_argument("--json", type=Path, help="write the numbers here")
     args = ap.parse_args(argv)

@@ -27,7 +27,6 @@ Protocol
 """
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
+from shared_data import SHARED  # noqa: E402
 from split_mtfl import split_lines  # noqa: E402
 from tinymtcnn import MTCNN  # noqa: E402
 from tinymtcnn.eval.images import cut_around, pad_crop, resize_with_points  # noqa: E402
@@ -182,7 +182,7 @@ def fit_ramp(records, edges, sets, grid=range(20, 201, 5)):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("TINYMTCNN_SHARED", REPO.parent / "shared")))
+    ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--out", type=Path, help="write the per-image records here (JSON lines, streamed)")
     ap.add_argument("--report", type=Path, nargs="+", help="only print the tables of records written earlier")
     ap.add_argument("--fit", action="store_true", help="with --report: also fit the box-side threshold")

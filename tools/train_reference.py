@@ -25,7 +25,6 @@ for both weight sets): Caltech val, faces_dev, the crowds_cc0 hold-out (all face
 """
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
+from shared_data import DATA  # noqa: E402
 from split_mtfl import write_lists  # noqa: E402
 
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
@@ -148,7 +148,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="output folder (outside the repository)")
     ap.add_argument("--data", type=Path,
-                    default=Path(os.environ.get("TINYMTCNN_SHARED", REPO.parent / "shared")) / "data")
+                    default=DATA)
     ap.add_argument("--mosaics", type=int, default=1200, help="mosaic scenes (1200)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="threads while training and evaluating (1)")

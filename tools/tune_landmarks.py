@@ -27,7 +27,6 @@ Protocol
 """
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
+from shared_data import DATA  # noqa: E402
 from split_mtfl import write_lists  # noqa: E402
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
 from tinymtcnn.detect.boxes import to_zero_based, truncate_boxes  # noqa: E402
@@ -57,7 +57,7 @@ SHIPPED = REPO / "tinymtcnn" / "weights" / "data" / "onet_landmarks_tuned.npz"
 
 
 def shared_data():
-    root = Path(os.environ.get("TINYMTCNN_SHARED", REPO.parent / "shared")) / "data"
+    root = DATA
     if not (root / "mtfl_train" / "training.txt").is_file():
         sys.exit(f"tune_landmarks: {root}/mtfl_train/training.txt not found (set TINYMTCNN_SHARED)")
     return root
