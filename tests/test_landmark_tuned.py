@@ -88,3 +88,5 @@ def test_detect_all_modes_gives_the_tuned_points_of_the_tuned_detector():
     np.testing.assert_array_equal(boxes, tuned.boxes)
     np.testing.assert_array_equal(modes["tuned"], tuned.landmarks)
     assert not np.array_equal(modes["tuned"], modes["mirror"])
+    with pytest.raises(TypeError, match="ONet"):
+        detect_all_modes(detector, load_image(ASTRONAUT), load_net("rnet"))

@@ -120,6 +120,10 @@ def detect_all_modes(detector, image, tuned_onet=None):
     """
     from ..detect.boxes import to_zero_based
     from ..detect.stages import output, propose, refine, refine_landmarks
+    from ..nets import ONet
+
+    if tuned_onet is not None and not isinstance(tuned_onet, ONet):
+        raise TypeError(f"tuned_onet must be an ONet (with_tuned_landmark_head), got {type(tuned_onet).__name__}")
 
     with limit_threads(detector.num_threads, blas=1):
         nets, (t1, t2, t3) = detector.nets, detector.thresholds
