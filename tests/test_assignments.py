@@ -181,9 +181,9 @@ def test_one_line_solutions_that_call_the_fast_twin_fail(tmp_path):
     (cheats / "task_2_2.py").write_text("def conv2d_backward_naive(dout, cache):\n"
                                         "    return conv2d_backward(dout, cache)\n")
     (cheats / "task_2_4.py").write_text(
-        "def maxpool_forward_reference(x, kernel, stride, ceil_mode):\n"
+        "def maxpool_forward_naive(x, kernel, stride, ceil_mode):\n"
         "    return maxpool_forward(x, kernel, stride, ceil_mode)\n"
-        "def maxpool_backward_reference(dout, argmax, x_shape):\n"
+        "def maxpool_backward_naive(dout, argmax, x_shape):\n"
         "    return maxpool_backward(dout, argmax, x_shape)\n")
     solve.apply_solutions(out, ["2.2", "2.4", "4.1"], cheats)
     report, proc = ap.run_pytest(out, "task_2_2 or task_2_4 or task_4_1", timeout=600)

@@ -39,18 +39,19 @@ def test_naive_forward_matches_the_expected_output(conv_cases, case):
 @pytest.mark.task_2_1
 def test_naive_forward_known_values():
     # a 3x3 ramp convolved with a 2x2 kernel of ones sums 2x2 blocks; with pad 1 the corners see one cell
-    x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
-    repro = "x = np.arange(9.0).reshape(1, 1, 3, 3); conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.array([0.5]))"
+    # (x is (C, H, W, N): one channel, one image)
+    x = np.arange(9, dtype=np.float64).reshape(1, 3, 3, 1)
+    repro = "x = np.arange(9.0).reshape(1, 3, 3, 1); conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.array([0.5]))"
     out, _ = conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.array([0.5]))
-    assert_close("out", out, np.array([[[[8.5, 12.5], [20.5, 24.5]]]]), rtol=0, atol=0, repro=repro)
+    assert_close("out", out, np.array([[[8.5, 12.5], [20.5, 24.5]]])[..., None], rtol=0, atol=0, repro=repro)
     out, _ = conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.array([0.0]), stride=2, pad=1)
-    assert_close("out (stride 2, pad 1)", out, np.array([[[[0.0, 3], [9, 24]]]]), rtol=0, atol=0,
+    assert_close("out (stride 2, pad 1)", out, np.array([[[0.0, 3], [9, 24]]])[..., None], rtol=0, atol=0,
                  repro=repro.replace("[0.5]))", "[0.0]), stride=2, pad=1)"))
 
 
 @pytest.mark.task_2_1
 def test_naive_forward_keeps_float32(rng):
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((1, 3, 8, 8), (2, 3, 3, 3), (2,)))
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((3, 8, 8, 1), (2, 3, 3, 3), (2,)))
     out, _ = conv2d_forward_naive(x, w, b)
     assert out.dtype == np.float32, f"out has dtype {out.dtype}; a float32 input must give a float32 output"
 
@@ -59,9 +60,9 @@ def test_naive_forward_keeps_float32(rng):
 @pytest.mark.parametrize("case", CASES)
 def test_naive_backward_matches_the_expected_gradients(conv_cases, case):
     c = conv_cases[case]
-    cache = ConvCache(c["x"].shape, c["x"], None, c["w"], int(c["stride"]), int(c["pad"]))  # as the forward's
+    cache = ConvCache(c["x"].shape, c["x"], c["w"], int(c["stride"]), int(c["pad"]))  # as the forward's
     repro = fixture_repro("conv", case) + "; from tinymtcnn.layers import ConvCache, conv2d_backward_naive; " \
-                                          "cache = ConvCache(case['x'].shape, case['x'], None, case['w'], " \
+                                          "cache = ConvCache(case['x'].shape, case['x'], case['w'], " \
                                           "int(case['stride']), int(case['pad'])); " \
                                           "conv2d_backward_naive(case['dout'], cache)"
     grads = conv2d_backward_naive(c["dout"], cache)

@@ -14,21 +14,22 @@ from tinymtcnn.layers import (conv2d_backward, conv2d_backward_naive, conv2d_for
                               maxpool2d_backward, maxpool2d_backward_naive, maxpool2d_forward,
                               maxpool2d_forward_naive, pool_output_size, prelu_backward, prelu_backward_naive,
                               prelu_forward, prelu_forward_naive, softmax, softmax_cross_entropy)
-from tinymtcnn.kernels.maxpool import maxpool_backward_reference, maxpool_forward_reference
+from tinymtcnn.kernels.maxpool import maxpool_backward_naive, maxpool_forward_naive
 
-# (N, C, H, W), (F, KH, KW), stride, pad: non-square kernels and inputs, odd sizes, stride 2, padding
+# (C, H, W, N) (the layers' batch-innermost layout), (F, KH, KW), stride, pad: non-square kernels and
+# inputs, odd sizes, stride 2, padding
 CONV_CASES = [
-    ((2, 3, 7, 7), (4, 3, 3), 1, 0),
-    ((1, 2, 9, 6), (3, 2, 3), 1, 1),
-    ((2, 3, 11, 8), (2, 3, 2), 2, 0),
-    ((1, 4, 5, 5), (5, 1, 1), 1, 0),
-    ((2, 1, 10, 13), (2, 4, 3), 2, 2),
-    ((1, 3, 12, 12), (10, 3, 3), 1, 0),  # P-Net conv1 on one window
+    ((3, 7, 7, 2), (4, 3, 3), 1, 0),
+    ((2, 9, 6, 1), (3, 2, 3), 1, 1),
+    ((3, 11, 8, 2), (2, 3, 2), 2, 0),
+    ((4, 5, 5, 1), (5, 1, 1), 1, 0),
+    ((1, 10, 13, 2), (2, 4, 3), 2, 2),
+    ((3, 12, 12, 1), (10, 3, 3), 1, 0),  # P-Net conv1 on one window
 ]
 
 
 def _conv_inputs(rng, xs, ks, dtype=np.float64):
-    n, c, h, w = xs
+    c, h, w, n = xs
     f, kh, kw = ks
     return (rng.standard_normal(xs).astype(dtype), rng.standard_normal((f, c, kh, kw)).astype(dtype),
             rng.standard_normal(f).astype(dtype))
@@ -40,8 +41,8 @@ def test_conv_fast_matches_naive(rng, xs, ks, stride, pad):
     x, w, b = _conv_inputs(rng, xs, ks)
     out_f, cache_f = conv2d_forward(x, w, b, stride=stride, pad=pad)
     out_n, cache_n = conv2d_forward_naive(x, w, b, stride=stride, pad=pad)
-    assert out_f.shape == out_n.shape == (xs[0], ks[0], (xs[2] + 2 * pad - ks[1]) // stride + 1,
-                                          (xs[3] + 2 * pad - ks[2]) // stride + 1)
+    assert out_f.shape == out_n.shape == (ks[0], (xs[1] + 2 * pad - ks[1]) // stride + 1,
+                                          (xs[2] + 2 * pad - ks[2]) // stride + 1, xs[3])
     assert rel_error(out_f, out_n) < 1e-10
     dout = rng.standard_normal(out_f.shape)
     for a, b_ in zip(conv2d_backward(dout, cache_f), conv2d_backward_naive(dout, cache_n)):
@@ -65,33 +66,33 @@ def test_conv_gradients(rng, xs, ks, stride, pad, naive):
 @pytest.mark.task_2_1
 def test_conv_known_values():
     # a 1-channel 3x3 ramp convolved with a 2x2 kernel of ones sums 2x2 blocks
-    x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
+    x = np.arange(9, dtype=np.float64).reshape(1, 3, 3, 1)
     out, _ = conv2d_forward(x, np.ones((1, 1, 2, 2)), np.array([0.5]))
-    np.testing.assert_array_equal(out[0, 0], [[8.5, 12.5], [20.5, 24.5]])
+    np.testing.assert_array_equal(out[0, :, :, 0], [[8.5, 12.5], [20.5, 24.5]])
 
 
 @pytest.mark.task_2_1
 def test_conv_float32_keeps_dtype(rng):
-    x, w, b = _conv_inputs(rng, (1, 3, 8, 8), (2, 3, 3), np.float32)
+    x, w, b = _conv_inputs(rng, (3, 8, 8, 1), (2, 3, 3), np.float32)
     out, _ = conv2d_forward(x, w, b)
     assert out.dtype == np.float32
     ref, _ = conv2d_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64))
     assert_close("out (float32 input vs float64)", out.astype(np.float64), ref, rtol=0, atol=1e-5,
                  repro=seed_repro(1234, "x, w, b = (rng.standard_normal(s).astype(np.float32) for s in "
-                                        "((1, 3, 8, 8), (2, 3, 3, 3), (2,)))"))
+                                        "((3, 8, 8, 1), (2, 3, 3, 3), (2,)))"))
 
 
 @pytest.mark.parametrize("bad, err", [
     (dict(x=np.zeros((3, 8, 8))), ValueError),
-    (dict(x=np.zeros((1, 2, 8, 8))), ValueError),
-    (dict(x=np.zeros((1, 3, 8, 8), dtype=np.int32)), TypeError),
-    (dict(x=np.zeros((1, 3, 2, 2))), ValueError),
+    (dict(x=np.zeros((2, 8, 8, 1))), ValueError),
+    (dict(x=np.zeros((3, 8, 8, 1), dtype=np.int32)), TypeError),
+    (dict(x=np.zeros((3, 2, 2, 1))), ValueError),
     (dict(b=np.zeros(3)), ValueError),
     (dict(stride=0), ValueError),
     (dict(pad=-1), ValueError),
 ])
 def test_conv_bad_arguments(bad, err):
-    args = dict(x=np.zeros((1, 3, 8, 8)), w=np.zeros((2, 3, 3, 3)), b=np.zeros(2), stride=1, pad=0)
+    args = dict(x=np.zeros((3, 8, 8, 1)), w=np.zeros((2, 3, 3, 3)), b=np.zeros(2), stride=1, pad=0)
     args.update(bad)
     with pytest.raises(err):
         conv2d_forward(args["x"], args["w"], args["b"], stride=args["stride"], pad=args["pad"])
@@ -102,25 +103,25 @@ def _away_from_zero(rng, shape):
     return np.where(np.abs(x) < 0.05, np.sign(x + 1e-12) * 0.05 + x, x)  # keep the kink out of reach of h
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (4, 6)])
+@pytest.mark.parametrize("shape", [(3, 4, 5, 2), (6, 4)])  # (C, H, W, N); (C, N) after a linear layer
 @pytest.mark.parametrize("naive", [False, True])
 @pytest.mark.task_2_3
 def test_prelu(rng, shape, naive):
     fwd, bwd = (prelu_forward_naive, prelu_backward_naive) if naive else (prelu_forward, prelu_backward)
     x = _away_from_zero(rng, shape)
-    alpha = rng.uniform(0.05, 0.5, shape[1])
+    alpha = rng.uniform(0.05, 0.5, shape[0])
     repro = seed_repro(1234, f"x = rng.standard_normal({shape}); x = np.where(np.abs(x) < 0.05, "
-                             f"np.sign(x + 1e-12) * 0.05 + x, x); alpha = rng.uniform(0.05, 0.5, {shape[1]}); "
+                             f"np.sign(x + 1e-12) * 0.05 + x, x); alpha = rng.uniform(0.05, 0.5, {shape[0]}); "
                              f"dout = rng.standard_normal({shape})")
     out, cache = fwd(x, alpha)
-    a = alpha.reshape((1, -1) + (1,) * (x.ndim - 2))
+    a = alpha.reshape((-1,) + (1,) * (x.ndim - 1))
     assert_close("out", out, np.maximum(x, 0) + a * np.minimum(x, 0), rtol=0, atol=1e-15, repro=repro)
     dout = rng.standard_normal(shape)
     dx, dalpha = bwd(dout, cache)
     # the formulas of the module docstring (the function is linear on each side of 0: the expected
     # values are exact); a finite-difference check of the whole thing follows
     assert_close("dx", dx, np.where(x > 0, dout, a * dout), rtol=1e-12, atol=1e-15, repro=repro)
-    axes = (0,) + tuple(range(2, x.ndim))
+    axes = tuple(range(1, x.ndim))
     assert_close("dalpha", dalpha, np.where(x > 0, 0, dout * x).sum(axis=axes), rtol=1e-10, atol=1e-12,
                  repro=repro)
     assert_close("dx (vs finite differences)", dx, numerical_gradient(lambda v: fwd(v, alpha)[0], x, dout),
@@ -129,7 +130,7 @@ def test_prelu(rng, shape, naive):
 
 def test_prelu_channel_mismatch():
     with pytest.raises(ValueError, match="channels"):
-        prelu_forward(np.zeros((1, 3, 2, 2)), np.zeros(4))
+        prelu_forward(np.zeros((3, 2, 2, 1)), np.zeros(4))
 
 
 @pytest.mark.parametrize("size,kernel,stride,expected", [
@@ -150,11 +151,11 @@ def _tie_free(rng, shape):
 
 
 @pytest.mark.parametrize("shape,kernel,stride", [
-    ((2, 3, 9, 9), 3, 2),      # last window hangs off the edge
-    ((1, 2, 11, 7), 3, 2),     # non-square, both axes hang
-    ((2, 2, 10, 10), 2, 2),
-    ((1, 3, 7, 6), 2, 2),      # odd height: last 2x2 window has one row
-    ((1, 1, 22, 22), 3, 2),
+    ((3, 9, 9, 2), 3, 2),      # (C, H, W, N); last window hangs off the edge
+    ((2, 11, 7, 1), 3, 2),     # non-square, both axes hang
+    ((2, 10, 10, 2), 2, 2),
+    ((3, 7, 6, 1), 2, 2),      # odd height: last 2x2 window has one row
+    ((1, 22, 22, 1), 3, 2),
 ])
 @pytest.mark.parametrize("naive", [False, True])
 @pytest.mark.task_2_4
@@ -164,11 +165,11 @@ def test_maxpool(rng, shape, kernel, stride, naive):
     repro = seed_repro(1234, f"x = rng.permutation({np.prod(shape)}).reshape({shape}) * 0.01 + "
                              f"rng.uniform(0, 1e-3, {shape}); {fwd.__name__}(x, kernel={kernel}, stride={stride})")
     out, cache = fwd(x, kernel=kernel, stride=stride)
-    oh, ow = pool_output_size(shape[2], kernel, stride), pool_output_size(shape[3], kernel, stride)
+    oh, ow = pool_output_size(shape[1], kernel, stride), pool_output_size(shape[2], kernel, stride)
     # every window's maximum (the last ones hang over the edge and take the max of the cells that exist)
-    expected = np.array([[[[x[n, c, oy * stride:oy * stride + kernel, ox * stride:ox * stride + kernel].max()
-                            for ox in range(ow)] for oy in range(oh)] for c in range(shape[1])]
-                         for n in range(shape[0])])
+    expected = np.array([[[[x[c, oy * stride:oy * stride + kernel, ox * stride:ox * stride + kernel, n].max()
+                            for n in range(shape[3])] for ox in range(ow)] for oy in range(oh)]
+                         for c in range(shape[0])])
     assert_close("out", out, expected, rtol=0, atol=0, repro=repro)
     dout = rng.standard_normal(out.shape)
     dx = bwd(dout, cache)
@@ -184,32 +185,33 @@ def test_maxpool_committed_cases(fixtures_dir, case):
     c = {k.split("/")[2]: d[k] for k in d.files if k.startswith(f"maxpool/{case}/")}
     kernel, stride = int(c["kernel"]), int(c["stride"])
     repro = fixture_repro("maxpool", case) + "; from tinymtcnn.kernels.maxpool import *; " \
-                                             "maxpool_forward_reference(case['x'], int(case['kernel']), " \
+                                             "maxpool_forward_naive(case['x'], int(case['kernel']), " \
                                              "int(case['stride']))"
-    out, argmax = maxpool_forward_reference(c["x"], kernel, stride)
+    out, argmax = maxpool_forward_naive(c["x"], kernel, stride)
     assert_close("out", out, c["out"], rtol=0, atol=0, repro=repro)
     assert_close("argmax", np.asarray(argmax).astype(np.int64), c["argmax"], rtol=0, atol=0, repro=repro)
-    dx = maxpool_backward_reference(c["dout"], c["argmax"], c["x"].shape)
+    dx = maxpool_backward_naive(c["dout"], c["argmax"], c["x"].shape)
     assert_close("dx", dx, c["dx"], rtol=1e-12, atol=1e-15,
-                 repro=fixture_repro("maxpool", case) + "; maxpool_backward_reference(case['dout'], case['argmax'], "
+                 repro=fixture_repro("maxpool", case) + "; maxpool_backward_naive(case['dout'], case['argmax'], "
                                                         "case['x'].shape)")
 
 
 @pytest.mark.task_2_4
 def test_maxpool_ties_go_to_first_maximum():
-    x = np.zeros((1, 1, 2, 2))
+    x = np.zeros((1, 2, 2, 1))
     out, cache = maxpool2d_forward(x, kernel=2, stride=2)
     dx = maxpool2d_backward(np.ones_like(out), cache)
-    assert_close("dx (a tie goes to the first cell in row-major order)", dx[0, 0], np.array([[1.0, 0], [0, 0]]),
-                 rtol=0, atol=0, repro="x = np.zeros((1, 1, 2, 2)); maxpool_forward_reference(x, 2, 2)")
+    assert_close("dx (a tie goes to the first cell in row-major order)", dx[0, :, :, 0],
+                 np.array([[1.0, 0], [0, 0]]), rtol=0, atol=0,
+                 repro="x = np.zeros((1, 2, 2, 1)); maxpool_forward_naive(x, 2, 2)")
 
 
 @pytest.mark.parametrize("naive", [False, True])
 def test_linear(rng, naive):
     fwd, bwd = (linear_forward_naive, linear_backward_naive) if naive else (linear_forward, linear_backward)
-    x, w, b = rng.standard_normal((5, 7)), rng.standard_normal((3, 7)), rng.standard_normal(3)
+    x, w, b = rng.standard_normal((7, 5)), rng.standard_normal((3, 7)), rng.standard_normal(3)  # x (I, N)
     out, cache = fwd(x, w, b)
-    np.testing.assert_allclose(out, x @ w.T + b, rtol=1e-12)
+    np.testing.assert_allclose(out, w @ x + b[:, None], rtol=1e-12)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = bwd(dout, cache)
     assert rel_error(dx, numerical_gradient(lambda v: fwd(v, w, b)[0], x, dout)) < 1e-7
@@ -221,7 +223,7 @@ def test_linear(rng, naive):
 
 def test_linear_shape_error():
     with pytest.raises(ValueError, match="features"):
-        linear_forward(np.zeros((2, 5)), np.zeros((3, 4)), np.zeros(3))
+        linear_forward(np.zeros((5, 2)), np.zeros((3, 4)), np.zeros(3))
 
 
 def test_softmax_is_stable_and_normalised(rng):

@@ -6,11 +6,10 @@ import pytest
 from tinymtcnn import MTCNN
 from tinymtcnn.detect import stages
 from tinymtcnn.detect.pyramid import normalize
-from tinymtcnn.kernels import chwn as chwn_kernels
 from tinymtcnn.kernels import conv_direct
 from tinymtcnn.kernels import level as k_level
 from tinymtcnn.kernels import resample as resample_kernels
-from tinymtcnn.kernels.chwn import maxpool_chwn_reference
+from tinymtcnn.kernels import maxpool as pool_kernels
 from tinymtcnn.kernels.resample import axis_taps, axis_weights_reference, crop_resize, crop_resize_reference, resample
 from tinymtcnn.kernels.resample_rows import _acc_like, _tap_runs
 from tinymtcnn.threads import limit_threads
@@ -90,7 +89,7 @@ def test_crops_of_boxes_outside_the_image_are_black(rng, dtype):
 @pytest.mark.pipeline
 def test_pnet_maxpool_rows_match_the_twin(rng, h, w):
     x = rng.standard_normal((4, h, w)).astype(np.float32)
-    ref = maxpool_chwn_reference(x[..., None], 2, 2)[..., 0]
+    ref = pool_kernels.maxpool_forward_naive(x[..., None], 2, 2)[0][..., 0]
     out = np.empty_like(ref)
     conv_direct._maxpool2_rows(x, out)
     np.testing.assert_array_equal(out, ref)
@@ -101,6 +100,6 @@ def test_serial_and_parallel_builds_have_cache_entries_of_their_own():
     for serial, parallel in ((resample_kernels._resample_rows.serial, resample_kernels._resample_rows.parallel),
                              (resample_kernels._crop_resize_boxes_serial, resample_kernels._crop_resize_boxes_parallel),
                              (conv_direct._pnet_strips_serial, conv_direct._pnet_strips_parallel),
-                             (chwn_kernels._maxpool_chwn_loop.serial, chwn_kernels._maxpool_chwn_loop.parallel)):
+                             (pool_kernels._maxpool_loop.serial, pool_kernels._maxpool_loop.parallel)):
         names = [getattr(f, "py_func", f).__qualname__ for f in (serial, parallel)]
         assert names[1] == names[0] + "_parallel"

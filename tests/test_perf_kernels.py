@@ -1,15 +1,17 @@
 """The inference fast paths against their readable twins (no timings here: see benchmarks/).
 
-Direct 3x3 convolution and the fused P-Net strips (kernels/conv_direct.py), the
-batch-innermost im2col / pool / bias+PReLU (kernels/chwn.py), ``Net.infer`` against
-``Net.forward``, and the thread settings.
+Direct 3x3 convolution and the fused P-Net strips (kernels/conv_direct.py), im2col into scratch and
+as a convolution, ``Net.infer`` against ``Net.forward``, the parallel builds of the batch kernels, and
+the thread settings.
 """
 import numpy as np
 import pytest
 
 import tinymtcnn
 from tinymtcnn import MTCNN, load_net
-from tinymtcnn.kernels import chwn, conv_direct, im2col_batch, resample
+from tinymtcnn.kernels import conv_direct, resample
+from tinymtcnn.kernels import im2col as k_im2col
+from tinymtcnn.kernels import maxpool as k_pool
 from tinymtcnn.kernels import prelu as k_prelu
 from tinymtcnn.nets import LNet, ONet, PNet, RNet
 from tinymtcnn.threads import limit_threads
@@ -64,21 +66,20 @@ def test_pnet_strips_give_the_same_bits_whatever_their_height(rng):
     np.testing.assert_array_equal(conv_direct.pnet_trunk(x, *args, rows=5, parallel=True), whole)
 
 
-# ---------------------------------------------------------------------------- chwn
+# ---------------------------------------------------------------------------- im2col
 @pytest.mark.parametrize("shape,k", [((3, 24, 24, 5), 3), ((4, 7, 6, 1), 2), ((2, 5, 5, 3), 1)])
-def test_im2col_chwn_matches_twin(rng, shape, k):
+def test_im2col_into_a_given_array(rng, shape, k):
     x = _f32(rng, *shape)
-    ref = chwn.im2col_chwn_reference(x, k, k)
-    np.testing.assert_array_equal(chwn.im2col_chwn(x, k, k), ref)
+    ref = k_im2col.im2col_naive(x, k, k)
     out = np.full(ref.shape, np.nan, np.float32)
-    assert chwn.im2col_chwn(x, k, k, out=out) is out
+    assert k_im2col.im2col(x, k, k, out=out) is out
     np.testing.assert_array_equal(out, ref)
 
 
 @pytest.mark.pipeline
-def test_im2col_chwn_product_is_the_convolution(rng):
+def test_im2col_product_is_the_convolution(rng):
     x, w = _f32(rng, 3, 9, 8, 4), _f32(rng, 5, 3, 3, 2)
-    y = (w.reshape(5, -1) @ chwn.im2col_chwn(x, 3, 2)).reshape(5, 7, 7, 4)
+    y = (w.reshape(5, -1) @ k_im2col.im2col(x, 3, 2)).reshape(5, 7, 7, 4)
     ref = np.stack([conv_direct.conv3x3_prelu_reference(np.pad(x[..., n], ((0, 0), (0, 0), (0, 1))),
                                                         np.pad(w, ((0, 0), (0, 0), (0, 0), (0, 1))),
                                                         np.zeros(5, np.float32), np.ones(5, np.float32))
@@ -86,28 +87,10 @@ def test_im2col_chwn_product_is_the_convolution(rng):
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape,kernel,stride", [((2, 22, 22, 7), 3, 2), ((3, 9, 9, 2), 3, 2), ((2, 6, 5, 3), 2, 2),
-                                                 ((1, 1, 1, 1), 2, 2)])
-@pytest.mark.pipeline
-def test_maxpool_chwn_matches_twin(rng, shape, kernel, stride):
-    x = _f32(rng, *shape)
-    ref = chwn.maxpool_chwn_reference(x, kernel, stride)
-    np.testing.assert_array_equal(chwn.maxpool_chwn(x, kernel, stride), ref)
-
-
-@pytest.mark.parametrize("with_alpha", [True, False])
-@pytest.mark.pipeline
-def test_bias_prelu_rows_matches_twin(rng, with_alpha):
-    y, b = _f32(rng, 6, 50), _f32(rng, 6)
-    alpha = rng.uniform(0, 1, 6).astype(np.float32) if with_alpha else None
-    ref = chwn.bias_prelu_rows_reference(y, b, alpha)
-    np.testing.assert_array_equal(chwn.bias_prelu_rows(y, b, alpha), ref)
-
-
 # ---------------------------------------------------------------------------- Net.infer
 @pytest.mark.parametrize("make,shape", [
     (lambda rng: PNet(rng=rng), (2, 3, 30, 41)), (lambda rng: PNet(rng=rng, landmark_head=True), (1, 3, 12, 12)),
-    (lambda rng: PNet(rng=rng), (9, 3, 14, 12)),  # a batch of crops: the batch-innermost path
+    (lambda rng: PNet(rng=rng), (9, 3, 14, 12)),  # a batch of crops: the layers' path, not P-Net's strips
     (lambda rng: RNet(rng=rng), (5, 3, 24, 24)), (lambda rng: RNet(rng=rng, landmark_head=True), (1, 3, 24, 24)),
     (lambda rng: ONet(rng=rng), (3, 3, 48, 48)), (lambda rng: LNet(rng=rng), (2, 15, 24, 24)),
 ])
@@ -173,18 +156,30 @@ def test_resample_and_crops_serial_equal_parallel(rng):
 
 
 def test_parallel_builds_of_the_batch_kernels_match_the_serial_ones(rng):
-    x = _f32(rng, 4, 3, 9, 8)
-    y = _f32(rng, 5, 6, 7, 3)
-    pooled = [np.empty((5, 3, 3 * 3), np.float32) for _ in range(2)]
-    for build, out in zip(("serial", "parallel"), pooled):
-        getattr(chwn._maxpool_chwn_loop, build)(y.reshape(5, 6, -1), 3, 2, 7, 3, out)
-    np.testing.assert_array_equal(*pooled)
-    g, alpha = _f32(rng, 2, 3, 20), np.full(3, 0.3, np.float32)
-    grads = [(np.empty_like(g), np.empty(3)) for _ in range(2)]
-    for build, (dx, da) in zip(("serial", "parallel"), grads):
-        getattr(k_prelu._backward_loop, build)(g, x.reshape(2, 3, -1)[:, :, :20], alpha, dx, da)
-    np.testing.assert_array_equal(grads[0][0], grads[1][0])
-    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+    y = _f32(rng, 5, 6, 7, 3)  # (C, H, W, N)
+    y[:, ::2, ::3] = 0.5  # ties
+    pooled = [(np.empty((5, 3, 3 * 3), np.float32), np.empty((5, 3, 3 * 3), np.int64)) for _ in range(2)]
+    for build, (out, arg) in zip(("serial", "parallel"), pooled):
+        getattr(k_pool._maxpool_arg_loop, build)(y.reshape(5, 6, -1), 3, 2, 7, 3, out, arg)
+    for a, b in zip(*pooled):
+        np.testing.assert_array_equal(a, b)
+    values = [np.empty((5, 3, 3 * 3), np.float32) for _ in range(2)]
+    for build, out in zip(("serial", "parallel"), values):
+        getattr(k_pool._maxpool_loop, build)(y.reshape(5, 6, -1), 3, 2, 7, 3, out)
+    np.testing.assert_array_equal(values[0], pooled[0][0])
+    np.testing.assert_array_equal(*values)
+    g, pre, alpha = _f32(rng, 3, 40), _f32(rng, 3, 40), np.full(3, 0.3, np.float32)
+    grads = [(np.empty_like(g), np.empty(3), np.empty(3)) for _ in range(2)]
+    for build, (dpre, db, da) in zip(("serial", "parallel"), grads):
+        getattr(k_prelu._backward_loop, build)(g, pre, alpha, dpre, db, da, True)
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+    cols = [k_im2col._im2col_loop.serial, k_im2col._im2col_loop.parallel]
+    x = _f32(rng, 3, 9, 8, 2)
+    built = [np.empty((3 * 9, 7 * 6 * 2), np.float32) for _ in range(2)]
+    for build, out in zip(cols, built):
+        build(x, 3, 3, 1, 0, 7, 6, out)
+    np.testing.assert_array_equal(*built)
 
 
 def test_thread_settings():
@@ -217,35 +212,7 @@ def test_detection_does_not_depend_on_the_thread_count():
     np.testing.assert_array_equal(one.landmarks, two.landmarks)
 
 
-# ---------------------------------------------------------------------------- training kernels
-@pytest.mark.parametrize("shape,kh,kw,stride,pad", [
-    ((2, 3, 7, 9), 3, 3, 1, 0), ((1, 2, 8, 5), 3, 2, 2, 1), ((3, 1, 6, 6), 2, 3, 1, 2), ((1, 4, 5, 5), 1, 1, 3, 0),
-    ((2, 2, 4, 4), 3, 3, 1, 3),
-])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_im2col_batch_and_col2im_batch_match_twins(rng, shape, kh, kw, stride, pad, dtype):
-    x = rng.standard_normal(shape).astype(dtype)
-    cols = im2col_batch.im2col_batch(x, kh, kw, stride, pad)
-    np.testing.assert_array_equal(cols, im2col_batch.im2col_batch_reference(x, kh, kw, stride, pad))
-    c = rng.standard_normal(cols.shape).astype(dtype)
-    np.testing.assert_allclose(im2col_batch.col2im_batch(c, shape, kh, kw, stride, pad),
-                               im2col_batch.col2im_batch_reference(c, shape, kh, kw, stride, pad), rtol=1e-6, atol=1e-6)
-
-
-@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (7, 6), (1, 4, 9)])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.pipeline
-def test_prelu_kernels_match_twins(rng, shape, dtype):
-    x, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
-    alpha = rng.uniform(0, 0.5, shape[1]).astype(dtype)
-    np.testing.assert_array_equal(k_prelu.prelu_forward(x, alpha), k_prelu.prelu_forward_reference(x, alpha))
-    dx, da = k_prelu.prelu_backward(g, x, alpha)
-    dx_r, da_r = k_prelu.prelu_backward_reference(g, x, alpha)
-    np.testing.assert_array_equal(dx, dx_r)
-    assert da.dtype == dtype
-    np.testing.assert_allclose(da, da_r, rtol=1e-6, atol=1e-6)
-
-
+# ---------------------------------------------------------------------------- thread pool
 def test_parallel_map_keeps_the_order_and_raises():
     from tinymtcnn.threads import parallel_map
 

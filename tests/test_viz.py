@@ -153,7 +153,7 @@ def test_net_layout_shapes_are_the_nets_own(cls):
     x = np.random.default_rng(1).standard_normal((1, net.in_channels, side, side)).astype(np.float32)
     out = net.forward(x)
     assert layout.input_shape == x.shape[1:]
-    assert layout.trunk[-1].shape == net.forward_trunk(x).shape[1:]
+    assert layout.trunk[-1].shape == net.forward_trunk(np.moveaxis(x, 0, -1)).shape[:-1]  # (C, H, W, N) inside
     for key, blocks in layout.heads.items():
         assert blocks[-1].shape == out[key].shape[1:]
     assert sum(b.params for b in _all_blocks(layout)) == net.num_params()

@@ -25,12 +25,13 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "tests" / "fixtures" / "task_cases.npz"
 SEED = 20260
 
-# (N, C, H, W), (F, KH, KW), stride, pad: odd sizes, non-square kernels, stride 2, padding, 1x1
-CONV_CASES = [((2, 3, 7, 7), (4, 3, 3), 1, 0), ((1, 2, 9, 6), (3, 2, 3), 1, 1), ((2, 3, 11, 8), (2, 3, 2), 2, 0),
-              ((1, 4, 5, 5), (5, 1, 1), 1, 0), ((2, 1, 10, 13), (2, 4, 3), 2, 2), ((1, 3, 12, 12), (10, 3, 3), 1, 0)]
-# (N, C, H, W), kernel, stride: windows over the bottom/right edge, 2x2 and 3x3, a P-Net-like size
-POOL_CASES = [((2, 3, 9, 9), 3, 2), ((1, 2, 11, 7), 3, 2), ((2, 2, 10, 10), 2, 2), ((1, 3, 7, 6), 2, 2),
-              ((1, 1, 22, 22), 3, 2), ((1, 2, 5, 4), 3, 3)]
+# (C, H, W, N) (the layers' layout), (F, KH, KW), stride, pad: odd sizes, non-square kernels, stride 2,
+# padding, 1x1
+CONV_CASES = [((3, 7, 7, 2), (4, 3, 3), 1, 0), ((2, 9, 6, 1), (3, 2, 3), 1, 1), ((3, 11, 8, 2), (2, 3, 2), 2, 0),
+              ((4, 5, 5, 1), (5, 1, 1), 1, 0), ((1, 10, 13, 2), (2, 4, 3), 2, 2), ((3, 12, 12, 1), (10, 3, 3), 1, 0)]
+# (C, H, W, N), kernel, stride: windows over the bottom/right edge, 2x2 and 3x3, a P-Net-like size
+POOL_CASES = [((3, 9, 9, 2), 3, 2), ((2, 11, 7, 1), 3, 2), ((2, 10, 10, 2), 2, 2), ((3, 7, 6, 1), 2, 2),
+              ((1, 22, 22, 1), 3, 2), ((2, 5, 4, 1), 3, 3)]
 NMS_CASES = 48
 
 
@@ -38,7 +39,7 @@ def _conv(rng, add):
     from tinymtcnn.layers.conv import conv2d_backward, conv2d_forward
 
     for k, (xs, (f, kh, kw), stride, pad) in enumerate(CONV_CASES):
-        x, w, b = rng.standard_normal(xs), rng.standard_normal((f, xs[1], kh, kw)), rng.standard_normal(f)
+        x, w, b = rng.standard_normal(xs), rng.standard_normal((f, xs[0], kh, kw)), rng.standard_normal(f)
         out, cache = conv2d_forward(x, w, b, stride=stride, pad=pad)
         dout = rng.standard_normal(out.shape)
         dx, dw, db = conv2d_backward(dout, cache)

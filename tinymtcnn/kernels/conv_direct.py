@@ -26,8 +26,7 @@ multiply-adds, so they agree with the twins to float32 rounding, not bit for bit
 import numpy as np
 
 from ._jit import call_parallel, jit, parallel_build, prange
-from .chwn import maxpool_chwn_reference
-from .maxpool import pool_output_size
+from .maxpool import maxpool_forward_naive, pool_output_size
 
 _FMA = {"contract"}  # let LLVM fuse a*b + c; no reassociation
 
@@ -50,9 +49,9 @@ def _student_conv3x3_prelu(x, w, b, alpha):
     from ..layers.conv import conv2d_forward_naive  # (imported late: layers import kernels)
     from ..layers.prelu import prelu_forward_naive
 
-    f64 = np.float64
-    y, _ = conv2d_forward_naive(x[None].astype(f64), w.astype(f64), np.asarray(b, dtype=f64))
-    return prelu_forward_naive(y, np.asarray(alpha, dtype=f64))[0][0].astype(x.dtype)
+    f64 = np.float64  # one image (C, H, W) is the layers' (C, H, W, N) with N = 1
+    y, _ = conv2d_forward_naive(x[..., None].astype(f64), w.astype(f64), np.asarray(b, dtype=f64))
+    return prelu_forward_naive(y, np.asarray(alpha, dtype=f64))[0][..., 0].astype(x.dtype)
 
 
 def pnet_trunk_reference(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh):
@@ -62,7 +61,7 @@ def pnet_trunk_reference(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh):
     ``wh (Fh, 32)`` the stacked 1x1 heads, ``bh (Fh,)``. Returns ``(Fh, h, w)`` float32.
     """
     y = conv3x3_prelu_reference(x, w1, b1, a1)
-    y = maxpool_chwn_reference(y[..., None], 2, 2)[..., 0]
+    y = maxpool_forward_naive(y[..., None], 2, 2)[0][..., 0]
     y = conv3x3_prelu_reference(y, w2, b2, a2)
     y = conv3x3_prelu_reference(y, w3, b3, a3)
     heads = np.einsum("fc,chw->fhw", wh.astype(np.float64), y.astype(np.float64)) + bh[:, None, None]

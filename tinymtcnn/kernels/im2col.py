@@ -1,18 +1,23 @@
-"""im2col / col2im: unroll convolution windows into columns, and fold them back.
+"""im2col and col2im on batch-innermost ``(C, H, W, N)`` arrays: a convolution as one product.
 
-Layout (both twins)::
+Every net of the package runs on the batch-innermost layout (``docs/engine_room.md`` says why:
+measured, it serves both training and inference). A convolution over the whole batch is then ONE
+product ``W (F, C*KH*KW) @ cols (C*KH*KW, OH*OW*N)`` whose result ``(F, OH*OW*N)`` already is the
+next layer's ``(F, OH, OW, N)`` input, and every copy below moves runs of ``N`` (or ``OW*N``)
+contiguous values, which vectorises however small the maps are. Layout, with ``xp`` the input
+zero-padded by ``pad`` on the two spatial axes::
 
-    x     : (N, C, H, W)
-    cols  : (N, C*KH*KW, OH*OW)
-    row    r = (c*KH + i)*KW + j          (channel, kernel row, kernel column)
-    column p = oy*OW + ox                 (output row, output column)
-    cols[n, r, p] = x[n, c, oy*stride - pad + i, ox*stride - pad + j]   (0 outside the image)
+    x     : (C, H, W, N)
+    cols  : (C*KH*KW, OH*OW*N)
+    row    r = (c*KH + i)*KW + j,   column q = (oy*OW + ox)*N + n
+    cols[r, q] = xp[c, oy*stride + i, ox*stride + j, n]
+    OH = (H + 2*pad - KH) // stride + 1,  OW likewise
 
-``OH = (H + 2*pad - KH) // stride + 1`` and likewise ``OW``.
+``col2im`` is its adjoint (the input gradient of a convolution): every column value is added back
+to the input cell it was copied from (cells in the padding are dropped).
 
-``im2col_reference`` / ``col2im_reference`` are the readable numpy twins (the
-oracle in the tests); ``im2col`` / ``col2im`` are the Numba loops used by the
-layers.
+``im2col_naive`` / ``col2im_naive`` are the readable twins (numpy slices, the specification);
+``im2col`` / ``col2im`` the Numba kernels; they give the same values bit for bit.
 """
 import numpy as np
 
@@ -25,89 +30,107 @@ def conv_output_size(size, kernel, stride, pad):
 
 
 # --------------------------------------------------------------------------- plain twins
-def im2col_reference(x, kh, kw, stride, pad):
-    """Readable im2col with numpy's sliding windows. Shapes as in the module docstring."""
-    n, c, h, w = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride]  # (N, C, OH, OW, KH, KW)
-    oh, ow = win.shape[2], win.shape[3]
-    return np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow))
+def im2col_naive(x, kh, kw, stride=1, pad=0):
+    """Readable twin: ``x (C, H, W, N)`` -> ``cols (C*KH*KW, OH*OW*N)`` (module docstring)."""
+    c, h, w, n = x.shape
+    oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    cols = np.empty((c * kh * kw, oh * ow * n), dtype=x.dtype)
+    for ch in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                window = xp[ch, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+                cols[(ch * kh + i) * kw + j] = window.reshape(-1)  # (OH, OW, N) in the columns' order
+    return cols
 
 
-def col2im_reference(cols, x_shape, kh, kw, stride, pad):
-    """Readable col2im: add every column entry back to the pixel it was read from."""
-    n, c, h, w = x_shape
-    oh = conv_output_size(h, kh, stride, pad)
-    ow = conv_output_size(w, kw, stride, pad)
-    xp = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
-    c6 = cols.reshape(n, c, kh, kw, oh, ow)
-    for i in range(kh):
-        for j in range(kw):
-            xp[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += c6[:, :, i, j]
-    return xp[:, :, pad:pad + h, pad:pad + w]
+def col2im_naive(cols, x_shape, kh, kw, stride=1, pad=0):
+    """Readable twin of ``col2im``: add every column value back to its input cell -> ``x_shape``."""
+    c, h, w, n = x_shape
+    oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
+    xp = np.zeros((c, h + 2 * pad, w + 2 * pad, n), dtype=cols.dtype)
+    for ch in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                xp[ch, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += \
+                    cols[(ch * kh + i) * kw + j].reshape(oh, ow, n)
+    return xp[:, pad:pad + h, pad:pad + w]
 
 
 # --------------------------------------------------------------------------- Numba kernels
 @jit_serial_or_parallel
 def _im2col_loop(x, kh, kw, stride, pad, oh, ow, cols):
-    n, c, h, w = x.shape
-    for nc in prange(n * c):
-        b = nc // c
-        ch = nc % c
-        for i in range(kh):
-            for j in range(kw):
-                r = (ch * kh + i) * kw + j
-                for oy in range(oh):
-                    y = oy * stride - pad + i
-                    if y < 0 or y >= h:
-                        for ox in range(ow):
-                            cols[b, r, oy * ow + ox] = 0.0
-                        continue
-                    for ox in range(ow):
-                        xx = ox * stride - pad + j
-                        if xx < 0 or xx >= w:
-                            cols[b, r, oy * ow + ox] = 0.0
-                        else:
-                            cols[b, r, oy * ow + ox] = x[b, ch, y, xx]
+    """One column row per iteration: runs of ``N`` values (``OW*N`` when stride 1, no padding)."""
+    c_n, h, w, n_n = x.shape
+    for r in prange(c_n * kh * kw):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        row = cols[r]
+        for oy in range(oh):
+            y = oy * stride + i - pad
+            base = oy * ow * n_n
+            if y < 0 or y >= h:
+                for t in range(ow * n_n):
+                    row[base + t] = 0
+                continue
+            src = x[c, y]  # (W, N)
+            if stride == 1 and pad == 0:  # the whole output row is one contiguous run
+                run = src.reshape(-1)[j * n_n:(j + ow) * n_n]
+                for t in range(ow * n_n):  # an element loop: a slice assignment would allocate
+                    row[base + t] = run[t]
+                continue
+            for ox in range(ow):
+                xx = ox * stride + j - pad
+                q = base + ox * n_n
+                if 0 <= xx < w:
+                    for t in range(n_n):
+                        row[q + t] = src[xx, t]
+                else:
+                    for t in range(n_n):
+                        row[q + t] = 0
 
 
 @jit_serial_or_parallel
 def _col2im_loop(cols, kh, kw, stride, pad, oh, ow, x):
-    n, c, h, w = x.shape
-    for nc in prange(n * c):
-        b = nc // c
-        ch = nc % c
+    """Adds into ``x (C, H, W, N)``; one channel per iteration (its rows touch only that channel)."""
+    c_n, h, w, n_n = x.shape
+    for c in prange(c_n):
         for i in range(kh):
             for j in range(kw):
-                r = (ch * kh + i) * kw + j
+                row = cols[(c * kh + i) * kw + j]
                 for oy in range(oh):
-                    y = oy * stride - pad + i
+                    y = oy * stride + i - pad
                     if y < 0 or y >= h:
                         continue
+                    dst = x[c, y]
                     for ox in range(ow):
-                        xx = ox * stride - pad + j
+                        xx = ox * stride + j - pad
                         if 0 <= xx < w:
-                            x[b, ch, y, xx] += cols[b, r, oy * ow + ox]
+                            q = (oy * ow + ox) * n_n
+                            for t in range(n_n):
+                                dst[xx, t] += row[q + t]
 
 
-def im2col(x, kh, kw, stride=1, pad=0):
-    """Unroll ``x`` (N, C, H, W) into columns (N, C*KH*KW, OH*OW); Numba kernel."""
+def im2col(x, kh, kw, stride=1, pad=0, out=None):
+    """Numba twin of :func:`im2col_naive`; into ``out`` (C-contiguous, right shape) when given."""
     assert x.ndim == 4
-    n, c, h, w = x.shape
-    oh = conv_output_size(h, kh, stride, pad)
-    ow = conv_output_size(w, kw, stride, pad)
-    cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
-    _im2col_loop(cols.size, np.ascontiguousarray(x), kh, kw, stride, pad, oh, ow, cols)
+    c, h, w, n = x.shape
+    oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
+    assert oh >= 1 and ow >= 1
+    x = np.ascontiguousarray(x)
+    shape = (c * kh * kw, oh * ow * n)
+    cols = np.empty(shape, dtype=x.dtype) if out is None else out
+    assert cols.shape == shape and cols.flags.c_contiguous
+    _im2col_loop(cols.size, x, kh, kw, stride, pad, oh, ow, cols)
     return cols
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
-    """Fold columns (N, C*KH*KW, OH*OW) back into an (N, C, H, W) array, summing overlaps."""
-    n, c, h, w = x_shape
-    oh = conv_output_size(h, kh, stride, pad)
-    ow = conv_output_size(w, kw, stride, pad)
-    assert cols.shape == (n, c * kh * kw, oh * ow)
+    """Numba twin of :func:`col2im_naive`: a new ``x_shape`` array."""
+    c, h, w, n = x_shape
+    oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
+    assert cols.shape == (c * kh * kw, oh * ow * n)
     x = np.zeros(x_shape, dtype=cols.dtype)
     _col2im_loop(cols.size, np.ascontiguousarray(cols), kh, kw, stride, pad, oh, ow, x)
     return x

@@ -4,7 +4,9 @@ Each module holds ``params`` and ``grads`` dicts with the same keys (``w``/``b``
 for Conv2d and Linear, ``alpha`` for PReLU), keeps the cache of its last
 forward pass, and has ``forward(x)`` / ``backward(dout) -> dx``. ``backward``
 *adds* into ``grads`` (call ``zero_grad`` between steps), so a layer used twice
-accumulates like a shared weight should. Modules with parameters also take
+accumulates like a shared weight should. ``infer(x)`` returns what ``forward(x)`` returns and keeps
+nothing (no cache: inference, and safe for several threads sharing one module); a max-pool then
+skips the positions of its maxima. Modules with parameters also take
 ``backward(dout, input_grad=False)``: only the parameter gradients, returning None
 (the first layer of a net in training; a convolution then skips ``W.T @ G`` and col2im).
 
@@ -42,6 +44,10 @@ class Module:
 
     def __call__(self, x):
         return self.forward(x)
+
+    def infer(self, x):
+        """``forward(x)``'s output, keeping no cache (no ``backward`` can follow)."""
+        raise NotImplementedError(f"{type(self).__name__} has no infer()")
 
     def zero_grad(self):
         for k, v in self.params.items():
@@ -91,6 +97,10 @@ class Conv2d(Module):
         out, self.cache = f(x, self.params["w"], self.params["b"], stride=self.stride, pad=self.pad)
         return out
 
+    def infer(self, x):
+        f = conv.conv2d_forward_naive if self.naive else conv.conv2d_forward
+        return f(x, self.params["w"], self.params["b"], stride=self.stride, pad=self.pad)[0]
+
     def backward(self, dout, input_grad=True):
         if self.naive:
             dx, dw, db = conv.conv2d_backward_naive(dout, self._need_cache())
@@ -117,6 +127,10 @@ class PReLU(Module):
         out, self.cache = f(x, self.params["alpha"])
         return out
 
+    def infer(self, x):
+        f = prelu.prelu_forward_naive if self.naive else prelu.prelu_forward
+        return f(x, self.params["alpha"])[0]
+
     def backward(self, dout, input_grad=True):
         f = prelu.prelu_backward_naive if self.naive else prelu.prelu_backward
         dx, dalpha = f(dout, self._need_cache())
@@ -139,6 +153,11 @@ class MaxPool2d(Module):
         out, self.cache = f(x, kernel=self.kernel, stride=self.stride, ceil_mode=self.ceil_mode)
         return out
 
+    def infer(self, x):
+        if self.naive:
+            return pool.maxpool2d_forward_naive(x, kernel=self.kernel, stride=self.stride, ceil_mode=self.ceil_mode)[0]
+        return pool.maxpool2d_values(x, kernel=self.kernel, stride=self.stride, ceil_mode=self.ceil_mode)
+
     def backward(self, dout):
         f = pool.maxpool2d_backward_naive if self.naive else pool.maxpool2d_backward
         return f(dout, self._need_cache())
@@ -153,15 +172,18 @@ def fusable(conv_module, prelu_module):
             and not conv_module.naive and not prelu_module.naive)
 
 
-def conv_prelu_forward(conv_module, prelu_module, x):
+def conv_prelu_forward(conv_module, prelu_module, x, *, record=True):
     """``prelu_module(conv_module(x))`` in one pass over groups of images
-    (:func:`tinymtcnn.layers.conv.conv2d_prelu_forward`); fills both modules' caches as their own
-    ``forward`` would, so their ``backward`` (or :func:`conv_prelu_backward`) works after it."""
+    (:func:`tinymtcnn.layers.conv.conv2d_prelu_forward`). ``record=True`` fills both modules' caches
+    as their own ``forward`` would, so their ``backward`` (or :func:`conv_prelu_backward`) works
+    after it; ``record=False`` keeps nothing (their ``infer``)."""
     alpha = prelu_module.params["alpha"]
-    act, pre, conv_module.cache = conv.conv2d_prelu_forward(
+    act, pre, cache = conv.conv2d_prelu_forward(
         x, conv_module.params["w"], conv_module.params["b"], alpha.astype(x.dtype, copy=False),
         stride=conv_module.stride, pad=conv_module.pad)
-    prelu_module.cache = prelu.PReLUCache(pre, alpha)
+    if record:
+        conv_module.cache = cache
+        prelu_module.cache = prelu.PReLUCache(pre, alpha)
     return act
 
 
@@ -191,6 +213,10 @@ class Linear(Module):
         out, self.cache = f(x, self.params["w"], self.params["b"])
         return out
 
+    def infer(self, x):
+        f = linear.linear_forward_naive if self.naive else linear.linear_forward
+        return f(x, self.params["w"], self.params["b"])[0]
+
     def backward(self, dout, input_grad=True):
         f = linear.linear_backward_naive if self.naive else linear.linear_backward
         dx, dw, db = f(dout, self._need_cache())
@@ -203,11 +229,15 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """(N, C, H, W) -> (N, C*H*W) in C order, as Caffe's InnerProduct reads its input."""
+    """(C, H, W, N) -> (C*H*W, N): each sample's column in C order (c, y, x), as Caffe's InnerProduct
+    reads its input; a reshape, no copy."""
 
     def forward(self, x):
         self.cache = x.shape
-        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))  # also for an empty batch
+        return self.infer(x)
+
+    def infer(self, x):
+        return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])  # also for an empty batch
 
     def backward(self, dout):
         return dout.reshape(self._need_cache())
@@ -223,13 +253,19 @@ class Dropout(Module):
         self.p = p
         self.rng = np.random.default_rng() if rng is None else rng
 
-    def forward(self, x):
+    def _mask(self, x):
+        """None (the identity) outside training, else a fresh scaled keep-mask shaped like ``x``."""
         if not self.training or self.p == 0.0:
-            self.cache = None
-            return x
-        keep = (self.rng.random(x.shape) >= self.p).astype(x.dtype) / (1.0 - self.p)
-        self.cache = keep
-        return x * keep
+            return None
+        return (self.rng.random(x.shape) >= self.p).astype(x.dtype) / (1.0 - self.p)
+
+    def forward(self, x):
+        self.cache = self._mask(x)
+        return x if self.cache is None else x * self.cache
+
+    def infer(self, x):
+        keep = self._mask(x)
+        return x if keep is None else x * keep
 
     def backward(self, dout):
         return dout if self.cache is None else dout * self.cache

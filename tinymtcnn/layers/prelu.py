@@ -1,6 +1,7 @@
 """Parametric ReLU with one slope per channel (Caffe ``PReLU``, ``channel_shared: false``).
 
-Shapes: ``x`` is ``(N, C, H, W)`` or ``(N, C)``; ``alpha`` is ``(C,)``. ::
+Shapes (channel first, the package's batch-innermost layout): ``x`` is ``(C, H, W, N)`` or ``(C, N)``
+(after a fully connected layer); ``alpha`` is ``(C,)``. ::
 
     out = x            where x > 0
     out = alpha[c] * x where x <= 0
@@ -26,21 +27,27 @@ class PReLUCache(NamedTuple):
 def _check(x, alpha):
     check_array("x", x, (2, 4))
     check_array("alpha", alpha, 1)
-    if alpha.shape[0] != x.shape[1]:
-        raise ValueError(f"alpha has {alpha.shape[0]} slopes but x has {x.shape[1]} channels (x {x.shape})")
+    if alpha.shape[0] != x.shape[0]:
+        raise ValueError(f"alpha has {alpha.shape[0]} slopes but x has {x.shape[0]} channels (axis 0; x {x.shape})")
 
 
 def prelu_forward(x, alpha):
-    """PReLU in one pass (Numba kernel, :mod:`tinymtcnn.kernels.prelu`). Returns ``(out, cache)``;
-    formula in the module docstring."""
+    """PReLU in one pass (Numba kernel :func:`tinymtcnn.kernels.prelu.bias_prelu`, no bias, on
+    ``x`` as rows ``(C, rest)``). Returns ``(out, cache)``; formula in the module docstring."""
     _check(x, alpha)
-    return _k.prelu_forward(x, alpha), PReLUCache(x, alpha)
+    x = np.ascontiguousarray(x)
+    rows = x.reshape(x.shape[0], -1)
+    out = _k.bias_prelu(rows, None, alpha.astype(x.dtype, copy=False), out=np.empty_like(rows))[1]
+    return out.reshape(x.shape), PReLUCache(x, alpha)
 
 
 def prelu_backward(dout, cache):
     """Returns ``(dx, dalpha)`` (one pass, Numba kernel; ``dalpha`` summed in float64)."""
     x, alpha = cache
-    return _k.prelu_backward(dout, x, alpha)
+    c = x.shape[0]
+    dx, _, dalpha = _k.bias_prelu_backward(np.ascontiguousarray(dout).reshape(c, -1), x.reshape(c, -1),
+                                          alpha.astype(dout.dtype, copy=False))
+    return dx.reshape(x.shape), dalpha
 
 
 def prelu_forward_naive(x, alpha):
@@ -48,9 +55,9 @@ def prelu_forward_naive(x, alpha):
     _check(x, alpha)
     # >>> TASK 2.3: PReLU forward and backward (naive)
     out = np.empty_like(x)
-    for c in range(x.shape[1]):
-        xc = x[:, c]
-        out[:, c] = np.where(xc > 0, xc, alpha[c] * xc)
+    for c in range(x.shape[0]):
+        xc = x[c]
+        out[c] = np.where(xc > 0, xc, alpha[c] * xc)
     # <<< TASK 2.3
     return out, PReLUCache(x, alpha)
 
@@ -61,9 +68,9 @@ def prelu_backward_naive(dout, cache):
     # >>> TASK 2.3: PReLU forward and backward (naive)
     dx = np.empty_like(dout)
     dalpha = np.zeros(alpha.shape, dtype=dout.dtype)
-    for c in range(x.shape[1]):
-        xc, gc = x[:, c], dout[:, c]
-        dx[:, c] = np.where(xc > 0, gc, alpha[c] * gc)
+    for c in range(x.shape[0]):
+        xc, gc = x[c], dout[c]
+        dx[c] = np.where(xc > 0, gc, alpha[c] * gc)
         dalpha[c] = np.sum(gc[xc <= 0] * xc[xc <= 0])
     return dx, dalpha
     # <<< TASK 2.3

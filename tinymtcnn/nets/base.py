@@ -9,21 +9,35 @@ module's ``grads``.
 
 ``net.params`` / ``net.grads`` are flat dicts keyed ``"<layer>.<key>"`` (for
 example ``"conv1.w"``, ``"PReLU1.alpha"``), the same names the weight files use.
+
+Layout: a net takes and returns batch-first arrays (images ``(N, C, H, W)``, outputs ``(N, F)``
+or ``(N, F, h, w)``, and their gradients likewise). Inside, every layer works on the package's
+one internal layout, batch innermost: ``(C, H, W, N)``, and ``(F, N)`` after ``Flatten``
+(``docs/engine_room.md`` says why). The conversion happens here, once at the way in
+(:func:`batch_last`) and once at the way out (:func:`batch_first`).
 """
 import numpy as np
 
-from ..kernels._jit import get_num_threads
-from ..kernels.conv_direct import pnet_output_size, pnet_trunk
 from ..layers.modules import conv_prelu_backward, conv_prelu_forward, fusable
 from ..layers.softmax import softmax
-from .inference import infer_layers, own_memory, pnet_fused_weights, to_nchw
+from .pnet_strips import pnet_strip_outputs
+
+
+def batch_last(x):
+    """A batch-first array ``(N, C, H, W)`` or ``(N, F)`` in the internal layout ``(C, H, W, N)`` /
+    ``(F, N)`` (a C-contiguous copy)."""
+    return np.ascontiguousarray(np.moveaxis(x, 0, -1))
+
+
+def batch_first(x):
+    """The inverse of :func:`batch_last`: ``(C, H, W, N)`` / ``(F, N)`` -> ``(N, C, H, W)`` / ``(N, F)``."""
+    return np.ascontiguousarray(np.moveaxis(x, -1, 0))
 
 
 class Net:
     """Base class of PNet, RNet, ONet and LNet (see the module docstring)."""
 
     input_size = None  # fixed input side (24, 48) or None for fully convolutional nets
-    branched = False  # True: the input splits into branches before the trunk (LNet); infer() runs forward()
 
     def __init__(self, dtype=np.float32):
         self.dtype = np.dtype(dtype)
@@ -114,35 +128,44 @@ class Net:
                              f"got {x.shape[2]}x{x.shape[3]}")
         return x.astype(self.dtype, copy=False)
 
-    def forward_trunk(self, x):
-        """Run the trunk; a convolution followed by a PReLU runs as one fused step."""
+    def forward_trunk(self, x, *, record=True):
+        """Run the trunk; a convolution followed by a PReLU runs as one fused step. ``record=False``
+        (inference) runs each module's ``infer``: the same computation, keeping no cache."""
         mods = [m for _, m in self.trunk]
         i = 0
         while i < len(mods):
             if i + 1 < len(mods) and fusable(mods[i], mods[i + 1]) and x.ndim == 4:
-                x = conv_prelu_forward(mods[i], mods[i + 1], x)
+                x = conv_prelu_forward(mods[i], mods[i + 1], x, record=record)
                 i += 2
             else:
-                x = mods[i].forward(x)
+                x = mods[i].forward(x) if record else mods[i].infer(x)
                 i += 1
         return x
 
-    def forward(self, x):
-        """Run the net. Returns a dict with ``face_logits`` (N, 2, ...), ``face_prob`` (N, ...),
-        ``box_reg`` (N, 4, ...) and, where the net has that head, ``landmarks`` (N, 10, ...)."""
-        x = self._check_input(x)
+    def _outputs(self, x, record):
+        """The one road through the layers: the trunk, then every head on its features."""
         if x.shape[0] == 0:  # an empty batch: the shapes of a one-sample pass, with N = 0
-            return {k: v[:0] for k, v in self.forward(np.zeros((1,) + x.shape[1:], self.dtype)).items()}
-        feats = self.forward_trunk(x)
+            return {k: v[:0] for k, v in self._outputs(np.zeros((1,) + x.shape[1:], self.dtype), False).items()}
+        feats = self.forward_trunk(batch_last(x), record=record)
         out = {}
         for key, layers in self.heads.items():
             y = feats
             for _, m in layers:
-                y = m.forward(y)
-            out[key] = y
+                y = m.forward(y) if record else m.infer(y)
+            out[key] = batch_first(y)
+        return self._finish(out)
+
+    def _finish(self, out):
+        """Outputs derived from the heads' (``face_prob`` from ``face_logits``)."""
         if "face_logits" in out:
             out["face_prob"] = softmax(out["face_logits"], axis=1)[:, 1]
         return out
+
+    def forward(self, x):
+        """Run the net, keeping what :meth:`backward` needs. Returns a dict with ``face_logits``
+        (N, 2, ...), ``face_prob`` (N, ...), ``box_reg`` (N, 4, ...) and, where the net has that head,
+        ``landmarks`` (N, 10, ...)."""
+        return self._outputs(self._check_input(x), True)
 
     def backward(self, grads, *, input_grad=True, trunk=True):
         """Back-propagate ``{output key: dL/doutput}`` (heads left out get no gradient), filling
@@ -162,16 +185,19 @@ class Net:
             raise ValueError(f"no head named {sorted(unknown)}; heads are {list(self.heads)}{hint}")
         dfeat = None
         for key, g in grads.items():
+            g = batch_last(np.asarray(g, dtype=self.dtype))
             for _, m in reversed(self.heads[key]):
                 g = m.backward(g)
             dfeat = g if dfeat is None else dfeat + g
         if not trunk:
             return None
-        return self.backward_trunk(dfeat, input_grad=input_grad)
+        dx = self.backward_trunk(dfeat, input_grad=input_grad)
+        return None if dx is None else batch_first(dx)
 
     def backward_trunk(self, dfeat, *, input_grad=True):
-        """The trunk's part of :meth:`backward`: from dL/d(trunk output) to dL/dx (None with
-        ``input_grad=False``, which stops at the first layer with parameters)."""
+        """The trunk's part of :meth:`backward`, in the internal layout: from dL/d(trunk output) to
+        dL/dx ``(C, H, W, N)`` (None with ``input_grad=False``, which stops at the first layer with
+        parameters)."""
         mods = [m for _, m in self.trunk]
         first = 0 if input_grad else next((i for i, m in enumerate(mods) if m.params), len(mods))
         i = len(mods) - 1
@@ -190,36 +216,19 @@ class Net:
 
     # ------------------------------------------------------------------ inference
     def infer(self, x):
-        """Inference only: the outputs of :meth:`forward` (same keys and shapes, equal to float32
-        rounding), faster, and keeping nothing for :meth:`backward`.
+        """Inference: the outputs of :meth:`forward` (same keys and shapes), keeping nothing for
+        :meth:`backward`, so one net may serve several threads at once.
 
-        A P-Net-shaped net runs fused, in horizontal strips of bounded memory
-        (:func:`~tinymtcnn.kernels.conv_direct.pnet_trunk`); other nets run on batch-innermost
-        ``(C, H, W, N)`` arrays with one matrix product per layer (:mod:`tinymtcnn.kernels.chwn`). In
-        training mode, or for a ``branched`` net (LNet), this is ``forward``.
+        The same road as :meth:`forward` (the layers' ``infer``: the same kernels, without caches; a
+        max-pool skips the positions of its maxima), except for P-Net's one specialisation: a
+        P-Net-shaped net on up to four float32 levels runs fused, in horizontal strips
+        (:mod:`tinymtcnn.nets.pnet_strips`). In training mode (dropout on) this is ``forward``.
         """
-        if self.training or self.branched:
+        if self.training:
             return self.forward(x)
         x = self._check_input(x)
-        # fused strips for pyramid levels; a batch of small crops (training, mining) goes as a batch
-        fused = pnet_fused_weights(self) if x.dtype == np.float32 and len(x) <= 4 else None
-        if fused is not None and min(pnet_output_size(*x.shape[2:])) >= 1:
-            weights, widths = fused
-            h, w = pnet_output_size(*x.shape[2:])
-            parallel = get_num_threads() > 1 and h * w >= 1 << 14  # ~4 ms of work: worth a thread wake-up
-            maps = [pnet_trunk(xi, *weights, parallel=parallel) for xi in x]
-            maps = maps[0][None] if len(maps) == 1 else np.stack(maps)
-            out, start = {}, 0
-            for key, width in widths:
-                out[key] = maps[:, start:start + width]
-                start += width
-        else:
-            feats = infer_layers(self.trunk, np.ascontiguousarray(x.transpose(1, 2, 3, 0)), ("a", "b"))
-            out = {key: own_memory(to_nchw(infer_layers(layers, feats, ("c", "d"))))
-                   for key, layers in self.heads.items()}
-        if "face_logits" in out:
-            out["face_prob"] = softmax(out["face_logits"], axis=1)[:, 1]
-        return out
+        out = pnet_strip_outputs(self, x)
+        return self._outputs(x, False) if out is None else self._finish(out)
 
     def __repr__(self):
         lines = [f"{type(self).__name__}("]

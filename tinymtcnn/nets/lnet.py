@@ -20,7 +20,6 @@ class LNet(Net):
 
     in_channels = 15
     input_size = 24
-    branched = True
 
     def __init__(self, *, dtype=np.float32, rng=None, init="xavier"):
         super().__init__(dtype)
@@ -43,18 +42,19 @@ class LNet(Net):
             yield from branch
         yield from super().named_modules()
 
-    def forward_trunk(self, x):
+    def forward_trunk(self, x, *, record=True):
+        """Each landmark's branch on its three channels (``x (15, 24, 24, N)``: rows ``3k..3k+2``), then
+        the shared trunk on the joined maps."""
         maps = []
         for k, branch in enumerate(self.branches):
-            y = x[:, 3 * k:3 * k + 3]
+            y = x[3 * k:3 * k + 3]
             for _, m in branch:
-                y = m.forward(y)
+                y = m.forward(y) if record else m.infer(y)
             maps.append(y)
-        return super().forward_trunk(np.concatenate(maps, axis=1))
+        return super().forward_trunk(np.concatenate(maps, axis=0), record=record)
 
-    def forward(self, x):
-        """Returns ``{"landmark_offsets": (N, 5, 2), "point1".."point5": (N, 2)}``."""
-        out = super().forward(x)
+    def _finish(self, out):
+        """Adds ``landmark_offsets (N, 5, 2)`` to the heads' ``"point1".."point5": (N, 2)``."""
         out["landmark_offsets"] = np.stack([out[f"point{k}"] for k in range(1, 6)], axis=1)
         return out
 
@@ -73,9 +73,9 @@ class LNet(Net):
         dfeat = super().backward_trunk(dfeat, input_grad=True)
         dx = []
         for k, branch in enumerate(self.branches):
-            g = dfeat[:, 64 * k:64 * (k + 1)]
+            g = dfeat[64 * k:64 * (k + 1)]
             for i, (_, m) in enumerate(reversed(branch)):
                 last = i == len(branch) - 1  # the branch's first layer: its input gradient is dL/dx
                 g = m.backward(g) if input_grad or not last else m.backward(g, input_grad=False)
             dx.append(g)
-        return np.concatenate(dx, axis=1) if input_grad else None
+        return np.concatenate(dx, axis=0) if input_grad else None

@@ -63,15 +63,15 @@ def _run_blocks(layers, x):
         name, module = layers[i]
         operation, kind = _describe(module)
         names, modules = [name], [module]
-        x = module.forward(x)
+        x = module.infer(x)
         if isinstance(module, (Conv2d, Linear)) and i + 1 < len(layers) and isinstance(layers[i + 1][1], PReLU):
             names.append(layers[i + 1][0])
             modules.append(layers[i + 1][1])
             operation += " + PReLU"
-            x = layers[i + 1][1].forward(x)
+            x = layers[i + 1][1].infer(x)
             i += 1
         params = int(sum(v.size for m in modules for v in m.params.values()))
-        blocks.append(LayerBlock(tuple(names), operation, tuple(x.shape[1:]), params, kind))
+        blocks.append(LayerBlock(tuple(names), operation, tuple(x.shape[:-1]), params, kind))
         i += 1
     return blocks, x
 
@@ -99,8 +99,9 @@ def net_layout(net, input_size=None):
 
     Notes
     -----
-    The net's modules keep the caches of their last forward pass for ``backward``; they are
-    put back as they were, so a layout can be drawn between a training forward and backward.
+    The layers run their ``infer`` (no cache is kept), so a layout can be drawn between a
+    training forward and backward. Shapes are per sample, channel first (the batch axis, last
+    inside the nets, is left out).
     """
     if not isinstance(net, Net):
         raise TypeError(f"net must be a tinymtcnn.nets.Net (PNet, RNet, ONet, LNet), got {type(net).__name__}")
@@ -110,29 +111,24 @@ def net_layout(net, input_size=None):
     if net.input_size is not None and input_size != net.input_size:
         raise ValueError(f"{type(net).__name__} takes {net.input_size}x{net.input_size} inputs, "
                          f"not input_size={input_size}")
-    x = np.zeros((1, net.in_channels, input_size, input_size), dtype=net.dtype)
-    modules = [m for _, m in net.named_modules()]
-    caches = [m.cache for m in modules]
+    x = np.zeros((net.in_channels, input_size, input_size, 1), dtype=net.dtype)  # (C, H, W, N), N = 1
     try:
         branches, outputs = [], []
         groups = getattr(net, "branches", [])
         for k, layers in enumerate(groups):
             width = net.in_channels // len(groups)
-            blocks, y = _run_blocks(layers, x[:, k * width:(k + 1) * width])
+            blocks, y = _run_blocks(layers, x[k * width:(k + 1) * width])
             branches.append(blocks)
             outputs.append(y)
         trunk = []
         if outputs:
-            x = np.concatenate(outputs, axis=1)
-            trunk.append(LayerBlock(("concat",), f"concatenate {len(outputs)}", tuple(x.shape[1:]), 0, "other"))
+            x = np.concatenate(outputs, axis=0)
+            trunk.append(LayerBlock(("concat",), f"concatenate {len(outputs)}", tuple(x.shape[:-1]), 0, "other"))
         blocks, feats = _run_blocks(net.trunk, x)
         trunk += blocks
         heads = {key: _run_blocks(layers, feats)[0] for key, layers in net.heads.items()}
     except (ValueError, IndexError) as error:
         raise ValueError(f"{type(net).__name__} cannot take a {input_size}x{input_size} input: {error}") from error
-    finally:
-        for module, cache in zip(modules, caches):
-            module.cache = cache
     return NetLayout((net.in_channels, input_size, input_size), branches, trunk, heads)
 
 

@@ -14,7 +14,7 @@ from .cases import TaskChecker
 CONV = "tinymtcnn.layers.conv"
 PRELU_K, PRELU_L = "tinymtcnn.kernels.prelu", "tinymtcnn.layers.prelu"
 POOL_K, POOL_L = "tinymtcnn.kernels.maxpool", "tinymtcnn.layers.pool"
-DIRECT, CHWN = "tinymtcnn.kernels.conv_direct", "tinymtcnn.kernels.chwn"
+DIRECT = "tinymtcnn.kernels.conv_direct"
 
 
 def _twins(*pairs):
@@ -27,11 +27,11 @@ CHECKERS = (
         (DIRECT, "conv3x3_prelu conv3x3_prelu_reference pnet_trunk pnet_trunk_reference"))),
     TaskChecker("2.2", CONV, layers.conv_backward, _twins((CONV, "conv2d_backward conv2d_prelu_backward _backward"))),
     TaskChecker("2.3", PRELU_L, layers.prelu, _twins(
-        (PRELU_K, "prelu_forward prelu_backward prelu_forward_reference prelu_backward_reference"),
-        (PRELU_L, "prelu_forward prelu_backward"), (CHWN, "bias_prelu_rows bias_prelu_rows_reference"))),
+        (PRELU_K, "bias_prelu bias_prelu_backward bias_prelu_naive bias_prelu_backward_naive"),
+        (PRELU_L, "prelu_forward prelu_backward"))),
     TaskChecker("2.4", POOL_K, layers.maxpool, _twins(
-        (POOL_K, "maxpool_forward maxpool_backward"), (POOL_L, "maxpool2d_forward maxpool2d_backward"),
-        (CHWN, "maxpool_chwn maxpool_chwn_reference"))),
+        (POOL_K, "maxpool_forward maxpool_backward"),
+        (POOL_L, "maxpool2d_forward maxpool2d_values maxpool2d_backward"))),
     TaskChecker("3.1", "tinymtcnn.detect.boxes", boxes.heatmap),
     TaskChecker("4.1", "tinymtcnn.kernels.nms", boxes.nms, _twins(("tinymtcnn.kernels.nms", "nms"))),
     TaskChecker("4.2", "tinymtcnn.detect.boxes", boxes.box_regression),
