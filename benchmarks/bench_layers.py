@@ -3,7 +3,8 @@
     python benchmarks/bench_layers.py                  # tinymtcnn only (no PyTorch)
     /work/torchenv/bin/python benchmarks/bench_layers.py   # with the PyTorch columns
 
-Shapes are MTCNN's: P-Net layers on a 300x300 pyramid level, R-Net layers on a batch of
+Shapes are MTCNN's (given batch-first here; our layers run them batch-innermost, ``(C, H, W, N)``,
+their layout): P-Net layers on a 300x300 pyramid level, R-Net layers on a batch of
 128 crops, O-Net layers on 32; then whole-net training steps (forward + backward of every
 head) at the training batch sizes, and inference. In the training steps neither library computes
 the gradient of the input images (PyTorch's input does not require grad; ours calls
@@ -58,15 +59,16 @@ def ours(kind, shape, p, naive):
     """``(forward(), backward())`` closures for one of our layers."""
     from tinymtcnn.layers import conv, linear, pool, prelu
 
-    x = _f32(*shape)
+    c = shape[1]
+    x = _f32(*shape[1:], shape[0])  # the layers' layout: (C, H, W, N), or (I, N) for a linear layer
     if kind == "conv":
         f, k = p
-        w, b = _f32(f, shape[1], k, k) * 0.1, _f32(f)
+        w, b = _f32(f, c, k, k) * 0.1, _f32(f)
         fwd, bwd = ((conv.conv2d_forward_naive, conv.conv2d_backward_naive) if naive
                     else (conv.conv2d_forward, conv.conv2d_backward))
         run = lambda: fwd(x, w, b)  # noqa: E731
     elif kind == "prelu":
-        a = np.full(shape[1], 0.25, np.float32)
+        a = np.full(c, 0.25, np.float32)
         fwd, bwd = ((prelu.prelu_forward_naive, prelu.prelu_backward_naive) if naive
                     else (prelu.prelu_forward, prelu.prelu_backward))
         run = lambda: fwd(x, a)  # noqa: E731
@@ -76,7 +78,7 @@ def ours(kind, shape, p, naive):
                     else (pool.maxpool2d_forward, pool.maxpool2d_backward))
         run = lambda: fwd(x, kernel=k, stride=s)  # noqa: E731
     else:
-        w, b = _f32(p, shape[1]) * 0.1, _f32(p)
+        w, b = _f32(p, c) * 0.1, _f32(p)
         fwd, bwd = ((linear.linear_forward_naive, linear.linear_backward_naive) if naive
                     else (linear.linear_forward, linear.linear_backward))
         run = lambda: fwd(x, w, b)  # noqa: E731

@@ -95,8 +95,8 @@ def test_failure_message_names_the_wrong_output(tmp_path):
     """db doubled: the message names db (not dx or dw), the largest error, where, expected and got."""
     wrong = tmp_path / "task_2_2.py"
     wrong.write_text((SNIPPETS / "honest" / "task_2_2.py").read_text(encoding="utf-8").replace(
-        "return grad_padded[:, :, pad:pad + height, pad:pad + width], grad_w, grad_b",
-        "return grad_padded[:, :, pad:pad + height, pad:pad + width], grad_w, 2 * grad_b"), encoding="utf-8")
+        "return grad_padded[:, pad:pad + height, pad:pad + width], grad_w, grad_b",
+        "return grad_padded[:, pad:pad + height, pad:pad + width], grad_w, 2 * grad_b"), encoding="utf-8")
     students, _ = grade([submission(tmp_path, "alice", [("2.2", wrong)])], ["2.2"])
     t = by_task(students["alice"])["2.2"]
     assert t["score"] == 0 and not t["reason"]

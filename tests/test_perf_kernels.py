@@ -117,6 +117,7 @@ def test_infer_with_the_authors_weights_and_float64(rng):
         np.testing.assert_allclose(net.infer(x)["box_reg"], ref["box_reg"], atol=1e-5)
 
 
+@pytest.mark.pipeline
 def test_infer_results_do_not_alias_scratch(rng):
     net = RNet(rng=rng)
     a = net.infer(rng.uniform(-1, 1, (4, 3, 24, 24)).astype(np.float32))
