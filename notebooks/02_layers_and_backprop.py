@@ -62,6 +62,7 @@ from tinymtcnn.layers import (conv2d_backward, conv2d_forward, conv2d_forward_na
                               linear_forward, maxpool2d_backward, maxpool2d_forward, maxpool2d_forward_naive,
                               pool_output_size, prelu_backward, prelu_forward, softmax_cross_entropy)
 from tinymtcnn.layers.modules import MaxPool2d
+from tinymtcnn.threads import limit_threads
 from tinymtcnn import exercises
 
 # >>> SOLUTION
@@ -566,7 +567,11 @@ for key, err in net_errors.items():
 # be used. On the layers' `(C, H, W, N)` layout: im2col of R-Net's second convolution on a batch of
 # crops (numpy slices vs the Numba loop), that convolution itself (a loop over output positions vs
 # im2col and one product over the batch), R-Net's first 3 × 3 / 2 pooling, and a full P-Net forward
-# pass on one pyramid level with every layer switched to its naive twin:
+# pass on one pyramid level with every layer switched to its naive twin. Everything runs on **one
+# thread** (`tinymtcnn.threads.limit_threads(1, blas=1)`, as each worker of a detection does), so
+# that the table compares the algorithms, not thread counts — and so that a busy machine cannot
+# stall one of BLAS's threads in the middle of a product (on a loaded two-core machine, a product
+# split over two threads then waits tens of milliseconds for the slower one):
 
 # %%
 def best_time(fn, repeats):
@@ -584,24 +589,26 @@ batch = 8 if FAST else 32
 x = rng.standard_normal((28, 11, 11, batch)).astype(np.float32)  # (C, H, W, N)
 w = rng.standard_normal((48, 28, 3, 3)).astype(np.float32)
 b = np.zeros(48, np.float32)
-timings = {
-    "im2col 28ch 3x3": (best_time(lambda: im2col_naive(x, 3, 3), repeats),
-                        best_time(lambda: im2col(x, 3, 3), repeats)),
-    "conv 28->48 3x3": (best_time(lambda: conv2d_forward_naive(x, w, b), repeats),
-                        best_time(lambda: conv2d_forward(x, w, b), repeats)),
-}
-conv_naive, conv_fast = conv2d_forward_naive(x, w, b)[0], conv2d_forward(x, w, b)[0]
-same_conv = np.abs(conv_naive - conv_fast).max() / np.abs(conv_naive).max()  # float32: relative to the largest output
 x_pool = rng.standard_normal((28, 22, 22, batch)).astype(np.float32)
-timings["maxpool 3/2"] = (best_time(lambda: maxpool2d_forward_naive(x_pool, kernel=3, stride=2), repeats),
-                          best_time(lambda: maxpool2d_forward(x_pool, kernel=3, stride=2), repeats))
-
-level = rng.standard_normal((1, 3, 110, 110)).astype(np.float32)
+level = rng.standard_normal((1, 3, 110, 110)).astype(np.float32)  # a net's input: batch first
 fast_net, naive_net = load_net("pnet"), load_net("pnet")
 for _, module in naive_net.named_modules():
     module.naive = True
-timings["P-Net on 110x110"] = (best_time(lambda: naive_net.forward(level), repeats),
-                               best_time(lambda: fast_net.forward(level), repeats))
+
+with limit_threads(1, blas=1):
+    timings = {
+        "im2col 28ch 3x3": (best_time(lambda: im2col_naive(x, 3, 3), repeats),
+                            best_time(lambda: im2col(x, 3, 3), repeats)),
+        "conv 28->48 3x3": (best_time(lambda: conv2d_forward_naive(x, w, b), repeats),
+                            best_time(lambda: conv2d_forward(x, w, b), repeats)),
+        "maxpool 3/2": (best_time(lambda: maxpool2d_forward_naive(x_pool, kernel=3, stride=2), repeats),
+                        best_time(lambda: maxpool2d_forward(x_pool, kernel=3, stride=2), repeats)),
+        "P-Net on 110x110": (best_time(lambda: naive_net.forward(level), repeats),
+                             best_time(lambda: fast_net.forward(level), repeats)),
+    }
+
+conv_naive, conv_fast = conv2d_forward_naive(x, w, b)[0], conv2d_forward(x, w, b)[0]
+same_conv = np.abs(conv_naive - conv_fast).max() / np.abs(conv_naive).max()  # float32: relative to the largest output
 same_output = np.abs(naive_net.forward(level)["face_prob"] - fast_net.forward(level)["face_prob"]).max()
 
 print(f"{'':18s} {'naive':>9s} {'fast':>9s}  speed-up")
@@ -609,6 +616,16 @@ for name, (slow, quick) in timings.items():
     print(f"{name:18s} {slow * 1e3:7.2f}ms {quick * 1e3:7.2f}ms  {slow / quick:6.1f}x")
 print(f"conv naive vs fast: max |difference| / max |output| {same_conv:.1e}")
 print(f"P-Net naive vs fast: max |difference| of the face probability {same_output:.1e}")
+
+# %% [markdown]
+# Read the table with the layout in mind. The naive convolution is a loop over the output
+# positions, but at each position it already multiplies `(F, C·KH·KW)` weights by the window of
+# **all N images** at once (`(C·KH·KW, N)`, the batch innermost), so it is itself a sequence of
+# small matrix products; the fast version's gain comes from making them one large product. The
+# naive max pool compares values one window at a time with numpy; the Numba kernel runs along rows
+# and over the `N` contiguous images of each cell, and wins by more. A whole P-Net on a pyramid
+# level (one image, so `N = 1`, but about 100 × 100 output positions) gains the most: there the
+# naive loops are long and the batch axis does not help them.
 
 # %% [markdown]
 # ## Checks
