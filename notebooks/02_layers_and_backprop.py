@@ -122,7 +122,8 @@ print(f"warm-up detection: {time.perf_counter() - start:.2f} s (includes compili
 image0 = np.arange(2 * 4 * 4, dtype=np.float64).reshape(2, 4, 4)  # (C, H, W) of one image
 x = np.stack([image0, image0 + 100], axis=-1)  # (C, H, W, N): the batch is the last axis
 print("x shape (C, H, W, N) =", x.shape)
-print("x[0, :, :, 0] (channel 0 of image 0) =\n", x[0, :, :, 0], "\nx[1, :, :, 0] (channel 1 of image 0) =\n", x[1, :, :, 0])
+print("x[0, :, :, 0] (channel 0 of image 0) =\n", x[0, :, :, 0],
+      "\nx[1, :, :, 0] (channel 1 of image 0) =\n", x[1, :, :, 0])
 cols = im2col(x, 3, 3, 1, 0)
 print("\ncols shape (C*KH*KW, OH*OW*N) =", cols.shape)
 
@@ -211,7 +212,8 @@ exercises.check_prediction(
 # matrix products too, with `G` the output gradient `(F, OH, OW, N)` read as `(F, OH·OW·N)` (a
 # reshape again): `dW = G · colsᵀ` — one product that sums over every position of every image —
 # and `dcols = Wᵀ · G`. `col2im` then adds every entry of `dcols` back onto the pixel it was
-# copied from — overlapping windows add up. `col2im` is the **transpose (adjoint)** of `im2col`: `⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩` for any `x` and `c`.
+# copied from — overlapping windows add up. `col2im` is the **transpose (adjoint)** of `im2col`:
+# `⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩` for any `x` and `c`.
 #
 # > **Assignment task 2.2** (conv backward, naive loops): `conv2d_backward_naive` in
 # > `tinymtcnn/layers/conv.py` — `dx`, `dw`, `db` with loops (`docs/backprop.md` derives them);
@@ -230,10 +232,9 @@ print(f"<im2col(x), c> = {lhs:.10f}\n<x, col2im(c)> = {rhs:.10f}")
 # After every convolution and every hidden fully connected layer comes a **parametric ReLU**
 # with one learned slope `α_c` per channel: `y = x` for `x > 0`, `y = α_c · x` otherwise. The
 # channel is axis 0, both after a convolution, `(C, H, W, N)`, and after a fully connected layer,
-# `(C, N)`. A plain
-# ReLU is `α = 0`; a leaky ReLU fixes `α = 0.01`. Caffe initialises `α = 0.25` and lets training
-# move it. The authors' trained nets show that training used this freedom: some slopes became
-# negative (the layer then outputs `|x|`-like responses) and some exceed 1.
+# `(C, N)`. A plain ReLU is `α = 0`; a leaky ReLU fixes `α = 0.01`. Caffe initialises `α = 0.25`
+# and lets training move it. The authors' trained nets show that training used this freedom: some
+# slopes became negative (the layer then outputs `|x|`-like responses) and some exceed 1.
 
 # %%
 pnet, onet = load_net("pnet"), load_net("onet")
