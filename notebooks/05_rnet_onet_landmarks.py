@@ -109,12 +109,14 @@ print(onet)
 
 
 def trunk_shapes(net, size):
-    x = np.zeros((1, 3, size, size), np.float32)
+    """The trunk's layers run by hand (each module's infer) on one crop in the layers' layout
+    (C, H, W, N); the shape of the sample after each layer, channels first."""
+    x = np.zeros((3, size, size, 1), np.float32)
     shapes = []
     for name, layer in net.trunk:
-        x = layer.forward(x)
+        x = layer.infer(x)
         if not name.lower().startswith(("prelu", "drop")):
-            shapes.append(f"{name} {tuple(x.shape[1:])}")
+            shapes.append(f"{name} {tuple(x.shape[:-1])}")
     return shapes
 
 
