@@ -173,7 +173,7 @@ def fusable(conv_module, prelu_module):
 
 
 def conv_prelu_forward(conv_module, prelu_module, x, *, record=True):
-    """``prelu_module(conv_module(x))`` in one pass over groups of images
+    """``prelu_module(conv_module(x))`` as one product with the bias and PReLU in the same pass
     (:func:`tinymtcnn.layers.conv.conv2d_prelu_forward`). ``record=True`` fills both modules' caches
     as their own ``forward`` would, so their ``backward`` (or :func:`conv_prelu_backward`) works
     after it; ``record=False`` keeps nothing (their ``infer``)."""
@@ -188,7 +188,7 @@ def conv_prelu_forward(conv_module, prelu_module, x, *, record=True):
 
 
 def conv_prelu_backward(conv_module, prelu_module, dout, input_grad=True):
-    """``conv_module.backward(prelu_module.backward(dout))`` in one pass over groups of images;
+    """``conv_module.backward(prelu_module.backward(dout))``, the PReLU's part in the same pass as ``db``;
     adds into both modules' ``grads``."""
     pre, alpha = prelu_module._need_cache()
     dx, dw, db, dalpha = conv.conv2d_prelu_backward(dout, conv_module._need_cache(), pre,
