@@ -15,7 +15,7 @@ import numpy as np
 from ..layers._checks import check_number
 from ..nets.base import Net
 from ..threads import get_num_threads, limit_threads
-from .boxes import to_zero_based
+from .boxes import points_to_zero_based, to_zero_based
 from .pyramid import MAX_MEMORY, MAX_PYRAMID_PIXELS, check_pyramid_cost, level_size
 from .result import Detections
 from .stages import output, propose, refine, refine_landmarks
@@ -204,14 +204,15 @@ class MTCNN:
         elif self.landmarks == "auto":
             landmarks = self._refine_large(image, s3.boxes, landmarks)
         order = np.argsort(-s3.scores, kind="stable")
-        faces = Detections(to_zero_based(s3.boxes)[order], s3.scores[order], landmarks[order])
+        # the one conversion of the cascade's 1-based boxes and points to the public 0-based ones
+        faces = Detections(to_zero_based(s3.boxes)[order], s3.scores[order], points_to_zero_based(landmarks)[order])
         return faces, s1, s2
 
     def _refine_large(self, image, boxes, landmarks):
-        """``"auto"``: blend the mirror points with LNet's by :func:`auto_refine_weight` (boxes in M's convention)."""
-        zero_based = to_zero_based(boxes)
-        weight = auto_refine_weight(np.maximum(zero_based[:, 2] - zero_based[:, 0],
-                                               zero_based[:, 3] - zero_based[:, 1]))
+        """``"auto"``: blend the mirror points with LNet's by :func:`auto_refine_weight`; boxes (K, 4) and
+        landmarks (K, 5, 2) in M's 1-based convention, as the cascade's, and so is the result."""
+        # the box's pixels, x2 - x1 + 1, written x2 - (x1 - 1): the public box's width, bit for bit
+        weight = auto_refine_weight(np.maximum(boxes[:, 2] - (boxes[:, 0] - 1), boxes[:, 3] - (boxes[:, 1] - 1)))
         some = weight > 0
         if not some.any():
             return landmarks
