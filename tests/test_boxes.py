@@ -10,6 +10,7 @@ from tinymtcnn.detect.boxes import (
     mirror_landmarks,
     points_to_zero_based,
     square_boxes,
+    to_one_based,
     to_zero_based,
     truncate_boxes,
 )
@@ -158,3 +159,15 @@ def test_mirror_landmarks_maps_a_flipped_face_back(rng):
 def test_to_zero_based():
     np.testing.assert_array_equal(to_zero_based([[1, 1, 12, 12], [3.5, 2, 7, 9]]), [[0, 0, 12, 12], [2.5, 1, 7, 9]])
     assert to_zero_based(np.zeros((0, 4))).shape == (0, 4)
+
+
+def test_to_one_based_inverts_to_zero_based():
+    crops = np.array([[0, 0, 12, 12], [-3, 5, 20, 28]])
+    one = to_one_based(crops)
+    assert one.dtype == np.int64  # integer crops stay integer (the resampler's boxes)
+    np.testing.assert_array_equal(one, [[1, 1, 12, 12], [-2, 6, 20, 28]])
+    np.testing.assert_array_equal(to_zero_based(one), crops)
+    np.testing.assert_array_equal(to_one_based([[2.5, 1, 7, 9]]), [[3.5, 2, 7, 9]])
+    assert to_one_based(np.zeros((0, 4), np.int64)).shape == (0, 4)
+    with pytest.raises(ValueError, match=r"\(K, 4\)"):
+        to_one_based([[1, 2, 3]])

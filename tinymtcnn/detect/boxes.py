@@ -201,6 +201,21 @@ def to_zero_based(boxes):
     return boxes - np.array([1.0, 1.0, 0.0, 0.0])
 
 
+def to_one_based(boxes):
+    """Public 0-based half-open boxes to M's 1-based inclusive ones, the inverse of :func:`to_zero_based`.
+
+    ``(x1 + 1, y1 + 1, x2, y2)``: the same pixels, e.g. ``[0, 0, 12, 12]`` becomes M's
+    ``[1, 1, 12, 12]``. Integer boxes stay integer (int64; crops for the resampler), others are
+    float64; (K, 4).
+    """
+    arr = np.asarray(boxes)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (K, 4), got {arr.shape}")
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64) + np.array([1, 1, 0, 0], dtype=np.int64)
+    return _boxes(arr) + np.array([1.0, 1.0, 0.0, 0.0])
+
+
 def points_to_zero_based(points):
     """The cascade's 1-based points to the public 0-based ones: ``(X - 1, Y - 1)``; float64, same shape.
 
