@@ -7,6 +7,7 @@
 It runs the authors' cascade (:mod:`tinymtcnn.detect.stages`) with the authors'
 weights and reports 0-based coordinates (see :class:`~tinymtcnn.detect.result.Detections`).
 """
+import inspect
 import os
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def _load_nets(weights, with_lnet):
     is neither a path nor a net of the right class.
     """
     from ..nets import NET_CLASSES as classes
-    from ..weights import NET_KINDS, load_net
+    from ..weights import load_net
 
     kinds = ("pnet", "rnet", "onet") + (("lnet",) if with_lnet else ())
     if weights is None:
@@ -66,9 +67,9 @@ def _load_nets(weights, with_lnet):
         weights = {k: folder / f"{k}.npz" for k in kinds if (folder / f"{k}.npz").exists() or k != "lnet"}
     if not isinstance(weights, dict):
         raise TypeError(f"weights must be None, a directory or a dict, got {type(weights).__name__}")
-    unknown = sorted(map(repr, set(weights) - set(NET_KINDS)))
+    unknown = sorted(map(repr, set(weights) - set(classes)))
     if unknown:
-        raise ValueError(f"unknown keys {', '.join(unknown)} in weights; expected some of {NET_KINDS}")
+        raise ValueError(f"unknown keys {', '.join(unknown)} in weights; expected some of {tuple(classes)}")
     nets = {}
     for k in kinds:
         src = weights.get(k)
@@ -175,6 +176,17 @@ class MTCNN:
 
             self.nets["onet"] = with_tuned_landmark_head(self.nets["onet"])
         self.weights = weights  # as given: what rebuilds these nets elsewhere (a Dask worker, eval.run)
+
+    def settings(self):
+        """The keyword arguments that rebuild this detector: ``MTCNN(**d.settings())`` is ``d`` again.
+
+        One entry per parameter of ``MTCNN(...)``, read from the attribute of the same name, as
+        checked (``thresholds`` a tuple of floats, ``num_threads`` None unless given, ``weights``
+        as given: paths, or nets in memory). What :func:`tinymtcnn.eval.run.detector_settings` sends
+        to Dask workers.
+        """
+        names = list(inspect.signature(MTCNN.__init__).parameters)[1:]  # every keyword, without self
+        return {name: getattr(self, name) for name in names}
 
     def __repr__(self):
         return (f"MTCNN(min_face_size={self.min_face_size:g}, thresholds={self.thresholds}, "
