@@ -56,6 +56,7 @@ def test_crops_are_the_detectors_crops(rng):
     np.testing.assert_array_equal(ours, denormalize_images(crop_and_resize(image, crops, 12)))
 
 
+@pytest.mark.pipeline  # photo_crops labels with iou (task 6.2); this checks the coordinates, not the IoU
 def test_sample_pixels_are_the_pixels_of_their_target_crop():
     # photo_crops labels 0-based half-open crops and hands 1-based ones to crop_samples: cut at their own
     # size (no resampling), the sample must be exactly the photo's pixels of the 0-based rectangle
