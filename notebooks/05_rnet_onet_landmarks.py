@@ -51,7 +51,7 @@ from PIL import Image
 import tinymtcnn
 from tinymtcnn import MTCNN, load_net
 from tinymtcnn.align import ARCFACE_TEMPLATE_112, align_faces, similarity_transform
-from tinymtcnn.detect.boxes import decode_landmarks, mirror_landmarks
+from tinymtcnn.detect.boxes import decode_landmarks, mirror_landmarks, points_to_zero_based
 from tinymtcnn.detect.crops import crop_and_resize
 from tinymtcnn.detect.result import LANDMARK_NAMES
 from tinymtcnn.detect.stages import output, propose, refine
@@ -196,7 +196,10 @@ plt.show()
 
 # %% [markdown]
 # Decoding (`decode_landmarks`, spec §5.4) scales by the box size, `w = x2 − x1 + 1`, and adds the
-# box corner; the `− 1` of the authors' code turns MATLAB's 1-based pixels into 0-based ones:
+# box corner, in MATLAB's 1-based pixels like the boxes: `l = 0` is the centre of the box's first
+# pixel `x1`. The authors' code writes one more `− 1`: it turns the 1-based pixels into 0-based ones.
+# The package keeps boxes and points 1-based inside the cascade and does that `− 1`
+# (`points_to_zero_based`, with `to_zero_based` for the boxes) once, at the end:
 #
 # ```
 # X_j = x1 + w · l_j − 1          Y_j = y1 + h · l_{5+j} − 1
@@ -205,7 +208,7 @@ plt.show()
 # %%
 x1, y1, x2, y2 = in_box[0]
 by_hand = np.stack([x1 + (x2 - x1 + 1) * raw[0, :5] - 1, y1 + (y2 - y1 + 1) * raw[0, 5:] - 1], axis=1)
-decoded = decode_landmarks(in_box, raw)[0]
+decoded = points_to_zero_based(decode_landmarks(in_box, raw))[0]
 for name, (px, py) in zip(LANDMARK_NAMES, decoded):
     print(f"{name:12s} x = {px:7.2f}  y = {py:7.2f}")
 print("by hand == decode_landmarks:", np.allclose(by_hand, decoded),
@@ -226,7 +229,9 @@ my_point = (150.0, 100.0)
 
 # %%
 exercises.check_prediction(
-    "1", my_point, lambda: tuple(decode_landmarks(np.array([[101.0, 51, 200, 150]]), np.full((1, 10), 0.5))[0, 0]),
+    "1", my_point,
+    lambda: tuple(points_to_zero_based(decode_landmarks(np.array([[101.0, 51, 200, 150]]),
+                                                        np.full((1, 10), 0.5)))[0, 0]),
     "the box is x2 − x1 + 1 = 100 pixels wide and high, so X = 101 + 100 · 0.5 − 1 = 150 and "
     "Y = 51 + 100 · 0.5 − 1 = 100: the −1 turns MATLAB's 1-based pixel 151 into the 0-based pixel 150.",
     tolerance=1e-9)
@@ -251,7 +256,8 @@ plt.show()
 
 # %%
 rnet_lm = load_net("rnet", landmark_head=True)
-rnet_points = decode_landmarks(in_box, rnet_lm.forward(crop_and_resize(image, in_box, 24))["landmarks"])[0]
+rnet_raw = rnet_lm.forward(crop_and_resize(image, in_box, 24))["landmarks"]
+rnet_points = points_to_zero_based(decode_landmarks(in_box, rnet_raw))[0]
 print("R-Net conv5-3 vs O-Net landmarks, distance per point (px):",
       np.round(np.linalg.norm(rnet_points - decoded, axis=1), 1))
 
@@ -273,7 +279,7 @@ averaged = 0.5 * (raw + back)
 print("O-Net on the crop         :", np.round(raw[0], 3))
 print("on the flipped crop       :", np.round(raw_flipped[0], 3))
 print("flipped, mapped back      :", np.round(back[0], 3))
-mirror_points = decode_landmarks(in_box, averaged)[0]
+mirror_points = points_to_zero_based(decode_landmarks(in_box, averaged))[0]
 
 # %% [markdown]
 # ### Your turn 2: map a mirrored answer back

@@ -57,6 +57,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinymtcnn import MTCNN, Detections, load_net
+from tinymtcnn.detect.boxes import to_zero_based
 from tinymtcnn.detect.pyramid import build_pyramid
 from tinymtcnn.detect.stages import pnet_level
 from tinymtcnn.train import SyntheticFaces, Trainer
@@ -316,7 +317,7 @@ print(f"mining thresholds (P-Net, R-Net): {plan['rnet'].mine_thresholds}; {len(m
 fig, ax = plt.subplots(figsize=(5, 4))
 ax.imshow(photo.image)
 colors = {NEGATIVE: "red", PART: "orange", POSITIVE: "lime"}
-for (x1, y1, x2, y2), label in zip(mined["crops"], mined["labels"]):
+for (x1, y1, x2, y2), label in zip(to_zero_based(mined["crops"]), mined["labels"]):  # the proposals: 1-based
     ax.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, lw=1,
                                color=colors[int(label)]))
 counts = {names[k]: int(np.sum(mined["labels"] == k)) for k in colors}

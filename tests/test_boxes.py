@@ -8,7 +8,9 @@ from tinymtcnn.detect.boxes import (
     decode_landmarks,
     heatmap_to_boxes,
     mirror_landmarks,
+    points_to_zero_based,
     square_boxes,
+    to_one_based,
     to_zero_based,
     truncate_boxes,
 )
@@ -113,14 +115,32 @@ def test_decode_landmarks():
     lmk = np.array([[0.0, 0.1, 0.5, 0.2, 1.0, 0.0, 0.25, 0.5, 0.75, 1.0]])
     pts = decode_landmarks(boxes, lmk)
     assert pts.shape == (1, 5, 2) and pts.dtype == np.float64
-    np.testing.assert_allclose(pts[0, :, 0], [10, 11, 15, 12, 20])  # x1 - 1 + w*l
-    np.testing.assert_allclose(pts[0, :, 1], [20, 25, 30, 35, 40])
-    # the same frame as to_zero_based: l = 0 is the left edge, l = 1 the right edge
-    zb = to_zero_based(boxes)[0]
-    assert pts[0, 0, 0] == zb[0] and pts[0, 4, 0] == zb[2]
+    np.testing.assert_allclose(pts[0, :, 0], [11, 12, 16, 13, 21])  # 1-based: x1 + w*l
+    np.testing.assert_allclose(pts[0, :, 1], [21, 26, 31, 36, 41])
+    # after the conversion at the end, the frame of to_zero_based: l = 0 is x1', l = 1 is x2'
+    zb, zp = to_zero_based(boxes)[0], points_to_zero_based(pts)[0]
+    assert zp[0, 0] == zb[0] and zp[4, 0] == zb[2] and zp[0, 1] == zb[1] and zp[4, 1] == zb[3]
     assert decode_landmarks(np.zeros((0, 4)), np.zeros((0, 10))).shape == (0, 5, 2)
     with pytest.raises(ValueError, match="landmarks"):
         decode_landmarks(boxes, np.zeros((1, 5, 2)))
+
+
+def test_decoded_points_at_the_end_are_ms_values_bit_for_bit(rng):
+    # M decodes in one step, points = w*l + x1 - 1 (detect_face.m); the cascade decodes 1-based and
+    # converts once at the end: the public points must be M's floating-point values exactly
+    boxes = np.fix(rng.uniform(-50, 900, size=(200, 2)))
+    boxes = np.concatenate([boxes, boxes + np.fix(rng.uniform(11, 400, size=(200, 1)))], axis=1)
+    lmk = rng.uniform(-0.2, 1.2, size=(200, 10))
+    w, h = boxes[:, 2:3] - boxes[:, 0:1] + 1, boxes[:, 3:4] - boxes[:, 1:2] + 1
+    m_points = np.stack([w * lmk[:, :5] + boxes[:, 0:1] - 1, h * lmk[:, 5:] + boxes[:, 1:2] - 1], axis=2)
+    assert np.array_equal(points_to_zero_based(decode_landmarks(boxes, lmk)), m_points)
+
+
+def test_points_to_zero_based():
+    np.testing.assert_array_equal(points_to_zero_based([[[1, 1], [12.5, 3]]]), [[[0, 0], [11.5, 2]]])
+    assert points_to_zero_based(np.zeros((0, 5, 2))).shape == (0, 5, 2)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
+        points_to_zero_based(np.zeros((3, 10)))
 
 
 def test_mirror_landmarks_maps_a_flipped_face_back(rng):
@@ -139,3 +159,15 @@ def test_mirror_landmarks_maps_a_flipped_face_back(rng):
 def test_to_zero_based():
     np.testing.assert_array_equal(to_zero_based([[1, 1, 12, 12], [3.5, 2, 7, 9]]), [[0, 0, 12, 12], [2.5, 1, 7, 9]])
     assert to_zero_based(np.zeros((0, 4))).shape == (0, 4)
+
+
+def test_to_one_based_inverts_to_zero_based():
+    crops = np.array([[0, 0, 12, 12], [-3, 5, 20, 28]])
+    one = to_one_based(crops)
+    assert one.dtype == np.int64  # integer crops stay integer (the resampler's boxes)
+    np.testing.assert_array_equal(one, [[1, 1, 12, 12], [-2, 6, 20, 28]])
+    np.testing.assert_array_equal(to_zero_based(one), crops)
+    np.testing.assert_array_equal(to_one_based([[2.5, 1, 7, 9]]), [[3.5, 2, 7, 9]])
+    assert to_one_based(np.zeros((0, 4), np.int64)).shape == (0, 4)
+    with pytest.raises(ValueError, match=r"\(K, 4\)"):
+        to_one_based([[1, 2, 3]])

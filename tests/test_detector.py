@@ -131,6 +131,20 @@ def test_bad_settings_are_errors(kwargs):
         MTCNN(**kwargs)
 
 
+def test_settings_rebuild_the_detector(tmp_path):
+    from tinymtcnn.weights import pretrained_path
+
+    given = dict(min_face_size=33, thresholds=[0.5, 0.55, 0.65], scale_factor=0.8, landmarks="onet",
+                 weights={"onet": str(pretrained_path("onet"))}, num_threads=2, max_memory=3e9,
+                 max_pyramid_pixels=1e8)  # no default left: a setting settings() forgot would show
+    detector = MTCNN(**given)
+    settings = detector.settings()
+    assert settings == dict(given, thresholds=(0.5, 0.55, 0.65)), settings
+    again = MTCNN(**settings)
+    assert again.settings() == settings and repr(again) == repr(detector)
+    assert MTCNN().settings()["num_threads"] is None  # not resolved to this machine's cores
+
+
 # ---------------------------------------------------------------------------- real photos (../shared)
 @pytest.mark.shared
 @pytest.mark.pipeline

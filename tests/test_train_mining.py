@@ -31,7 +31,8 @@ def test_detections_are_labelled_by_iou(monkeypatch):
     labels = [int(v) for v in out["labels"]]
     assert labels == [1, -1, 0], (f"labels of the mined crops are wrong: expected [1, -1, 0] (IoU 1, ~0.53, 0; the "
                                   f"second negative is over max_negatives, the rest skipped), got {labels}")
-    assert_close("crops", np.asarray(out["crops"][:2]).astype(np.int64), zero_based[:2].astype(np.int64), rtol=0,
+    # the crops are the detections themselves (1-based, cut as they are); targets use their 0-based form
+    assert_close("crops", np.asarray(out["crops"][:2]).astype(np.int64), boxes[:2].astype(np.int64), rtol=0,
                  atol=0)
     np.testing.assert_allclose(out["boxes"][:2], box_targets(zero_based[:2], np.repeat(gt, 2, 0)), rtol=1e-6)
     assert np.all(out["boxes"][2] == 0)

@@ -3,13 +3,14 @@ import numpy as np
 import pytest
 from _grading_asserts import assert_close, seed_repro
 
-from tinymtcnn.detect.boxes import apply_box_regression, decode_landmarks, to_zero_based
+from tinymtcnn.detect.boxes import (apply_box_regression, decode_landmarks, points_to_zero_based, to_one_based,
+                                    to_zero_based)
 from tinymtcnn.detect.crops import crop_and_resize
 from tinymtcnn.train.dataset import build_samples
 from tinymtcnn.train.readers import Photo
 from tinymtcnn.train.samples import (SamplingConfig, box_targets, crop_samples, iou, label_for_iou,
-                                     landmark_targets, photo_crops)
-from tinymtcnn.train.sampleset import SampleSet, flip_targets
+                                     landmark_targets, make_samples, photo_crops)
+from tinymtcnn.train.sampleset import SampleSet, denormalize_images, flip_targets
 from tinymtcnn.train.synthetic import SyntheticFaces
 
 
@@ -43,22 +44,44 @@ def test_landmark_targets_invert_decode_landmarks_and_are_planar(rng):
     t = landmark_targets(crops, pts)
     np.testing.assert_allclose(t[0, :5], (pts[0, :, 0] - 10) / 24)
     np.testing.assert_allclose(t[0, 5:], (pts[0, :, 1] - 20) / 24)
-    np.testing.assert_allclose(decode_landmarks(crops + [1, 1, 0, 0], t), pts, atol=1e-12)
+    # the detector decodes 1-based and reports points_to_zero_based of that
+    np.testing.assert_allclose(points_to_zero_based(decode_landmarks(to_one_based(crops), t)), pts, atol=1e-12)
 
 
 def test_crops_are_the_detectors_crops(rng):
     image = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
-    crops = np.array([[3, 4, 27, 28], [-5, -5, 19, 19], [30, 10, 50, 30]])
+    crops = np.array([[4, 5, 27, 28], [-4, -4, 19, 19], [31, 11, 50, 30]])  # 1-based inclusive, as the cascade's
     ours = crop_samples(image, crops, 12)
-    theirs = crop_and_resize(image, crops + [1, 1, 0, 0], 12)
-    np.testing.assert_allclose((ours.astype(np.float32) - 127.5) / 128, theirs, atol=0.5 / 128 + 1e-6)
+    assert ours.dtype == np.uint8 and ours.shape == (3, 3, 12, 12)
+    np.testing.assert_array_equal(ours, denormalize_images(crop_and_resize(image, crops, 12)))
+
+
+@pytest.mark.pipeline  # photo_crops labels with iou (task 6.2); this checks the coordinates, not the IoU
+def test_sample_pixels_are_the_pixels_of_their_target_crop():
+    # photo_crops labels 0-based half-open crops and hands 1-based ones to crop_samples: cut at their own
+    # size (no resampling), the sample must be exactly the photo's pixels of the 0-based rectangle
+    photo = SyntheticFaces(1, seed=4, faces=(2, 2), min_face=30, max_face=50, size=(150, 120))[0]
+    crops = photo_crops(photo, np.random.default_rng(2), SamplingConfig(random_negatives=8, face_crops=8))
+    assert crops["crops"].dtype == np.int64 and len(crops["crops"]) >= 10
+    samples = make_samples(photo, 0, 24, crops)
+    faces = 0
+    for crop, side, label, t in zip(crops["crops"], samples["sides"], crops["labels"], crops["boxes"]):
+        x1, y1, x2, y2 = to_zero_based(crop[None])[0].astype(int)
+        assert side == x2 - x1 == y2 - y1
+        np.testing.assert_array_equal(crop_samples(photo.image, crop[None], int(side))[0],
+                                      photo.image[y1:y2, x1:x2].transpose(2, 0, 1))
+        if label in (1, -1):  # the box targets were computed on that same 0-based rectangle: g - t*S
+            implied = photo.boxes - t.astype(np.float64) * side
+            assert np.abs(implied - [x1, y1, x2, y2]).max(axis=1).min() < 1e-3, (crop, implied)
+            faces += 1
+    assert faces >= 3
 
 
 def test_flip_matches_cropping_the_mirrored_photo(rng):
     photo = SyntheticFaces(1, seed=5, faces=(1, 1), min_face=40, max_face=60, size=(96, 80))[0]
     w = photo.image.shape[1]
     g, pts = photo.boxes[0], photo.landmarks[0]
-    crop = np.array([[int(g[0]) - 3, int(g[1]) - 2, int(g[0]) - 3 + 50, int(g[1]) - 2 + 50]])
+    crop = np.array([[int(g[0]) - 3, int(g[1]) - 2, int(g[0]) - 3 + 50, int(g[1]) - 2 + 50]])  # 0-based
     t_box, t_lm = box_targets(crop, g[None]), landmark_targets(crop, pts[None])
     fb, fl = flip_targets(t_box, t_lm, np.array([50.0]))
     # the same crop in the mirrored photo: columns x -> w - x (edges), pixel centres x -> w - 1 - x
@@ -67,8 +90,8 @@ def test_flip_matches_cropping_the_mirrored_photo(rng):
     mpts = np.stack([w - 1 - pts[:, 0], pts[:, 1]], axis=1)[[1, 0, 2, 4, 3]]
     np.testing.assert_allclose(fb, box_targets(mcrop, mg), atol=1e-12)
     np.testing.assert_allclose(fl, landmark_targets(mcrop, mpts[None]), atol=1e-12)
-    np.testing.assert_array_equal(crop_samples(photo.image, crop, 24)[..., ::-1],
-                                  crop_samples(np.ascontiguousarray(photo.image[:, ::-1]), mcrop, 24))
+    np.testing.assert_array_equal(crop_samples(photo.image, to_one_based(crop), 24)[..., ::-1],
+                                  crop_samples(np.ascontiguousarray(photo.image[:, ::-1]), to_one_based(mcrop), 24))
 
 
 @pytest.mark.task_6_2
@@ -78,7 +101,7 @@ def test_photo_crops_are_labelled_by_their_iou_and_deterministic():
     b = photo_crops(photo, np.random.default_rng(1))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
-    for k, (crop, label) in enumerate(zip(a["crops"], a["labels"])):
+    for k, (crop, label) in enumerate(zip(to_zero_based(a["crops"]), a["labels"])):  # 1-based -> gts' convention
         best = iou(crop, photo.boxes).max()
         wrong = (label == 0 and not best < 0.3) or (label == 1 and not best >= 0.65) or \
             (label == -1 and not best >= 0.4)

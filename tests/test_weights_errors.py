@@ -26,6 +26,14 @@ from tinymtcnn.weights import (
 ASTRONAUT = Path(__file__).resolve().parents[1] / "tinymtcnn" / "assets" / "astronaut.png"
 
 
+def test_net_kinds_are_the_kinds_of_the_net_classes():
+    # weights.NET_KINDS stays in tinymtcnn.weights so that importing it does not import the nets (and
+    # Numba); it must name exactly the classes of tinymtcnn.nets, in the same order
+    from tinymtcnn.nets import NET_CLASSES
+
+    assert NET_KINDS == tuple(NET_CLASSES)
+
+
 @pytest.fixture(scope="module")
 def nets():
     return {k: load_net(k) for k in NET_KINDS}

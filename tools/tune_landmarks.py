@@ -65,7 +65,8 @@ def shared_data():
 
 def box_targets(boxes, points):
     """Planar targets (K, 10) of 1-based O-Net input boxes for 0-based points (5, 2): the inverse of
-    ``decode_landmarks`` (``X = w * l + x1 - 1``)."""
+    ``decode_landmarks`` followed by ``points_to_zero_based`` (``X = w * l + x1 - 1``, as the detector
+    reports it)."""
     w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
     h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
     xs = (points[None, :, 0] - boxes[:, 0:1] + 1) / w

@@ -1,15 +1,18 @@
 """Box arithmetic of the detection cascade (spec §5), all in float64.
 
-Coordinate convention: inside the cascade boxes stay in **M's 1-based inclusive
-pixel convention**: ``(x1, y1, x2, y2)`` covers the pixels ``x1..x2``, ``y1..y2``
-(1-based), i.e. ``x2 - x1 + 1`` columns. Every formula below is M's, in M's order
-of floating-point operations. Only at the very end does :func:`to_zero_based`
-convert to the public convention (0-based, ``x1 <= x < x2``). Landmarks from
-:func:`decode_landmarks` already carry M's ``- 1``, so they are in the same frame
-as the converted boxes: ``X = x1' + w * l`` with ``x1' = x1 - 1``.
+Coordinate convention: inside the cascade boxes **and landmarks** stay in **M's 1-based pixel
+convention**. A box ``(x1, y1, x2, y2)`` covers the pixels ``x1..x2``, ``y1..y2`` (1-based,
+inclusive), i.e. ``x2 - x1 + 1`` columns; a point ``(X, Y)`` is the 1-based pixel whose centre it
+marks (pixel ``x1`` of a box has its centre at ``X = x1``). Every formula below is M's, in M's order
+of floating-point operations. Only at the very end (``detector.MTCNN``, ``trace``,
+``eval.landmarks.detect_all_modes``) do :func:`to_zero_based` and :func:`points_to_zero_based`
+convert both, together, to the public convention (0-based, a box covers ``x1 <= x < x2``, pixel ``i``
+has its centre at ``i``). M's own landmark decoding ``x1 + w*l - 1`` is the two steps at once: the
+``- 1`` is that conversion, so the public points equal M's values bit for bit.
 
 Boxes are ``(K, 4)``, scores ``(K,)``, regression offsets ``(K, 4)`` as
-``(dx1, dy1, dx2, dy2)``, landmarks ``(K, 10)`` planar ``(x1..x5, y1..y5)``.
+``(dx1, dy1, dx2, dy2)``, landmarks ``(K, 10)`` planar ``(x1..x5, y1..y5)`` in box units (O-Net's
+output) or ``(K, 5, 2)`` points in pixels (decoded).
 """
 import numpy as np
 
@@ -131,15 +134,18 @@ def truncate_boxes(boxes):
 
 
 def decode_landmarks(boxes, landmarks):
-    """O-Net landmark outputs to image coordinates. Port of: detect_face.m (stage 3, spec §5.4 step 14).
+    """O-Net landmark outputs to 1-based image points. Port of: detect_face.m (stage 3, spec §5.4 step 14).
 
-    ``boxes`` (K, 4) are the O-Net input boxes (before regression), ``landmarks`` (K, 10)
-    planar ``(x1..x5, y1..y5)`` in box units. With ``w = x2 - x1 + 1``, ``h = y2 - y1 + 1``::
+    ``boxes`` (K, 4) are the O-Net input boxes (before regression, M's 1-based convention),
+    ``landmarks`` (K, 10) planar ``(x1..x5, y1..y5)`` in box units. With ``w = x2 - x1 + 1``,
+    ``h = y2 - y1 + 1``::
 
-        X_j = w * l_j + x1 - 1,   Y_j = h * l_{5+j} + y1 - 1
+        X_j = w * l_j + x1,   Y_j = h * l_{5+j} + y1
 
-    Returns (K, 5, 2) float64 ``[..., 0] = X``, ``[..., 1] = Y`` in the order left eye, right eye,
-    nose, mouth left, mouth right (the frame of :func:`to_zero_based` boxes).
+    so ``l = 0`` is the centre of the box's first pixel. Returns (K, 5, 2) float64
+    ``[..., 0] = X``, ``[..., 1] = Y`` in the order left eye, right eye, nose, mouth left, mouth
+    right, in the cascade's 1-based convention (the same as ``boxes``). M writes
+    ``w * l + x1 - 1``: its ``- 1`` is :func:`points_to_zero_based`, applied at the end.
     """
     boxes = _boxes(boxes)
     lmk = np.asarray(landmarks, dtype=np.float64)
@@ -147,8 +153,8 @@ def decode_landmarks(boxes, landmarks):
         raise ValueError(f"landmarks must have shape ({boxes.shape[0]}, 10), got {lmk.shape}")
     w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
     h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
-    xs = w * lmk[:, :5] + boxes[:, 0:1] - 1
-    ys = h * lmk[:, 5:] + boxes[:, 1:2] - 1
+    xs = w * lmk[:, :5] + boxes[:, 0:1]
+    ys = h * lmk[:, 5:] + boxes[:, 1:2]
     return np.stack([xs, ys], axis=2)
 
 
@@ -167,8 +173,8 @@ def mirror_landmarks(landmarks_mirrored, widths=None):
     i.e. ``x -> 1 - x`` with left/right eyes and left/right mouth corners swapped. Returns
     (K, 10) float64. It is an involution: applying it twice gives the input back.
 
-    ``widths`` (K,), the boxes' widths ``w`` in pixels, gives the pixel-centre flip instead: in
-    :func:`decode_landmarks`'s frame the first pixel's centre is ``x = 0`` and the last one's
+    ``widths`` (K,), the boxes' widths ``w`` in pixels, gives the pixel-centre flip instead: in box
+    units (:func:`decode_landmarks`) the first pixel's centre is ``x = 0`` and the last one's
     ``(w - 1)/w``, so flipping maps ``x -> (w - 1)/w - x`` (the flip of the training samples,
     :func:`tinymtcnn.train.sampleset.flip_targets`). ``landmarks="tuned"`` uses it; the authors'
     modes keep ``1 - x``, which places the mirrored estimate ``1/w`` to the right.
@@ -193,3 +199,30 @@ def to_zero_based(boxes):
     """
     boxes = _boxes(boxes)
     return boxes - np.array([1.0, 1.0, 0.0, 0.0])
+
+
+def to_one_based(boxes):
+    """Public 0-based half-open boxes to M's 1-based inclusive ones, the inverse of :func:`to_zero_based`.
+
+    ``(x1 + 1, y1 + 1, x2, y2)``: the same pixels, e.g. ``[0, 0, 12, 12]`` becomes M's
+    ``[1, 1, 12, 12]``. Integer boxes stay integer (int64; crops for the resampler), others are
+    float64; (K, 4).
+    """
+    arr = np.asarray(boxes)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (K, 4), got {arr.shape}")
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64) + np.array([1, 1, 0, 0], dtype=np.int64)
+    return _boxes(arr) + np.array([1.0, 1.0, 0.0, 0.0])
+
+
+def points_to_zero_based(points):
+    """The cascade's 1-based points to the public 0-based ones: ``(X - 1, Y - 1)``; float64, same shape.
+
+    ``points`` (..., 2), e.g. (K, 5, 2) from :func:`decode_landmarks`. Applied together with
+    :func:`to_zero_based` at the end; ``(w * l + x1) - 1`` is M's ``w * l + x1 - 1`` bit for bit.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim < 1 or p.shape[-1] != 2:
+        raise ValueError(f"points must have shape (..., 2), got {p.shape}")
+    return p - 1.0

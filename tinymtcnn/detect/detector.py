@@ -7,6 +7,7 @@
 It runs the authors' cascade (:mod:`tinymtcnn.detect.stages`) with the authors'
 weights and reports 0-based coordinates (see :class:`~tinymtcnn.detect.result.Detections`).
 """
+import inspect
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 from ..layers._checks import check_number
 from ..nets.base import Net
 from ..threads import get_num_threads, limit_threads
-from .boxes import to_zero_based
+from .boxes import points_to_zero_based, to_zero_based
 from .pyramid import MAX_MEMORY, MAX_PYRAMID_PIXELS, check_pyramid_cost, level_size
 from .result import Detections
 from .stages import output, propose, refine, refine_landmarks
@@ -47,7 +48,7 @@ def _load_nets(weights, with_lnet):
     is neither a path nor a net of the right class.
     """
     from ..nets import NET_CLASSES as classes
-    from ..weights import NET_KINDS, load_net
+    from ..weights import load_net
 
     kinds = ("pnet", "rnet", "onet") + (("lnet",) if with_lnet else ())
     if weights is None:
@@ -66,9 +67,9 @@ def _load_nets(weights, with_lnet):
         weights = {k: folder / f"{k}.npz" for k in kinds if (folder / f"{k}.npz").exists() or k != "lnet"}
     if not isinstance(weights, dict):
         raise TypeError(f"weights must be None, a directory or a dict, got {type(weights).__name__}")
-    unknown = sorted(map(repr, set(weights) - set(NET_KINDS)))
+    unknown = sorted(map(repr, set(weights) - set(classes)))
     if unknown:
-        raise ValueError(f"unknown keys {', '.join(unknown)} in weights; expected some of {NET_KINDS}")
+        raise ValueError(f"unknown keys {', '.join(unknown)} in weights; expected some of {tuple(classes)}")
     nets = {}
     for k in kinds:
         src = weights.get(k)
@@ -176,6 +177,17 @@ class MTCNN:
             self.nets["onet"] = with_tuned_landmark_head(self.nets["onet"])
         self.weights = weights  # as given: what rebuilds these nets elsewhere (a Dask worker, eval.run)
 
+    def settings(self):
+        """The keyword arguments that rebuild this detector: ``MTCNN(**d.settings())`` is ``d`` again.
+
+        One entry per parameter of ``MTCNN(...)``, read from the attribute of the same name, as
+        checked (``thresholds`` a tuple of floats, ``num_threads`` None unless given, ``weights``
+        as given: paths, or nets in memory). What :func:`tinymtcnn.eval.run.detector_settings` sends
+        to Dask workers.
+        """
+        names = list(inspect.signature(MTCNN.__init__).parameters)[1:]  # every keyword, without self
+        return {name: getattr(self, name) for name in names}
+
     def __repr__(self):
         return (f"MTCNN(min_face_size={self.min_face_size:g}, thresholds={self.thresholds}, "
                 f"scale_factor={self.scale_factor}, landmarks={self.landmarks!r})")
@@ -204,14 +216,15 @@ class MTCNN:
         elif self.landmarks == "auto":
             landmarks = self._refine_large(image, s3.boxes, landmarks)
         order = np.argsort(-s3.scores, kind="stable")
-        faces = Detections(to_zero_based(s3.boxes)[order], s3.scores[order], landmarks[order])
+        # the one conversion of the cascade's 1-based boxes and points to the public 0-based ones
+        faces = Detections(to_zero_based(s3.boxes)[order], s3.scores[order], points_to_zero_based(landmarks)[order])
         return faces, s1, s2
 
     def _refine_large(self, image, boxes, landmarks):
-        """``"auto"``: blend the mirror points with LNet's by :func:`auto_refine_weight` (boxes in M's convention)."""
-        zero_based = to_zero_based(boxes)
-        weight = auto_refine_weight(np.maximum(zero_based[:, 2] - zero_based[:, 0],
-                                               zero_based[:, 3] - zero_based[:, 1]))
+        """``"auto"``: blend the mirror points with LNet's by :func:`auto_refine_weight`; boxes (K, 4) and
+        landmarks (K, 5, 2) in M's 1-based convention, as the cascade's, and so is the result."""
+        # the box's pixels, x2 - x1 + 1, written x2 - (x1 - 1): the public box's width, bit for bit
+        weight = auto_refine_weight(np.maximum(boxes[:, 2] - (boxes[:, 0] - 1), boxes[:, 3] - (boxes[:, 1] - 1)))
         some = weight > 0
         if not some.any():
             return landmarks

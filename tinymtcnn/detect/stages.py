@@ -1,8 +1,8 @@
 """The three stages of the cascade, each a small function returning its candidates.
 
-Port of: detect_face.m (MTCNNv1 2016 = MTCNNv2 stages 1-3; spec §5). Boxes stay in
-M's 1-based inclusive convention throughout (see :mod:`tinymtcnn.detect.boxes`);
-``detector.MTCNN`` converts them to 0-based at the end. Every function takes the
+Port of: detect_face.m (MTCNNv1 2016 = MTCNNv2 stages 1-3; spec §5). Boxes and landmarks stay
+in M's 1-based convention throughout (see :mod:`tinymtcnn.detect.boxes`); ``detector.MTCNN``
+converts both to 0-based at the end, nothing here does. Every function takes the
 image as ``(H, W, 3)`` uint8 RGB and returns plain arrays, so a notebook can draw
 the candidates after every step.
 
@@ -159,7 +159,12 @@ def refine(image, boxes, rnet, *, threshold=0.7):
 
 
 class FinalFaces(NamedTuple):
-    """Final faces (M's 1-based boxes), scores, landmarks ``(K, 5, 2)``, and the O-Net input boxes."""
+    """Final faces of stage 3, all in M's 1-based convention (:mod:`tinymtcnn.detect.boxes`).
+
+    ``boxes`` (K, 4) after O-Net's regression, ``scores`` (K,), ``landmarks`` (K, 5, 2) 1-based
+    points (:func:`~tinymtcnn.detect.boxes.decode_landmarks`), ``input_boxes`` (K, 4) the integer
+    O-Net input boxes the landmarks were decoded in.
+    """
 
     boxes: np.ndarray
     scores: np.ndarray
@@ -177,9 +182,15 @@ def output(image, boxes, onet, *, threshold=0.7, mirror=False, pixel_flip=False)
     maps the mirrored estimate back with the pixel-centre flip (:func:`mirror_landmarks` with the
     boxes' widths; ``landmarks="tuned"``) instead of the authors' ``1 - x``.
 
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    boxes : (K, 4) 1-based boxes from :func:`refine` (truncated here)
+
     Returns
     -------
     FinalFaces
+        Boxes and landmarks both 1-based.
     """
     if len(boxes) == 0:
         return FinalFaces(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)), np.zeros((0, 4)))
@@ -204,19 +215,21 @@ def refine_landmarks(image, boxes, landmarks, lnet):
 
     Port of: MTCNNv2/detect_face.m (extended stage, spec §5.6). With the final boxes'
     ``P = fix(0.25 * max(w, h))`` (+1 if odd, ``w = x2 - x1 + 1``), patch ``k`` is the
-    zero-padded box ``[fix(X - P/2), fix(Y - P/2), ... + P, ... + P]`` resampled to 24x24;
-    LNet gives ``(ox, oy)`` per point, reset to 0.5 when either is more than 0.35 from
-    0.5, and the point becomes ``X - P/2 + ox * P``, ``Y - P/2 + oy * P``.
+    zero-padded 1-based box ``[fix(X - 1 - P/2), fix(Y - 1 - P/2), ... + P, ... + P]`` resampled
+    to 24x24; LNet gives ``(ox, oy)`` per point, reset to 0.5 when either is more than 0.35 from
+    0.5, and the point becomes ``X - P/2 + ox * P``, ``Y - P/2 + oy * P``. ``X - 1`` is M's point
+    (M decodes with ``- 1``, :func:`~tinymtcnn.detect.boxes.decode_landmarks`), so the patches are
+    M's, which start one pixel left of (and above) a patch centred on the point.
 
     Parameters
     ----------
     image : (H, W, 3) uint8
-    boxes : (K, 4) final boxes (M's convention)
-    landmarks : (K, 5, 2) decoded O-Net landmarks
+    boxes : (K, 4) final boxes, 1-based (M's convention)
+    landmarks : (K, 5, 2) decoded O-Net landmarks, 1-based
 
     Returns
     -------
-    (K, 5, 2) float64 refined landmarks
+    (K, 5, 2) float64 refined landmarks, 1-based
     """
     if len(boxes) == 0:
         return landmarks
@@ -225,8 +238,8 @@ def refine_landmarks(image, boxes, landmarks, lnet):
     patch = patch + (np.mod(patch, 2) == 1)
     stacks = []
     for k in range(5):
-        x1 = np.fix(landmarks[:, k, 0] - 0.5 * patch)
-        y1 = np.fix(landmarks[:, k, 1] - 0.5 * patch)
+        x1 = np.fix(landmarks[:, k, 0] - 1 - 0.5 * patch)  # M's fix(X_M - P/2), X_M = X - 1 exactly
+        y1 = np.fix(landmarks[:, k, 1] - 1 - 0.5 * patch)
         stacks.append(crop_and_resize(image, np.stack([x1, y1, x1 + patch, y1 + patch], axis=1), 24))
     offsets = _forward_in_chunks(lnet, np.concatenate(stacks, axis=1), ("landmark_offsets",))["landmark_offsets"]
     too_far = np.any(np.abs(offsets - 0.5) > 0.35, axis=2, keepdims=True)  # "do not make a large movement"

@@ -118,7 +118,7 @@ def detect_all_modes(detector, image, tuned_onet=None):
     gives it. Raises ``RuntimeError`` if the mirrored or tuned O-Net pass changed a box (the modes would
     not share detections).
     """
-    from ..detect.boxes import to_zero_based
+    from ..detect.boxes import points_to_zero_based, to_zero_based
     from ..detect.stages import output, propose, refine, refine_landmarks
     from ..nets import ONet
 
@@ -143,5 +143,6 @@ def detect_all_modes(detector, image, tuned_onet=None):
                "refine_mirror": refine_landmarks(image, mirrored.boxes, mirrored.landmarks, nets["lnet"])}
         if tuned_onet is not None:
             lmk["tuned"] = others["tuned"].landmarks
-    order = np.argsort(-plain.scores, kind="stable")
-    return to_zero_based(plain.boxes)[order], plain.scores[order], {m: v[order] for m, v in lmk.items()}
+    order = np.argsort(-plain.scores, kind="stable")  # the stages' 1-based boxes and points to 0-based, as MTCNN
+    return (to_zero_based(plain.boxes)[order], plain.scores[order],
+            {m: points_to_zero_based(v)[order] for m, v in lmk.items()})

@@ -28,7 +28,8 @@ def detect_photo(detector, data, i):
 
 
 def detector_settings(detector):
-    """The keyword arguments that rebuild ``detector`` (an :class:`~tinymtcnn.MTCNN`) on a Dask worker.
+    """The keyword arguments that rebuild ``detector`` (an :class:`~tinymtcnn.MTCNN`) on a Dask worker:
+    :meth:`~tinymtcnn.MTCNN.settings`.
 
     Raises
     ------
@@ -40,10 +41,7 @@ def detector_settings(detector):
     if not isinstance(detector, MTCNN):
         raise TypeError(f"evaluating on a Dask cluster needs MTCNN detectors (each worker builds its own from "
                         f"their settings and weights), got {type(detector).__name__}")
-    return {"min_face_size": detector.min_face_size, "thresholds": list(detector.thresholds),
-            "scale_factor": detector.scale_factor, "landmarks": detector.landmarks, "weights": detector.weights,
-            "num_threads": detector.num_threads, "max_memory": detector.max_memory,
-            "max_pyramid_pixels": detector.max_pyramid_pixels}
+    return detector.settings()
 
 
 def _detect_task(task):

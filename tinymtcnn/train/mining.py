@@ -8,14 +8,16 @@ are labelled by their best IoU with the ground truth (< 0.3 negative, at most ``
 photo; >= 0.65 positive; >= 0.4 part), with box targets relative to the detection and its best
 ground truth. Crops are the detection's pixels resampled to 24 or 48, exactly as at detection time.
 
-The stages return M's 1-based inclusive boxes; ``(x1, y1, x2, y2)`` there is the 0-based half-open
-crop ``(x1 - 1, y1 - 1, x2, y2)`` here (the same pixels).
+The stages return M's 1-based inclusive boxes, and those are the crops (a crop dict's ``crops``,
+cut by :func:`~.samples.crop_samples` as they are). Only the filters, labels and targets, which
+compare with the 0-based annotations, use their 0-based half-open form ``(x1 - 1, y1 - 1, x2, y2)``
+(the same pixels, :func:`~tinymtcnn.detect.boxes.to_zero_based`).
 """
 import hashlib
 
 import numpy as np
 
-from ..detect.boxes import truncate_boxes
+from ..detect.boxes import to_zero_based, truncate_boxes
 from ..detect.stages import propose, refine
 from .samples import NEGATIVE, iou, label_for_iou, box_targets
 
@@ -82,17 +84,19 @@ class HardExampleMiner:
         return boxes
 
     def photo_crops(self, photo, rng):
-        """Labelled crops of one photo (the dict of :func:`~.samples.photo_crops`)."""
+        """Labelled crops of one photo (the dict of :func:`~.samples.photo_crops`): ``crops`` (K, 4) int64
+        are the detections themselves, 1-based inclusive."""
         h, w = photo.image.shape[:2]
         gts = np.asarray(photo.boxes, dtype=np.float64).reshape(-1, 4)
-        det = self.detections(photo.image).astype(np.int64).reshape(-1, 4) - np.array([1, 1, 0, 0])
-        side = np.minimum(det[:, 2] - det[:, 0], det[:, 3] - det[:, 1])
-        ok = (side >= self.min_side) & (det[:, 0] >= 0) & (det[:, 1] >= 0) & (det[:, 2] <= w) & (det[:, 3] <= h)
-        det = det[ok]
+        det = self.detections(photo.image).astype(np.int64).reshape(-1, 4)  # M's 1-based: the crops
+        zb = to_zero_based(det)  # the same pixels, 0-based half-open like gts: filters, labels, targets
+        side = np.minimum(zb[:, 2] - zb[:, 0], zb[:, 3] - zb[:, 1])
+        ok = (side >= self.min_side) & (zb[:, 0] >= 0) & (zb[:, 1] >= 0) & (zb[:, 2] <= w) & (zb[:, 3] <= h)
+        det, zb = det[ok], zb[ok]
         crops, labels, targets = [], [], []
         negatives = []
-        for c in det:
-            overlaps = iou(c, gts) if len(gts) else np.zeros(1)
+        for c, c0 in zip(det, zb):
+            overlaps = iou(c0, gts) if len(gts) else np.zeros(1)
             best = int(np.argmax(overlaps))
             label = label_for_iou(overlaps[best])
             if label is None:
@@ -102,7 +106,7 @@ class HardExampleMiner:
                 continue
             crops.append(c)
             labels.append(label)
-            targets.append(box_targets([c], [gts[best]])[0])
+            targets.append(box_targets([c0], [gts[best]])[0])
         if len(negatives) > self.max_negatives:
             negatives = [negatives[i] for i in np.sort(rng.choice(len(negatives), self.max_negatives, replace=False))]
         crops += negatives

@@ -15,12 +15,20 @@ key             shape, dtype            meaning
 ``photos``      (N,) int32              index of the source photo (for photo-level splits)
 ==============  ======================  ==================================================
 
-Crops ``(cx1, cy1, cx2, cy2)`` are integer, 0-based, ``x2`` exclusive, ``S = cx2 - cx1``; ground
-truth ``g`` in the same convention. The box target inverts R/O-Net's decoder ``x1 + t * w`` with
-``w = x2 - x1 + 1`` in M's 1-based inclusive convention (the same number). The landmark target
-inverts :func:`tinymtcnn.detect.boxes.decode_landmarks` (``X = x1_M - 1 + w * l``), planar like
-the original O-Net head. Stage 1's decoder uses ``w = x2 - x1`` (M), one pixel less than ``S``: the
-training target follows A (divide by ``S``); spec §11.1 leaves the authors' choice open.
+Coordinates. Targets are defined, as in A, on crops ``(cx1, cy1, cx2, cy2)`` that are integer,
+0-based, ``x2`` exclusive, ``S = cx2 - cx1``, with the ground truth ``g`` (boxes and points of
+:class:`~.readers.Photo`) in the same convention. The box target inverts R/O-Net's decoder
+``x1 + t * w`` with ``w = x2 - x1 + 1`` in M's 1-based inclusive convention (the same number). The
+landmark target inverts :func:`tinymtcnn.detect.boxes.decode_landmarks` (``X = x1_M + w * l``,
+1-based) followed by :func:`~tinymtcnn.detect.boxes.points_to_zero_based`, planar like the original
+O-Net head. Stage 1's decoder uses ``w = x2 - x1`` (M), one pixel less than ``S``: the training
+target follows A (divide by ``S``); spec §11.1 leaves the authors' choice open.
+
+The *pixels* are cut like the detector's: the ``crops`` of a crop dict (:func:`photo_crops`,
+:meth:`~.mining.HardExampleMiner.photo_crops`) are the same rectangles in the cascade's 1-based
+inclusive convention ``(cx1 + 1, cy1 + 1, cx2, cy2)``, which :func:`crop_samples` hands to the
+resampler as they are. Random crops are converted to it once (:func:`photo_crops`); mined crops are
+the cascade's boxes and are never converted (their targets use ``to_zero_based`` of them).
 
 Sampling follows A's ``gen_12net_data.py`` / ``gen_landmark_aug_*.py`` (spec §8.2), see
 :class:`SamplingConfig`. IoU uses continuous areas ``(x2 - x1) * (y2 - y1)``.
@@ -29,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..detect.boxes import to_one_based
 from ..kernels.resample import crop_resize
 from .losses import LANDMARK, NEGATIVE, PART, POSITIVE
 from .sampleset import denormalize_images
@@ -92,12 +101,27 @@ def landmark_targets(crops, points):
 
 
 def crop_samples(image, crops, size):
-    """Crops (K, 4) integer 0-based half-open -> (K, 3, size, size) uint8 via the authors' resampler."""
+    """The pixels of training samples, cut as the detector cuts R/O-Net's crops. Port of: pad.m + imResample.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    crops : (K, 4) integer
+        ``x1, y1, x2, y2`` in M's 1-based inclusive convention (the cascade's boxes; a crop dict's
+        ``crops``), zero-padded where they leave the image.
+    size : int
+        Output side (12, 24 or 48).
+
+    Returns
+    -------
+    (K, 3, size, size) uint8
+        :func:`~tinymtcnn.kernels.resample.crop_resize`'s normalised crops (the nets' inputs at
+        detection time) stored as raw values, :func:`~.sampleset.denormalize_images`.
+    """
     crops = np.asarray(crops, dtype=np.int64).reshape(-1, 4)
     if len(crops) == 0:
         return np.zeros((0, 3, size, size), dtype=np.uint8)
-    one_based = crops + np.array([1, 1, 0, 0])  # M's inclusive 1-based box of the same pixels
-    norm = crop_resize(np.ascontiguousarray(image), one_based, size)
+    norm = crop_resize(np.ascontiguousarray(image), crops, size)
     return denormalize_images(norm)
 
 
@@ -130,9 +154,14 @@ def _square_crop(rng, cx, cy, side):
 def photo_crops(photo, rng, cfg=SamplingConfig()):
     """Crop rectangles and targets for one photo (no pixels yet).
 
+    Crops are drawn and labelled in the annotations' 0-based half-open convention (module
+    docstring) and converted once, at the end, to the 1-based inclusive boxes that
+    :func:`crop_samples` cuts.
+
     Returns
     -------
-    dict with ``crops`` (K, 4) int64, ``labels`` (K,) int8, ``boxes`` (K, 4), ``landmarks`` (K, 10)
+    dict with ``crops`` (K, 4) int64 1-based inclusive (M's convention), ``labels`` (K,) int8,
+    ``boxes`` (K, 4) float32 and ``landmarks`` (K, 10) float32 targets
     """
     h, w = photo.image.shape[:2]
     gts = np.asarray(photo.boxes, dtype=np.float64).reshape(-1, 4)
@@ -192,14 +221,16 @@ def photo_crops(photo, rng, cfg=SamplingConfig()):
             crop = _square_crop(rng, cx + rng.uniform(-0.2, 0.2) * gw, cy + rng.uniform(-0.2, 0.2) * gh, side)
             if crop[2] - crop[0] >= 12 and iou(crop, g[None])[0] > POS_IOU:
                 add(crop, LANDMARK, g, pts)
-    return {"crops": np.array(crops, dtype=np.int64).reshape(-1, 4), "labels": np.array(labels, dtype=np.int8),
+    return {"crops": to_one_based(np.array(crops, dtype=np.int64).reshape(-1, 4)),
+            "labels": np.array(labels, dtype=np.int8),
             "boxes": np.array(tboxes, dtype=np.float32).reshape(-1, 4),
             "landmarks": np.array(tlms, dtype=np.float32).reshape(-1, 10)}
 
 
 def make_samples(photo, index, size, crops):
-    """Cut the pixels of ``crops`` (from :func:`photo_crops` or mining) into a sample dict."""
+    """Cut the pixels of ``crops`` (a crop dict from :func:`photo_crops` or mining: 1-based inclusive
+    ``crops``) into a sample dict; ``sides`` ``S = x2 - x1 + 1``."""
     c = crops["crops"]
     return {"images": crop_samples(photo.image, c, size), "labels": crops["labels"], "boxes": crops["boxes"],
-            "landmarks": crops["landmarks"], "sides": (c[:, 2] - c[:, 0]).astype(np.float32),
+            "landmarks": crops["landmarks"], "sides": (c[:, 2] - c[:, 0] + 1).astype(np.float32),
             "photos": np.full(len(c), index, dtype=np.int32)}
