@@ -184,7 +184,7 @@ def test_one_line_solutions_that_call_the_fast_twin_fail(tmp_path):
         "def maxpool_forward_naive(x, kernel, stride, ceil_mode):\n"
         "    return maxpool_forward(x, kernel, stride, ceil_mode)\n"
         "def maxpool_backward_naive(dout, argmax, x_shape):\n"
-        "    return maxpool_backward(dout, argmax, x_shape)\n")
+        "    return maxpool_backward(dout, argmax, x_shape, 3, 2)\n")
     solve.apply_solutions(out, ["2.2", "2.4", "4.1"], cheats)
     report, proc = ap.run_pytest(out, "task_2_2 or task_2_4 or task_4_1", timeout=600)
     tests = report["tests"]

@@ -42,5 +42,5 @@ def test_maxpool_kernels_match_twins(rng, shape, kernel, stride):
     np.testing.assert_array_equal(out, out_r)
     np.testing.assert_array_equal(arg, arg_r)
     d = rng.standard_normal(out.shape)
-    np.testing.assert_allclose(k_pool.maxpool_backward(d, arg, shape),
+    np.testing.assert_allclose(k_pool.maxpool_backward(d, arg, shape, kernel, stride),
                                k_pool.maxpool_backward_naive(d, arg_r, shape), rtol=1e-12)

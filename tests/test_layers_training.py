@@ -63,12 +63,13 @@ def test_fused_conv_prelu_equals_the_two_modules(rng):
 @pytest.mark.parametrize("layer", ["conv", "pool"])
 @pytest.mark.pipeline
 def test_training_layers_give_the_same_bits_whatever_the_thread_count(rng, layer, monkeypatch):
-    """Product blocks (threads.matmul, the weight gradient's sum) and parallel kernel builds on 2
-    threads give exactly the 1-thread results."""
+    """Bands of output rows on the threads (the products, the weight gradient's sum, the input
+    gradient's phases) and parallel kernel builds on 2 threads give exactly the 1-thread results."""
     from tinymtcnn.layers import conv as conv_layer
     from tinymtcnn.layers import maxpool2d_backward, maxpool2d_forward
 
-    monkeypatch.setattr("tinymtcnn.threads.MATMUL_MIN_WORK", 1)  # many column blocks even here
+    monkeypatch.setattr("tinymtcnn.threads.MATMUL_MIN_WORK", 1)  # bands on the threads even here
+    monkeypatch.setattr(conv_layer, "BAND_BYTES", 1)  # one output row per band: many bands, phases for dx
     monkeypatch.setattr("tinymtcnn.threads.MATMUL_BLOCK_ALIGN", 1)
     monkeypatch.setattr("tinymtcnn.kernels._jit.PARALLEL_MIN_WORK", 1)  # the parallel builds even here
     x = rng.standard_normal((4, 13, 11, 7)).astype(np.float32)
@@ -117,7 +118,7 @@ def test_maxpool_kernels_on_mtcnn_windows_match_twins(rng, shape, kernel, stride
     np.testing.assert_array_equal(values, out_r)
     assert none is None
     d = rng.standard_normal(out.shape).astype(np.float32)
-    np.testing.assert_allclose(k_pool.maxpool_backward(d, arg, shape),
+    np.testing.assert_allclose(k_pool.maxpool_backward(d, arg, shape, kernel, stride),
                                k_pool.maxpool_backward_naive(d, arg_r, shape), rtol=1e-6)
 
 

@@ -172,14 +172,14 @@ def test_parallel_builds_of_the_batch_kernels_match_the_serial_ones(rng):
     g, pre, alpha = _f32(rng, 3, 40), _f32(rng, 3, 40), np.full(3, 0.3, np.float32)
     grads = [(np.empty_like(g), np.empty(3), np.empty(3)) for _ in range(2)]
     for build, (dpre, db, da) in zip(("serial", "parallel"), grads):
-        getattr(k_prelu._backward_loop, build)(g, pre, alpha, dpre, db, da, True)
+        getattr(k_prelu._backward_loop, build)(g, pre, alpha, dpre, db, da, True, 0, 40)
     for a, b in zip(*grads):
         np.testing.assert_array_equal(a, b)
     cols = [k_im2col._im2col_loop.serial, k_im2col._im2col_loop.parallel]
     x = _f32(rng, 3, 9, 8, 2)
     built = [np.empty((3 * 9, 7 * 6 * 2), np.float32) for _ in range(2)]
     for build, out in zip(cols, built):
-        build(x, 3, 3, 1, 0, 7, 6, out)
+        build(x.reshape(3, 9, 8 * 2), 3, 3, 1, 0, 0, 7, 6, 2, 8, out)
     np.testing.assert_array_equal(*built)
 
 

@@ -55,7 +55,7 @@ def _maxpool(rng, add):
         out, arg = maxpool_forward(x, kernel, stride)
         dout = rng.standard_normal(out.shape)
         add("maxpool", k, x=x, kernel=kernel, stride=stride, out=out, argmax=arg.astype(np.int64), dout=dout,
-            dx=maxpool_backward(dout, arg, x.shape))
+            dx=maxpool_backward(dout, arg, x.shape, kernel, stride))
 
 
 def _nms(rng, add):

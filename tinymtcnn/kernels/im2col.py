@@ -17,7 +17,10 @@ zero-padded by ``pad`` on the two spatial axes::
 to the input cell it was copied from (cells in the padding are dropped).
 
 ``im2col_naive`` / ``col2im_naive`` are the readable twins (numpy slices, the specification);
-``im2col`` / ``col2im`` the Numba kernels; they give the same values bit for bit.
+``im2col`` / ``col2im`` the Numba kernels; they give the same values bit for bit. The kernels also
+work on a band of output rows ``[oy0, oy1)`` (``rows=``): its columns are the contiguous range
+``oy0*OW*N .. oy1*OW*N`` of the whole matrix, so a layer can build, use and drop them band by band
+while they are in cache.
 """
 import numpy as np
 
@@ -59,78 +62,94 @@ def col2im_naive(cols, x_shape, kh, kw, stride=1, pad=0):
 
 # --------------------------------------------------------------------------- Numba kernels
 @jit_serial_or_parallel
-def _im2col_loop(x, kh, kw, stride, pad, oh, ow, cols):
-    """One column row per iteration: runs of ``N`` values (``OW*N`` when stride 1, no padding)."""
-    c_n, h, w, n_n = x.shape
+def _im2col_loop(x3, kh, kw, stride, pad, oy0, oy1, ow, n_n, w, cols):
+    """Output rows ``[oy0, oy1)``; ``x3`` is ``x`` viewed as ``(C, H, W*N)``. One column row per
+    iteration, copied in runs of ``N`` values (one run of ``OW*N`` when stride 1, no padding)."""
+    c_n, h = x3.shape[0], x3.shape[1]
+    run = ow * n_n
     for r in prange(c_n * kh * kw):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
-        row = cols[r]
-        for oy in range(oh):
+        for oy in range(oy0, oy1):
             y = oy * stride + i - pad
-            base = oy * ow * n_n
+            dst = cols[r, (oy - oy0) * run:(oy - oy0 + 1) * run]
             if y < 0 or y >= h:
-                for t in range(ow * n_n):
-                    row[base + t] = 0
+                for t in range(run):  # element loops: a slice assignment would allocate a temporary
+                    dst[t] = 0
                 continue
-            src = x[c, y]  # (W, N)
+            src = x3[c, y]
             if stride == 1 and pad == 0:  # the whole output row is one contiguous run
-                run = src.reshape(-1)[j * n_n:(j + ow) * n_n]
-                for t in range(ow * n_n):  # an element loop: a slice assignment would allocate
-                    row[base + t] = run[t]
+                s = src[j * n_n:j * n_n + run]
+                for t in range(run):
+                    dst[t] = s[t]
                 continue
             for ox in range(ow):
                 xx = ox * stride + j - pad
-                q = base + ox * n_n
+                d = dst[ox * n_n:(ox + 1) * n_n]
                 if 0 <= xx < w:
+                    s = src[xx * n_n:(xx + 1) * n_n]
                     for t in range(n_n):
-                        row[q + t] = src[xx, t]
+                        d[t] = s[t]
                 else:
                     for t in range(n_n):
-                        row[q + t] = 0
+                        d[t] = 0
 
 
 @jit_serial_or_parallel
-def _col2im_loop(cols, kh, kw, stride, pad, oh, ow, x):
-    """Adds into ``x (C, H, W, N)``; one channel per iteration (its rows touch only that channel)."""
-    c_n, h, w, n_n = x.shape
+def _col2im_loop(cols, kh, kw, stride, pad, oy0, oy1, ow, n_n, w, x3):
+    """Output rows ``[oy0, oy1)``; adds into ``x3``, ``x (C, H, W, N)`` viewed as ``(C, H, W*N)``;
+    one channel per iteration (its rows touch only that channel)."""
+    c_n, h = x3.shape[0], x3.shape[1]
+    run = ow * n_n
     for c in prange(c_n):
         for i in range(kh):
             for j in range(kw):
-                row = cols[(c * kh + i) * kw + j]
-                for oy in range(oh):
+                r = (c * kh + i) * kw + j
+                for oy in range(oy0, oy1):
                     y = oy * stride + i - pad
                     if y < 0 or y >= h:
                         continue
-                    dst = x[c, y]
+                    src = cols[r, (oy - oy0) * run:(oy - oy0 + 1) * run]
+                    dst = x3[c, y]
+                    if stride == 1 and pad == 0:
+                        d = dst[j * n_n:j * n_n + run]
+                        for t in range(run):
+                            d[t] += src[t]
+                        continue
                     for ox in range(ow):
                         xx = ox * stride + j - pad
                         if 0 <= xx < w:
-                            q = (oy * ow + ox) * n_n
+                            d = dst[xx * n_n:(xx + 1) * n_n]
+                            s = src[ox * n_n:(ox + 1) * n_n]
                             for t in range(n_n):
-                                dst[xx, t] += row[q + t]
+                                d[t] += s[t]
 
 
-def im2col(x, kh, kw, stride=1, pad=0, out=None):
-    """Numba twin of :func:`im2col_naive`; into ``out`` (C-contiguous, right shape) when given."""
+def im2col(x, kh, kw, stride=1, pad=0, out=None, rows=None):
+    """Numba twin of :func:`im2col_naive`; into ``out`` (C-contiguous, right shape) when given;
+    ``rows=(oy0, oy1)``: only those output rows' columns, ``(C*KH*KW, (oy1-oy0)*OW*N)``."""
     assert x.ndim == 4
     c, h, w, n = x.shape
     oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
     assert oh >= 1 and ow >= 1
+    oy0, oy1 = (0, oh) if rows is None else rows
     x = np.ascontiguousarray(x)
-    shape = (c * kh * kw, oh * ow * n)
+    shape = (c * kh * kw, (oy1 - oy0) * ow * n)
     cols = np.empty(shape, dtype=x.dtype) if out is None else out
     assert cols.shape == shape and cols.flags.c_contiguous
-    _im2col_loop(cols.size, x, kh, kw, stride, pad, oh, ow, cols)
+    _im2col_loop(cols.size, x.reshape(c, h, w * n), kh, kw, stride, pad, oy0, oy1, ow, n, w, cols)
     return cols
 
 
-def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
-    """Numba twin of :func:`col2im_naive`: a new ``x_shape`` array."""
+def col2im(cols, x_shape, kh, kw, stride=1, pad=0, out=None, rows=None):
+    """Numba twin of :func:`col2im_naive`: a new ``x_shape`` array, or added into ``out`` (C-contiguous);
+    ``rows=(oy0, oy1)``: ``cols`` holds only those output rows' columns."""
     c, h, w, n = x_shape
     oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
-    assert cols.shape == (c * kh * kw, oh * ow * n)
-    x = np.zeros(x_shape, dtype=cols.dtype)
-    _col2im_loop(cols.size, np.ascontiguousarray(cols), kh, kw, stride, pad, oh, ow, x)
+    oy0, oy1 = (0, oh) if rows is None else rows
+    assert cols.shape == (c * kh * kw, (oy1 - oy0) * ow * n)
+    x = np.zeros(x_shape, dtype=cols.dtype) if out is None else out
+    assert x.shape == tuple(x_shape) and x.flags.c_contiguous
+    _col2im_loop(cols.size, np.ascontiguousarray(cols), kh, kw, stride, pad, oy0, oy1, ow, n, w, x.reshape(c, h, w * n))
     return x

@@ -111,7 +111,8 @@ def _maxpool_loop(x3, kernel, stride, w, n_n, out3):
 @jit_serial_or_parallel
 def _maxpool_arg_loop(x3, kernel, stride, w, n_n, out3, arg3):
     """As :func:`_maxpool_loop`, with the flat index ``y*W + x`` of each maximum: the row pass keeps
-    the first row of each column's maximum, the column pass the first column among the lowest rows."""
+    the first row of each column's maximum, the column pass the first column among the lowest rows
+    (both over runs of ``N`` values, selects without branches)."""
     c_n, h = x3.shape[0], x3.shape[1]
     oh = out3.shape[1]
     ow = out3.shape[2] // n_n
@@ -135,30 +136,40 @@ def _maxpool_arg_loop(x3, kernel, stride, w, n_n, out3, arg3):
             dst, where = out3[c, oy], arg3[c, oy]
             for ox in range(ow):
                 x0 = ox * stride
+                d = dst[ox * n_n:(ox + 1) * n_n]  # views of N values: these loops vectorise
+                a = where[ox * n_n:(ox + 1) * n_n]
+                col, row_of = rows[x0 * n_n:(x0 + 1) * n_n], top[x0 * n_n:(x0 + 1) * n_n]
                 for t in range(n_n):
-                    best = rows[x0 * n_n + t]
-                    by = top[x0 * n_n + t]
-                    bx = x0
-                    for xx in range(x0 + 1, min(x0 + kernel, w)):
-                        v = rows[xx * n_n + t]
-                        vy = top[xx * n_n + t]
-                        better = v > best or (v == best and vy < by)  # row-major: lower row, then column
-                        best = v if better else best
-                        by = vy if better else by
-                        bx = xx if better else bx
-                    dst[ox * n_n + t] = best
-                    where[ox * n_n + t] = by * w + bx
+                    d[t] = col[t]
+                    a[t] = row_of[t] * w + x0
+                for xx in range(x0 + 1, min(x0 + kernel, w)):
+                    col, row_of = rows[xx * n_n:(xx + 1) * n_n], top[xx * n_n:(xx + 1) * n_n]
+                    for t in range(n_n):
+                        v = col[t]
+                        k = row_of[t] * w + xx
+                        better = v > d[t] or (v == d[t] and k < a[t])  # row-major: the lower flat index
+                        d[t] = v if better else d[t]
+                        a[t] = k if better else a[t]
 
 
 @jit_serial_or_parallel
-def _maxpool_backward_loop(d3, a3, w, n_n, dx3):
-    """``d3``/``a3``: ``(C, OH, OW*N)``; adds into ``dx3 (C, H, W*N)``; one channel per iteration."""
+def _maxpool_backward_loop(d3, a3, kernel, stride, w, n_n, dx3):
+    """``d3``/``a3``: ``(C, OH, OW*N)``; adds into ``dx3 (C, H, W*N)``; one channel per iteration. The
+    argmax's row within its window is found by comparisons (``kernel`` at most a few rows), not by a
+    division, which would cost more than the rest of the loop."""
     c_n, oh, run = d3.shape
+    ow = run // n_n
     for c in prange(c_n):
         for oy in range(oh):
-            for q in range(run):
-                k = a3[c, oy, q]
-                dx3[c, k // w, (k % w) * n_n + q % n_n] += d3[c, oy, q]
+            base = oy * stride * w
+            for ox in range(ow):
+                for t in range(n_n):
+                    q = ox * n_n + t
+                    r = a3[c, oy, q] - base  # y*W + x relative to the window's first row
+                    dy = 0
+                    for i in range(1, kernel):
+                        dy += r >= i * w
+                    dx3[c, oy * stride + dy, (r - dy * w) * n_n + t] += d3[c, oy, q]
 
 
 def maxpool_forward(x, kernel, stride, ceil_mode=True, argmax=True):
@@ -181,15 +192,16 @@ def maxpool_forward(x, kernel, stride, ceil_mode=True, argmax=True):
     # <<< STUDENT-FAST 2.4
 
 
-def maxpool_backward(dout, argmax, x_shape):
+def maxpool_backward(dout, argmax, x_shape, kernel, stride):
     """Numba twin of :func:`maxpool_backward_naive`: ``dout (C,OH,OW,N)`` routed to the argmax cells
-    of a new ``x_shape`` array."""
+    of a new ``x_shape`` array (``kernel``, ``stride``: the forward pass's)."""
     # >>> STUDENT-FAST 2.4: return maxpool_backward_naive(dout, np.asarray(argmax), x_shape)
     c, h, w, n = x_shape
     oh, ow = dout.shape[1], dout.shape[2]
     dx = np.zeros(x_shape, dtype=dout.dtype)
     _maxpool_backward_loop(dout.size, np.ascontiguousarray(dout).reshape(c, oh, ow * n),
-                           np.ascontiguousarray(argmax).reshape(c, oh, ow * n), w, n, dx.reshape(c, h, w * n))
+                           np.ascontiguousarray(argmax).reshape(c, oh, ow * n), kernel, stride, w, n,
+                           dx.reshape(c, h, w * n))
     return dx
     # <<< STUDENT-FAST 2.4
 

@@ -66,34 +66,35 @@ def _student_bias_prelu_backward(g, pre, alpha):
 
 # --------------------------------------------------------------------------- Numba kernels
 @jit_serial_or_parallel
-def _forward_loop(y, b, alpha, out, use_b, use_alpha):
-    f_n, m_n = y.shape
+def _forward_loop(y, b, alpha, out, use_b, use_alpha, q0, q1):
+    """Columns ``[q0, q1)`` of every row (a layer's band of output rows)."""
+    f_n = y.shape[0]
     for f in prange(f_n):
         bf = b[f]
         a = alpha[f]
-        row, dst = y[f], out[f]
-        for m in range(m_n):
+        row, dst = y[f, q0:q1], out[f, q0:q1]
+        for m in range(q1 - q0):
             v = row[m] + bf if use_b else row[m]
             if use_b:
                 row[m] = v
             dst[m] = v if v > 0 or not use_alpha else a * v
 
 
-def _backward_loop_py(g, pre, alpha, dpre, db, dalpha, use_alpha):
-    f_n, m_n = g.shape
+def _backward_loop_py(g, pre, alpha, dpre, db, dalpha, use_alpha, q0, q1):
+    """Columns ``[q0, q1)`` of ``g``/``pre`` (a band) -> ``dpre (F, q1 - q0)``, ``db``, ``dalpha``."""
+    f_n = g.shape[0]
     for f in prange(f_n):
         a = alpha[f]
+        gr, pr, dr = g[f, q0:q1], pre[f, q0:q1], dpre[f]
         sb = 0.0
         sa = 0.0
-        for m in range(m_n):
-            gv = g[f, m]
-            p = pre[f, m]
-            if p > 0 or not use_alpha:
-                d = gv
-            else:
-                d = a * gv
-                sa += np.float64(gv) * np.float64(p)
-            dpre[f, m] = d
+        for m in range(q1 - q0):
+            gv = gr[m]
+            p = pr[m]
+            neg = use_alpha and p <= 0  # selects, no branches: the loop vectorises
+            d = a * gv if neg else gv
+            sa += np.float64(gv) * np.float64(p) if neg else 0.0
+            dr[m] = d
             sb += np.float64(d)
         db[f] = sb
         dalpha[f] = sa
@@ -103,43 +104,54 @@ def _backward_loop_py(g, pre, alpha, dpre, db, dalpha, use_alpha):
 _backward_loop = SerialOrParallel(_backward_loop_py, fastmath={"reassoc", "contract"})
 
 
-def bias_prelu(y, b, alpha, out=None):
+def bias_prelu(y, b, alpha, out=None, columns=None):
     """Numba twin of :func:`bias_prelu_naive`, in place: ``y (F, M)`` (C-contiguous) becomes ``pre``
     (untouched when ``b`` is None) and ``out`` (default: ``y`` itself) gets the activation. Returns
-    ``(pre, out)``; ``b``/``alpha`` may be None."""
+    ``(pre, out)``; ``b``/``alpha`` may be None. ``columns=(q0, q1)``: only those columns (a band)."""
     assert y.ndim == 2 and y.flags.c_contiguous
-    # >>> STUDENT-FAST 2.3: return _student_in_place(y, out, _student_bias_prelu(y, b, alpha))
+    # >>> STUDENT-FAST 2.3: return _student_in_place(y, b, alpha, out, columns)
     out = y if out is None else out
     assert out.shape == y.shape and out.flags.c_contiguous
     f = y.shape[0]
+    q0, q1 = (0, y.shape[1]) if columns is None else columns
     use_b, use_alpha = b is not None, alpha is not None
     b = np.zeros(f, y.dtype) if b is None else np.asarray(b, dtype=y.dtype)
     a = np.ones(f, y.dtype) if alpha is None else np.asarray(alpha, dtype=y.dtype)
-    _forward_loop(y.size, y, b, a, out, use_b, use_alpha)
+    _forward_loop(f * (q1 - q0), y, b, a, out, use_b, use_alpha, q0, q1)
     return y, out
     # <<< STUDENT-FAST 2.3
 
 
-def bias_prelu_backward(g, pre, alpha):
-    """Numba twin of :func:`bias_prelu_backward_naive`: ``(dpre, db, dalpha)``, sums in float64."""
-    # >>> STUDENT-FAST 2.3: return _student_bias_prelu_backward(g, pre, alpha)
+def bias_prelu_backward(g, pre, alpha, columns=None):
+    """Numba twin of :func:`bias_prelu_backward_naive`: ``(dpre, db, dalpha)``, sums in float64.
+    ``columns=(q0, q1)``: only those columns of ``g`` and ``pre`` (a band; ``dpre`` is the band's)."""
+    # >>> STUDENT-FAST 2.3: return _student_bias_prelu_backward_columns(g, pre, alpha, columns)
     g = np.ascontiguousarray(g)
     pre = g if pre is None else np.ascontiguousarray(pre, dtype=g.dtype)  # (read only with alpha)
     f = g.shape[0]
+    q0, q1 = (0, g.shape[1]) if columns is None else columns
     use_alpha = alpha is not None
     a = np.ones(f, g.dtype) if alpha is None else np.asarray(alpha, dtype=g.dtype)
-    dpre = np.empty_like(g)
+    dpre = np.empty((f, q1 - q0), g.dtype)
     db, dalpha = np.empty(f, np.float64), np.empty(f, np.float64)
-    _backward_loop(g.size, g, pre, a, dpre, db, dalpha, use_alpha)
+    _backward_loop(f * (q1 - q0), g, pre, a, dpre, db, dalpha, use_alpha, q0, q1)
     return dpre, db.astype(g.dtype), (dalpha.astype(g.dtype) if use_alpha else None)
     # <<< STUDENT-FAST 2.3
 
 
-def _student_in_place(y, out, results):
-    """The student copy's :func:`bias_prelu`: the readable results written where the kernel writes."""
-    pre, act = results
-    y[...] = pre
-    if out is None:
-        out = y
-    out[...] = act
+def _student_bias_prelu_backward_columns(g, pre, alpha, columns):
+    """The student copy's :func:`bias_prelu_backward` (on the given columns)."""
+    q = slice(None) if columns is None else slice(*columns)
+    return _student_bias_prelu_backward(np.ascontiguousarray(g[:, q]),
+                                        None if pre is None else np.ascontiguousarray(pre[:, q]), alpha)
+
+
+def _student_in_place(y, b, alpha, out, columns):
+    """The student copy's :func:`bias_prelu`: the readable twin on the given columns, written where the
+    kernel writes."""
+    q = slice(None) if columns is None else slice(*columns)
+    pre, act = _student_bias_prelu(np.ascontiguousarray(y[:, q]), b, alpha)
+    y[:, q] = pre
+    out = y if out is None else out
+    out[:, q] = act
     return y, out

@@ -18,11 +18,14 @@ Two versions with the same signature: ``conv2d_forward_naive`` loops over output
 (readable; the test oracle) and ``conv2d_forward`` unrolls the windows with im2col
 (:mod:`tinymtcnn.kernels.im2col`) so that the layer is matrix products over the whole batch:
 ``W (F, C*KH*KW) @ cols`` forward (its result already is ``out``), ``g @ cols.T`` (dw) and
-``W.T @ g`` + col2im (dx) backward, ``g`` the output gradient as ``(F, OH*OW*N)``. The columns are
-not kept: the backward pass builds them again (cheaper than holding them in memory). Bias and
-PReLU are added in one pass over the product (:mod:`tinymtcnn.kernels.prelu`). The products run
-on several threads through :func:`tinymtcnn.threads.matmul` (blocks cut by shape, never by thread
-count: the results do not depend on it).
+``W.T @ g`` + col2im (dx) backward, ``g`` the output gradient as ``(F, OH*OW*N)``. The columns of
+a band of output rows are a contiguous range of that matrix; they are built, used and dropped band
+by band (about a megabyte each, so they stay in a core's cache, :func:`row_bands`), and built again
+in the backward pass (cheaper than keeping them). Bias and PReLU are added to each band in the same
+pass (:mod:`tinymtcnn.kernels.prelu`). With several threads (inside ``limit_threads(n, blas=1)``:
+BLAS single-threaded) the bands are shared out by :func:`tinymtcnn.threads.parallel_map`; the
+bands depend on the shapes only, and the backward pass adds the bands' input gradients in phases
+of bands that touch no common input row, so the results do not depend on the thread count.
 """
 import threading
 from typing import NamedTuple, Tuple
@@ -45,25 +48,40 @@ class ConvCache(NamedTuple):
     pad: int
 
 
+BAND_BYTES = 1 << 20  # columns per band: about a core's L2 cache
+
+
+def row_bands(oh, row_bytes):
+    """Bands ``[(oy0, oy1), ...]`` of output rows whose columns take about ``BAND_BYTES`` (one row at least)."""
+    per = max(1, BAND_BYTES // max(1, row_bytes))
+    return [(lo, min(oh, lo + per)) for lo in range(0, oh, per)]
+
+
 class _ColumnScratch(threading.local):
-    """One grow-only array per thread for the im2col columns, which every call builds, uses and drops:
-    a fresh multi-megabyte array each time would cost a page fault per 4 KB written (measured: as
-    much time as the products themselves on R-Net batches)."""
+    """One grow-only array per thread for the im2col columns, which every band builds, uses and drops:
+    a fresh array each time would cost a page fault per 4 KB written."""
 
     def __init__(self):
         self.buffer = np.empty(0, np.float32)
 
-    def columns(self, x, kh, kw, stride, pad):
-        """``im2col(x, ...)`` into this thread's scratch (valid until its next call on this thread)."""
-        c, h, w, n = x.shape
-        shape = (c * kh * kw, conv_output_size(h, kh, stride, pad) * conv_output_size(w, kw, stride, pad) * n)
+    def columns(self, x, kh, kw, stride, pad, rows):
+        """``im2col(x, ..., rows=rows)`` into this thread's scratch (valid until its next call here)."""
+        c, _, w, n = x.shape
+        shape = (c * kh * kw, (rows[1] - rows[0]) * conv_output_size(w, kw, stride, pad) * n)
         size = shape[0] * shape[1]
         if self.buffer.size < size or self.buffer.dtype != x.dtype:
             self.buffer = np.empty(size, x.dtype)
-        return im2col(x, kh, kw, stride, pad, out=self.buffer[:size].reshape(shape))
+        return im2col(x, kh, kw, stride, pad, out=self.buffer[:size].reshape(shape), rows=rows)
 
 
 _scratch = _ColumnScratch()
+
+
+def _map_bands(fn, bands, work):
+    """``[fn(band) for band in bands]``, on several threads only where BLAS is single-threaded and the
+    layer has ``work >= threads.MATMUL_MIN_WORK`` multiply-adds (below that, waking threads costs more)."""
+    parallel = threads.blas_single_threaded() and work >= threads.MATMUL_MIN_WORK
+    return threads.parallel_map(fn, bands, n=None if parallel else 1)
 
 
 def _check_conv_args(x, w, b, stride, pad):
@@ -103,29 +121,41 @@ def conv2d_forward(x, w, b, *, stride=1, pad=0):
     return out, cache
 
 
-def conv2d_prelu_forward(x, w, b, alpha, *, stride=1, pad=0):
+def conv2d_prelu_forward(x, w, b, alpha, *, stride=1, pad=0, keep_pre=True):
     """``conv2d_forward`` followed by a PReLU with slopes ``alpha (F,)`` (formulas of
     :mod:`tinymtcnn.layers.prelu`), added in the same pass as the bias.
 
     Returns ``(act, pre, cache)``: the activation, the convolution's output (the PReLU's
-    input, for :func:`conv2d_prelu_backward`) and the convolution's cache.
+    input, for :func:`conv2d_prelu_backward`) and the convolution's cache. ``keep_pre=False``
+    (inference: no backward pass follows) writes the activation over the convolution's output
+    and may return ``pre`` as None.
     """
-    return _forward(x, w, b, alpha, stride, pad)
+    return _forward(x, w, b, alpha, stride, pad, keep_pre)
 
 
-def _forward(x, w, b, alpha, stride, pad):
+def _forward(x, w, b, alpha, stride, pad, keep_pre=True):
     # >>> STUDENT-FAST 2.1: return _forward_naive(x, w, b, alpha, stride, pad)
     stride, pad, oh, ow = _check_conv_args(x, w, b, stride, pad)
     f, c, kh, kw = w.shape
     n = x.shape[3]
     x = np.ascontiguousarray(x)
     w2 = w.astype(x.dtype, copy=False).reshape(f, -1)
-    y = threads.matmul(w2, _scratch.columns(x, kh, kw, stride, pad))  # (F, OH*OW*N)
-    act = None if alpha is None else np.empty_like(y)
-    pre, act = bias_prelu(y, b.astype(x.dtype, copy=False), alpha, out=act)
+    bias = b.astype(x.dtype, copy=False)
+    y = np.empty((f, oh * ow * n), dtype=x.dtype)
+    act = np.empty_like(y) if alpha is not None and keep_pre else y  # (in place when pre is not kept)
+    step = ow * n
+
+    def run(band):
+        q0, q1 = band[0] * step, band[1] * step
+        np.matmul(w2, _scratch.columns(x, kh, kw, stride, pad, band), out=y[:, q0:q1])
+        bias_prelu(y, bias, alpha, out=act, columns=(q0, q1))
+
+    _map_bands(run, row_bands(oh, c * kh * kw * step * x.itemsize), y.size * w2.shape[1])
     cache = ConvCache(x.shape, x, w2.reshape(w.shape), stride, pad)
     shape = (f, oh, ow, n)
-    return (pre.reshape(shape), None, cache) if alpha is None else (act.reshape(shape), pre.reshape(shape), cache)
+    if alpha is None:
+        return y.reshape(shape), None, cache
+    return act.reshape(shape), (y.reshape(shape) if keep_pre else None), cache
     # <<< STUDENT-FAST 2.1
 
 
@@ -143,29 +173,40 @@ def conv2d_prelu_backward(dact, cache, pre, alpha, *, input_grad=True):
     return _backward(dact, cache, input_grad, pre, alpha)
 
 
-def _weight_gradient(g, cols):
-    """``g (F, M) @ cols.T (M, K)``, summed over blocks of the long axis ``M`` cut by shape (never by
-    thread count: the sum's order, and so its bits, do not depend on it) on the threads."""
-    blocks = threads.column_blocks(g.shape[0], cols.shape[0], g.shape[1])
-    if len(blocks) == 1 or not threads.blas_single_threaded():
-        return g @ cols.T
-    parts = threads.parallel_map(lambda r: g[:, r[0]:r[1]] @ cols[:, r[0]:r[1]].T, blocks)
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
-
-
 def _backward(dout, cache, input_grad, pre, alpha):
     # >>> STUDENT-FAST 2.2: return _backward_naive(dout, cache, input_grad, pre, alpha)
     x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
     f, c, kh, kw = w.shape
+    oh, ow = dout.shape[1], dout.shape[2]
+    step = ow * x.shape[3]
+    w2 = w.reshape(f, -1)
     g = np.ascontiguousarray(dout, dtype=x.dtype).reshape(f, -1)
-    g, db, dalpha = bias_prelu_backward(g, None if pre is None else pre.reshape(f, -1), alpha)
-    cols = _scratch.columns(x, kh, kw, stride, pad)  # built again
-    dw = _weight_gradient(g, cols).reshape(w.shape)
-    dx = col2im(threads.matmul(w.reshape(f, -1).T, g), x.shape, kh, kw, stride, pad) if input_grad else None
-    return dx, dw, db, dalpha
+    pre = None if pre is None else np.ascontiguousarray(pre, dtype=x.dtype).reshape(f, -1)
+    dx = np.zeros(x.shape, dtype=x.dtype) if input_grad else None
+    bands = row_bands(oh, c * kh * kw * step * x.itemsize)
+
+    def run(band):
+        q0, q1 = band[0] * step, band[1] * step
+        gb, db, dalpha = bias_prelu_backward(g, pre, alpha, columns=(q0, q1))
+        dw = gb @ _scratch.columns(x, kh, kw, stride, pad, band).T  # columns built again
+        if input_grad:
+            col2im(w2.T @ gb, x.shape, kh, kw, stride, pad, out=dx, rows=band)
+        return dw, db, dalpha
+
+    # bands that share input rows must not add into dx at once: phases of bands far enough apart
+    rows = min(hi - lo for lo, hi in bands)
+    phases = 1 + -(-max(0, kh - stride) // (rows * stride)) if input_grad else 1
+    parts = [None] * len(bands)
+    for phase in range(phases):
+        picked = list(range(phase, len(bands), phases))
+        for i, part in zip(picked, _map_bands(run, [bands[i] for i in picked], g.size * w2.shape[1])):
+            parts[i] = part
+    dw = parts[0][0]
+    for part in parts[1:]:  # in band order, whatever the thread count
+        dw += part[0]
+    db = np.sum([p[1] for p in parts], axis=0, dtype=np.float64).astype(x.dtype)
+    dalpha = None if alpha is None else np.sum([p[2] for p in parts], axis=0, dtype=np.float64).astype(x.dtype)
+    return dx, dw.reshape(w.shape), db, dalpha
     # <<< STUDENT-FAST 2.2
 
 

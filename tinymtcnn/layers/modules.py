@@ -180,7 +180,7 @@ def conv_prelu_forward(conv_module, prelu_module, x, *, record=True):
     alpha = prelu_module.params["alpha"]
     act, pre, cache = conv.conv2d_prelu_forward(
         x, conv_module.params["w"], conv_module.params["b"], alpha.astype(x.dtype, copy=False),
-        stride=conv_module.stride, pad=conv_module.pad)
+        stride=conv_module.stride, pad=conv_module.pad, keep_pre=record)
     if record:
         conv_module.cache = cache
         prelu_module.cache = prelu.PReLUCache(pre, alpha)

@@ -23,6 +23,8 @@ from ._checks import check_array, check_positive_int
 class MaxPoolCache(NamedTuple):
     x_shape: Tuple[int, int, int, int]
     argmax: np.ndarray  # (C, OH, OW, N) flat index y*W + x of each window's maximum
+    kernel: int = None  # the window (the fast backward pass finds each maximum's row from it)
+    stride: int = None
 
 
 def _check(x, kernel, stride):
@@ -36,7 +38,7 @@ def maxpool2d_forward(x, *, kernel, stride, ceil_mode=True):
     """Max-pool ``x`` (C, H, W, N) -> ``(out (C, OH, OW, N), cache)``. Numba kernel."""
     kernel, stride = _check(x, kernel, stride)
     out, arg = _k.maxpool_forward(x, kernel, stride, ceil_mode)
-    return out, MaxPoolCache(x.shape, arg)
+    return out, MaxPoolCache(x.shape, arg, kernel, stride)
 
 
 def maxpool2d_values(x, *, kernel, stride, ceil_mode=True):
@@ -48,14 +50,14 @@ def maxpool2d_values(x, *, kernel, stride, ceil_mode=True):
 
 def maxpool2d_backward(dout, cache):
     """Gradient of ``maxpool2d_forward``: returns ``dx`` shaped like ``x``."""
-    return _k.maxpool_backward(dout, cache.argmax, cache.x_shape)
+    return _k.maxpool_backward(dout, cache.argmax, cache.x_shape, cache.kernel, cache.stride)
 
 
 def maxpool2d_forward_naive(x, *, kernel, stride, ceil_mode=True):
     """Readable twin of ``maxpool2d_forward`` (loops over output cells)."""
     kernel, stride = _check(x, kernel, stride)
     out, arg = _k.maxpool_forward_naive(x, kernel, stride, ceil_mode)
-    return out, MaxPoolCache(x.shape, arg)
+    return out, MaxPoolCache(x.shape, arg, kernel, stride)
 
 
 def maxpool2d_backward_naive(dout, cache):
