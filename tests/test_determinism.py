@@ -3,9 +3,9 @@ the same bits at every thread count and every ``--workers`` count.
 
 Each OpenBLAS core type the CPU can run is tried in a process of its own (``OPENBLAS_CORETYPE``),
 with 4 Numba threads (on any number of cores), on a photo with many candidates. The Haswell/Zen
-kernels are the ones where a product cut by thread count changed the last bits (5e-5 on the
-product below, 7e-6 px on detections); the test fails there if :func:`tinymtcnn.threads.matmul`
-ever cuts by thread count again.
+kernels are the ones where a product cut by thread count changed the last bits (5e-5 on a
+128x1152 @ 1152x600 product, 7e-6 px on detections); the test fails there if a layer ever cuts its
+products by thread count (the convolution's bands of output rows depend on the shapes only).
 """
 import json
 import os
@@ -61,20 +61,19 @@ def test_detections_are_the_same_bits_at_every_thread_count(core_type):
     result = _run_probe({"OPENBLAS_CORETYPE": core_type})
     assert result["faces"] > 4, result  # a photo with many candidates, or the test proves little
     assert set(result["detect"]) == {"1", "2", "3", "4"}, result
-    assert all(d == 0.0 for d in result["matmul"].values()), result
+    assert all(d == 0.0 for d in result["conv"].values()), result
     assert all(d == 0.0 for d in result["detect"].values()), result
 
 
-def test_column_blocks_depend_on_the_shapes_only():
-    from tinymtcnn import threads
+def test_conv_bands_depend_on_the_shapes_only():
+    from tinymtcnn.layers import conv
+    from tinymtcnn.threads import limit_threads
 
-    for shape in [(48, 252, 30000), (128, 1152, 600), (8, 8, 8), (64, 576, 1 << 16)]:
-        blocks = threads.column_blocks(*shape)
-        assert blocks[0][0] == 0 and blocks[-1][1] == shape[2]
-        assert all(lo < hi for lo, hi in blocks)
-        assert all(hi == lo2 for (_, hi), (lo2, _) in zip(blocks, blocks[1:]))
-        assert all(lo % threads.MATMUL_BLOCK_ALIGN == 0 for lo, _ in blocks)
+    for oh, row_bytes in [(22, 27 * 22 * 128 * 4), (9, 252 * 9 * 128 * 4), (3, 10), (46, 1 << 22)]:
+        bands = conv.row_bands(oh, row_bytes)
+        assert bands[0][0] == 0 and bands[-1][1] == oh and all(lo < hi for lo, hi in bands)
+        assert all(hi == lo2 for (_, hi), (lo2, _) in zip(bands, bands[1:]))
         for n in (1, 2, 3):
-            with threads.limit_threads(n, blas=1):
-                assert threads.column_blocks(*shape) == blocks
-    assert len(threads.column_blocks(128, 1152, 600)) > 1  # the product of the probe is cut
+            with limit_threads(n, blas=1):
+                assert conv.row_bands(oh, row_bytes) == bands
+    assert len(conv.row_bands(22, 27 * 22 * 128 * 4)) > 1  # R-Net's conv1 on 128 crops is cut

@@ -70,7 +70,6 @@ def test_training_layers_give_the_same_bits_whatever_the_thread_count(rng, layer
 
     monkeypatch.setattr("tinymtcnn.threads.MATMUL_MIN_WORK", 1)  # bands on the threads even here
     monkeypatch.setattr(conv_layer, "BAND_BYTES", 1)  # one output row per band: many bands, phases for dx
-    monkeypatch.setattr("tinymtcnn.threads.MATMUL_BLOCK_ALIGN", 1)
     monkeypatch.setattr("tinymtcnn.kernels._jit.PARALLEL_MIN_WORK", 1)  # the parallel builds even here
     x = rng.standard_normal((4, 13, 11, 7)).astype(np.float32)
     w, b = rng.standard_normal((5, 4, 3, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)

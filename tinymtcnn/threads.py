@@ -9,12 +9,12 @@ inside ``limit_threads(n, blas=1)``: Numba's parallel kernels use ``n`` threads 
 BLAS (numpy's matrix products, set through ``threadpoolctl``) one. OpenBLAS's own
 threads spin while they wait, and on MTCNN's many medium-sized products they cost
 more than they save: measured on a busy 2-core machine, a product 7x slower with 2
-BLAS threads than with 1. The large products of R-Net and O-Net are instead cut into
-column blocks that :func:`matmul` hands to ``n`` threads of its own, each calling
-single-threaded BLAS. P-Net, the costly stage, does not use BLAS at all: whole pyramid
-levels go to the threads (:func:`parallel_map`; the first level is about half the
-work). Small problems run single-threaded whatever the setting: waking a thread costs
-more than it saves.
+BLAS threads than with 1. The convolutions' products are instead cut into bands of
+output rows (``tinymtcnn.layers.conv``) that :func:`parallel_map` hands to ``n`` threads
+of its own, each calling single-threaded BLAS. P-Net, the costly stage, does not use
+BLAS at all: whole pyramid levels go to the threads (:func:`parallel_map`; the first
+level is about half the work). Small problems run single-threaded whatever the
+setting: waking a thread costs more than it saves.
 
 Thread safety. The thread count is held per context (a ``ContextVar``: every Python
 thread has its own), so one ``MTCNN`` may be shared by many threads: each ``detect``
@@ -26,7 +26,7 @@ BLAS's setting is process-wide: it stays at one thread while any thread is insid
 while another thread's runs uses the serial build of the same loop instead.
 
 Determinism. Every kernel's work is split by the problem's shape, never by the thread
-count (:func:`column_blocks` for the products), so on a given CPU and BLAS kernel the
+count (the convolutions' bands of output rows), so on a given CPU and BLAS kernel the
 detections are the same bits at every thread count and with any number of ``--workers``
 (tests/test_determinism.py checks 1-4 threads under each OpenBLAS core type the CPU runs).
 Across CPUs or BLAS kernels results may differ in the last float32 bits.
@@ -49,8 +49,8 @@ import numpy as np
 
 from .kernels import _jit
 
-__all__ = ["set_num_threads", "get_num_threads", "limit_threads", "max_threads", "matmul", "parallel_map",
-           "blas_single_threaded", "column_blocks"]
+__all__ = ["set_num_threads", "get_num_threads", "limit_threads", "max_threads", "parallel_map",
+           "blas_single_threaded"]
 
 max_threads = _jit.max_threads
 get_num_threads = _jit.get_num_threads
@@ -119,7 +119,7 @@ def _pin_blas():
 
 @contextlib.contextmanager
 def limit_threads(n=None, blas=None):
-    """Within the block, tinymtcnn's kernels, :func:`matmul` and :func:`parallel_map` use ``n``
+    """Within the block, tinymtcnn's kernels and :func:`parallel_map` use ``n``
     threads (default: :func:`get_num_threads`) in the calling context only; ``blas=1`` also holds
     BLAS to one thread (needs ``threadpoolctl``).
 
@@ -151,10 +151,8 @@ def blas_single_threaded():
     return _blas_pinned.get()
 
 
-# ---------------------------------------------------------------------------- products
-MATMUL_MIN_WORK = 1 << 25  # multiply-adds (about a millisecond) of one column block, at least
-MATMUL_MAX_BLOCKS = 8
-MATMUL_BLOCK_ALIGN = 16  # block edges on multiples of 16 columns (whole tiles of every BLAS kernel)
+# ---------------------------------------------------------------------------- the thread pool
+MATMUL_MIN_WORK = 1 << 25  # multiply-adds (about a millisecond) below which a layer's products stay on one thread
 _pool = None
 _pool_lock = threading.Lock()
 
@@ -165,40 +163,6 @@ def _executor():
         if _pool is None:
             _pool = ThreadPoolExecutor(max(1, max_threads() - 1), thread_name_prefix="tinymtcnn")
     return _pool
-
-
-def column_blocks(m, k, p):
-    """Column ranges ``[(lo, hi), ...]`` of ``b`` that :func:`matmul` multiplies one by one.
-
-    They depend on the shapes only, never on the thread count: BLAS's result for a column can
-    depend on how many columns it is given with it (OpenBLAS's Haswell/Zen kernels: up to 7e-5 on
-    a 128x1152 @ 1152x600 float32 product), so cutting by thread count would make the result
-    depend on it. About one block per ``MATMUL_MIN_WORK`` multiply-adds, at most ``MATMUL_MAX_BLOCKS``.
-    """
-    count = max(1, min(MATMUL_MAX_BLOCKS, m * k * p // MATMUL_MIN_WORK, p // (4 * MATMUL_BLOCK_ALIGN)))
-    edges = sorted({0, p} | {p * i // count // MATMUL_BLOCK_ALIGN * MATMUL_BLOCK_ALIGN for i in range(1, count)})
-    return list(zip(edges[:-1], edges[1:]))
-
-
-def matmul(a, b, out=None):
-    """``a (M, K) @ b (K, P)`` into ``out`` (or a new array), over :func:`get_num_threads` threads.
-
-    Inside ``limit_threads(n, blas=1)`` (every detection) the product is cut into the column
-    blocks of :func:`column_blocks`, which depend on the shapes only; each is one single-threaded
-    BLAS product, shared out over ``n`` threads. The result is therefore the same bits at every
-    thread count. Elsewhere this is ``np.matmul`` (BLAS threads as configured).
-    """
-    m, k = a.shape
-    p = b.shape[1]
-    if out is None:
-        out = np.empty((m, p), dtype=np.result_type(a, b))
-    if not _blas_pinned.get():
-        return np.matmul(a, b, out=out)
-    blocks = column_blocks(m, k, p)
-    if len(blocks) == 1:
-        return np.matmul(a, b, out=out)
-    parallel_map(lambda r: np.matmul(a, b[:, r[0]:r[1]], out=out[:, r[0]:r[1]]), blocks)
-    return out
 
 
 def parallel_map(fn, items, n=None):

@@ -2,7 +2,8 @@
 type and Numba's thread count can be set in its environment before numpy and Numba load).
 
 Prints one JSON object: the BLAS kernel in use, and for 2..max threads the largest difference of
-a product (:func:`tinymtcnn.threads.matmul`) and of detections from the one-thread run.
+a convolution layer's forward and backward pass (its bands of output rows on the threads,
+:mod:`tinymtcnn.layers.conv`) and of detections from the one-thread run.
 """
 import json
 import sys
@@ -14,6 +15,7 @@ from threadpoolctl import threadpool_info
 import tinymtcnn
 from tinymtcnn import threads
 from tinymtcnn.io import load_image
+from tinymtcnn.layers import conv2d_prelu_backward, conv2d_prelu_forward
 
 
 def mosaic(size=1024):
@@ -33,21 +35,28 @@ def max_diff(a, b):
                      np.abs(a.landmarks - b.landmarks).max(initial=0)))
 
 
+def conv_layer(x, w, b, alpha, g):
+    """R-Net's conv2 on a large batch, forward and backward: every array it gives."""
+    act, pre, cache = conv2d_prelu_forward(x, w, b, alpha)
+    return (act,) + conv2d_prelu_backward(g, cache, pre, alpha)
+
+
 def main():
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((128, 1152)).astype(np.float32)
-    b = rng.standard_normal((1152, 600)).astype(np.float32)
+    x = rng.standard_normal((28, 11, 11, 256)).astype(np.float32)  # (C, H, W, N)
+    w, b = rng.standard_normal((48, 28, 3, 3)).astype(np.float32), rng.standard_normal(48).astype(np.float32)
+    alpha, g = np.full(48, 0.25, np.float32), rng.standard_normal((48, 9, 9, 256)).astype(np.float32)
     image = mosaic()
-    products, detections = {}, {}
+    layers, detections = {}, {}
     for n in range(1, threads.max_threads() + 1):
         with threads.limit_threads(n, blas=1):
-            products[n] = threads.matmul(a, b)
+            layers[n] = conv_layer(x, w, b, alpha, g)
         detections[n] = tinymtcnn.MTCNN(num_threads=n, thresholds=(0.3, 0.3, 0.3)).detect(image)
     blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
     print(json.dumps({
         "architecture": blas[0].get("architecture") if blas else None,
         "faces": len(detections[1]),
-        "matmul": {n: float(np.abs(products[n] - products[1]).max()) for n in products},
+        "conv": {n: max(float(np.abs(a - a1).max()) for a, a1 in zip(layers[n], layers[1])) for n in layers},
         "detect": {n: max_diff(detections[n], detections[1]) for n in detections},
     }))
     return 0
