@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_info
 import tinymtcnn
 from tinymtcnn import threads
 from tinymtcnn.io import load_image
-from tinymtcnn.layers import conv2d_prelu_backward, conv2d_prelu_forward
+from tinymtcnn.layers.conv import conv2d_prelu_backward, conv2d_prelu_forward
 
 
 def mosaic(size=1024):
