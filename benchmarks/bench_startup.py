@@ -64,6 +64,7 @@ print(json.dumps({"rc": rc, "import": t1 - t0, "demo": t2 - t1, "events": events
 def run_child(cache, out):
     """One ``demo`` in a fresh process with ``NUMBA_CACHE_DIR=cache``; its JSON plus the process time."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+    env.pop("TINYMTCNN_PARALLEL_COMPILE_AFTER", None)  # the default a user gets (_common sets 0 for the workers)
     t = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", CHILD, out], capture_output=True, text=True, env=env, cwd=REPO)
     if res.returncode != 0:
