@@ -57,16 +57,18 @@ import contextlib, io
 with contextlib.redirect_stdout(io.StringIO()):
     rc = main(["demo", "--out", sys.argv[1]])
 t2 = time.perf_counter()
-print(json.dumps({"rc": rc, "import": t1 - t0, "demo": t2 - t1, "events": events}))
+import tinymtcnn
+print(json.dumps({"rc": rc, "import": t1 - t0, "demo": t2 - t1, "events": events, "file": tinymtcnn.__file__}))
 """
 
 
-def run_child(cache, out):
-    """One ``demo`` in a fresh process with ``NUMBA_CACHE_DIR=cache``; its JSON plus the process time."""
+def run_child(cache, out, repo=REPO):
+    """One ``demo`` in a fresh process with ``NUMBA_CACHE_DIR=cache``, importing the ``tinymtcnn`` of the
+    checkout ``repo``; its JSON plus the process time."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     env.pop("TINYMTCNN_PARALLEL_COMPILE_AFTER", None)  # the default a user gets (_common sets 0 for the workers)
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", CHILD, out], capture_output=True, text=True, env=env, cwd=REPO)
+    res = subprocess.run([sys.executable, "-c", CHILD, out], capture_output=True, text=True, env=env, cwd=repo)
     if res.returncode != 0:
         raise RuntimeError(res.stderr[-3000:])
     data = json.loads(res.stdout.strip().splitlines()[-1])
@@ -113,16 +115,20 @@ def short_sig(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1, help="cold processes; the table is the median one's")
+    ap.add_argument("--repo", type=Path, default=REPO,
+                    help="the checkout whose tinymtcnn runs (default: this one), e.g. to compare two branches")
     args = ap.parse_args(argv)
-    print(environment())
+    if not (args.repo / "tinymtcnn" / "__init__.py").is_file():
+        raise ValueError(f"--repo {args.repo}: no tinymtcnn/__init__.py there")
+    print(environment() + f"; tinymtcnn from {args.repo}")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "demo.png")
         cold = []
         for i in range(args.runs):
             cache = os.path.join(tmp, f"cache{i}")
             os.makedirs(cache)
-            cold.append(run_child(cache, out))
-        warm = run_child(cache, out)  # the last cold run's cache is now filled
+            cold.append(run_child(cache, out, args.repo))
+        warm = run_child(cache, out, args.repo)  # the last cold run's cache is now filled
     cold.sort(key=lambda r: r["process"])
     med = cold[len(cold) // 2]
     times = self_times(med["events"])
@@ -135,6 +141,7 @@ def main(argv=None):
                 [r[:3] + [f"{r[3]:.2f}", f"{r[4]:.2f}"] for r in rows])
     par = sum(own for (_, _, p), (_, own) in times.items() if p)
     print(f"{len(times)} compiles, {total:.2f} s in all ({par:.2f} s of them parallel builds)")
+    print(f"tinymtcnn: {med['file']}")
     for label, r in (("cold", med), ("warm", warm)):
         print(f"{label}: process {r['process']:.2f} s (import {r['import']:.2f} s, demo {r['demo']:.2f} s)")
     if len(cold) > 1:
