@@ -54,7 +54,7 @@ import tinymtcnn
 from tinymtcnn import MTCNN
 from tinymtcnn.detect.pyramid import build_pyramid, level_size, normalize, pyramid_scales
 from tinymtcnn.io import load_image
-from tinymtcnn.kernels.resample import axis_weights_reference, resample
+from tinymtcnn.kernels.resample import axis_weights_naive, resample
 from tinymtcnn.viz import show_pyramid
 from tinymtcnn import exercises
 
@@ -215,11 +215,11 @@ print("normalize(0), normalize(255) =", normalize(np.array([0, 255], dtype=np.ui
 # The authors use Piotr Dollár's `imResample`, which — despite being called with `'bilinear'` —
 # computes an **area average** when it shrinks: output pixel `b` is the average of the source
 # interval `[b/s, (b+1)/s)`, with fractional weights for the source pixels cut by the interval
-# ends. Along one axis this is a matrix of weights; `axis_weights_reference(n_in, n_out)` builds
+# ends. Along one axis this is a matrix of weights; `axis_weights_naive(n_in, n_out)` builds
 # it. Shrinking 10 pixels to 4 (`s = 0.4`, each output averages 2.5 source pixels):
 
 # %%
-weights = axis_weights_reference(10, 4)
+weights = axis_weights_naive(10, 4)
 print(np.round(weights, 3))
 print("row sums:", weights.sum(axis=1))
 
@@ -232,7 +232,7 @@ print("row sums:", weights.sum(axis=1))
 # switches to ordinary bilinear interpolation with half-pixel centres:
 
 # %%
-print(np.round(axis_weights_reference(4, 6), 3))
+print(np.round(axis_weights_naive(4, 6), 3))
 
 # %% [markdown]
 # ### A stress test: a one-pixel checkerboard
@@ -411,8 +411,8 @@ assert all(level.shape == (*level_size(H, W, s), 3) and level.dtype == np.float3
 assert pyramid_scales(19, 400, min_face_size=20) == []  # smaller than min_face_size: no level at all
 assert pyramid_scales(H, W, min_face_size=10)[0] > 1  # min_face_size < 12 enlarges
 
-assert np.allclose(axis_weights_reference(10, 4).sum(axis=1), 1.0)
-assert np.allclose(axis_weights_reference(4, 6).sum(axis=1), 1.0)
+assert np.allclose(axis_weights_naive(10, 4).sum(axis=1), 1.0)
+assert np.allclose(axis_weights_naive(4, 6).sum(axis=1), 1.0)
 flat = np.full((37, 53, 3), 90, np.uint8)
 assert np.allclose(resample(flat, 11, 17), 90.0)
 assert np.allclose(area_half, 127.5) and naive_half.max() == 0.0

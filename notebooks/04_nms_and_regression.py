@@ -62,7 +62,7 @@ from tinymtcnn.detect.crops import crop_and_resize, pad_boxes
 from tinymtcnn.detect.pyramid import iter_pyramid
 from tinymtcnn.detect.stages import output, pnet_level, propose, refine
 from tinymtcnn.io import load_image
-from tinymtcnn.kernels.nms import nms, nms_reference
+from tinymtcnn.kernels.nms import nms, nms_naive
 from tinymtcnn.kernels.resample import resample
 from tinymtcnn import exercises
 from tinymtcnn.train.samples import box_targets
@@ -174,7 +174,7 @@ exercises.check_parameter(
 # %% [markdown]
 # ## 2. Greedy NMS, step by step
 #
-# The algorithm (`nms.m`, ported as `nms_reference` and as the Numba kernel `nms`):
+# The algorithm (`nms.m`, ported as `nms_naive` and as the Numba kernel `nms`):
 #
 # 1. sort the candidates by score;
 # 2. **pick** the best remaining one;
@@ -184,7 +184,7 @@ exercises.check_parameter(
 # MATLAB's `sort` is stable and the code takes the *last* element of the ascending order, so among
 # equal scores the candidate with the **highest index** goes first. We replay it on six boxes.
 #
-# > **Assignment task 4.1** (greedy NMS): `nms_reference` in `tinymtcnn/kernels/nms.py` — the readable
+# > **Assignment task 4.1** (greedy NMS): `nms_naive` in `tinymtcnn/kernels/nms.py` — the readable
 # > twin of the Numba `nms`, with the +1 areas, both modes and the tie rule; `python -m pytest -m task_4_1`
 # > checks it.
 
@@ -227,7 +227,7 @@ for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
 plt.show()
-print("nms_reference:", nms_reference(toy, toy_scores, 0.5), " nms (Numba):", nms(toy, toy_scores, 0.5))
+print("nms_naive:", nms_naive(toy, toy_scores, 0.5), " nms (Numba):", nms(toy, toy_scores, 0.5))
 print("equal scores -> highest index first:", nms(pair, np.array([0.8, 0.8]), 0.7))
 
 # %% [markdown]
@@ -481,7 +481,7 @@ print("min-overlap of the other candidates with the final box:",
 # ## Checks
 #
 # * the +1 IoU of the two cell boxes is 120/168 and is above 0.7, the continuous one below;
-# * a nested box survives 'union' NMS and not 'min' NMS; the greedy replay, `nms_reference` and the
+# * a nested box survives 'union' NMS and not 'min' NMS; the greedy replay, `nms_naive` and the
 #   Numba `nms` pick the same boxes in the same order; ties go to the highest index;
 # * squaring gives squares with the same centre, regression moves edges by offset × size;
 # * the step-by-step replay of all three stages equals `propose` (exactly: integer boxes),
@@ -495,7 +495,7 @@ assert np.isclose(iou_plus_one, 120 / 168) and iou_plus_one > 0.7 > iou_continuo
 assert np.array_equal(nms(pair, np.array([0.9, 0.8]), 0.7, "union"), [0])
 assert len(nms(nested, np.array([0.95, 0.9]), 0.7, "union")) == 2
 assert np.array_equal(nms(nested, np.array([0.95, 0.9]), 0.7, "min"), [0])
-assert [p for p, _ in steps] == list(nms(toy, toy_scores, 0.5)) == list(nms_reference(toy, toy_scores, 0.5))
+assert [p for p, _ in steps] == list(nms(toy, toy_scores, 0.5)) == list(nms_naive(toy, toy_scores, 0.5))
 assert np.array_equal(nms(pair, np.array([0.8, 0.8]), 0.7), [1])
 
 sq = square_boxes(regressed)

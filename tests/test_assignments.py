@@ -176,7 +176,7 @@ def test_one_line_solutions_that_call_the_fast_twin_fail(tmp_path):
     out, cheats = tmp_path / "student", tmp_path / "cheats"
     ma.make_student_copy(out, selected=["2.2", "2.4", "4.1"], handouts=False)
     cheats.mkdir()
-    (cheats / "task_4_1.py").write_text("def nms_reference(boxes, scores, threshold, mode):\n"
+    (cheats / "task_4_1.py").write_text("def nms_naive(boxes, scores, threshold, mode):\n"
                                         "    return nms(boxes, scores, threshold, mode)\n")
     (cheats / "task_2_2.py").write_text("def conv2d_backward_naive(dout, cache):\n"
                                         "    return conv2d_backward(dout, cache)\n")

@@ -10,7 +10,7 @@ from tinymtcnn.kernels import conv_direct
 from tinymtcnn.kernels import level as k_level
 from tinymtcnn.kernels import resample as resample_kernels
 from tinymtcnn.kernels import maxpool as pool_kernels
-from tinymtcnn.kernels.resample import axis_taps, axis_weights_reference, crop_resize, crop_resize_reference, resample
+from tinymtcnn.kernels.resample import axis_taps, axis_weights_naive, crop_resize, crop_resize_naive, resample
 from tinymtcnn.kernels.resample_rows import _acc_like, _tap_runs
 from tinymtcnn.threads import limit_threads
 
@@ -24,7 +24,7 @@ def test_tap_runs_are_the_dense_weights(n_in, n_out):
     for b in range(n_out):
         dense[b, first[b]:first[b] + run.shape[1]] = run[b]
     assert not dense[:, n_in:].any()  # past the end: weight 0 only
-    np.testing.assert_allclose(dense[:, :n_in], axis_weights_reference(n_in, n_out), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(dense[:, :n_in], axis_weights_naive(n_in, n_out), rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("h,w,oh,ow", SIZES)
@@ -33,7 +33,7 @@ def test_level_matches_twin_and_is_normalised_resample_bit_for_bit(rng, h, w, oh
     out = k_level.pyramid_level(img, oh, ow)
     assert out.shape == (3, oh, ow) and out.dtype == np.float32 and out.flags.c_contiguous
     np.testing.assert_array_equal(out, normalize(resample(img, oh, ow)).transpose(2, 0, 1))
-    np.testing.assert_allclose(out, k_level.pyramid_level_reference(img, oh, ow), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(out, k_level.pyramid_level_naive(img, oh, ow), rtol=0, atol=2e-6)
     np.testing.assert_array_equal(k_level.pyramid_level(img.astype(np.float64), oh, ow), out)
 
 
@@ -82,7 +82,7 @@ def test_crops_of_boxes_outside_the_image_are_black(rng, dtype):
     for size in (1, 2, 24):
         out = crop_resize(img, boxes, size)
         np.testing.assert_array_equal(out, np.full(out.shape, black))
-        np.testing.assert_allclose(out, crop_resize_reference(img, boxes, size), atol=1e-6)
+        np.testing.assert_allclose(out, crop_resize_naive(img, boxes, size), atol=1e-6)
 
 
 @pytest.mark.parametrize("h,w", [(8, 8), (9, 8), (8, 9), (9, 9), (2, 3), (1, 1), (3, 1)])

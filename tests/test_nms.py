@@ -1,6 +1,6 @@
 """Greedy NMS (nms.m port): Numba kernel vs readable twin, committed cases, hand-checked examples.
 
-``nms_reference`` is assignment task 4.1. In the student copy ``nms`` calls ``nms_reference``
+``nms_naive`` is assignment task 4.1. In the student copy ``nms`` calls ``nms_naive``
 (STUDENT-FAST), so every case here grades task 4.1 there; the committed cases
 (tests/fixtures/task_cases.npz, tools/make_task_fixtures.py) are the independent expected values.
 """
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _grading_asserts import assert_same_picks
 
-from tinymtcnn.kernels.nms import nms, nms_reference
+from tinymtcnn.kernels.nms import nms, nms_naive
 
 def _expect(fn, expected, boxes, scores, *args):
     """``fn(boxes, scores, *args)`` picks ``expected``; the message shows the call."""
@@ -17,7 +17,7 @@ def _expect(fn, expected, boxes, scores, *args):
                             f"np.array({np.asarray(scores).tolist()}), {', '.join(map(repr, args))})")
 
 
-TWINS = [pytest.param(nms, marks=pytest.mark.task_4_1), pytest.param(nms_reference, marks=pytest.mark.task_4_1)]
+TWINS = [pytest.param(nms, marks=pytest.mark.task_4_1), pytest.param(nms_naive, marks=pytest.mark.task_4_1)]
 
 MODES = ["union", "min"]
 
@@ -46,10 +46,10 @@ def test_twins_agree_on_random_sets(rng, mode):  # in the student copy: the stud
         if trial % 3 == 0:
             boxes = boxes + rng.random(boxes.shape)  # non-integer coordinates too
         thr = float(rng.choice([0.0, 0.3, 0.5, 0.7, 1.0]))
-        ref = nms_reference(boxes, scores, thr, mode)
+        ref = nms_naive(boxes, scores, thr, mode)
         fast = nms(boxes, scores, thr, mode)
         assert fast.dtype == np.int64 and ref.dtype == np.int64
-        assert_same_picks("the picks of nms_reference", ref, fast,
+        assert_same_picks("the picks of nms_naive", ref, fast,
                           repro=f"rng = np.random.default_rng(1234), trial {trial} of test_twins_agree_on_random_sets")
 
 
@@ -60,12 +60,12 @@ def test_committed_cases(fixtures_dir):
     for k in range(len(start) - 1):
         boxes, scores = d["nms/all/boxes"][start[k]:start[k + 1]], d["nms/all/scores"][start[k]:start[k + 1]]
         threshold, mode = float(d["nms/all/threshold"][k]), ("union", "min")[int(d["nms/all/mode"][k])]
-        repro = (f"from tinymtcnn.kernels.nms import nms_reference; "
+        repro = (f"from tinymtcnn.kernels.nms import nms_naive; "
                  f"d = np.load('tests/fixtures/task_cases.npz'); s = d['nms/all/start']; "
-                 f"nms_reference(d['nms/all/boxes'][s[{k}]:s[{k + 1}]], d['nms/all/scores'][s[{k}]:s[{k + 1}]], "
+                 f"nms_naive(d['nms/all/boxes'][s[{k}]:s[{k + 1}]], d['nms/all/scores'][s[{k}]:s[{k + 1}]], "
                  f"{threshold}, {mode!r})")
         assert_same_picks(f"the picks of case {k} ({len(scores)} boxes, {mode} {threshold})",
-                          nms_reference(boxes, scores, threshold, mode),
+                          nms_naive(boxes, scores, threshold, mode),
                           d["nms/all/picks"][pick_start[k]:pick_start[k + 1]], repro=repro)
 
 
@@ -128,4 +128,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="scores"):
         nms(np.zeros((3, 4)), np.zeros(2), 0.5)
     with pytest.raises(ValueError, match="mode"):
-        nms_reference(np.zeros((3, 4)), np.zeros(3), 0.5, "iou")
+        nms_naive(np.zeros((3, 4)), np.zeros(3), 0.5, "iou")

@@ -36,7 +36,7 @@ def test_conv3x3_prelu_matches_twin(rng, c, f, h, w):
     x, wt, b = _f32(rng, c, h, w), _f32(rng, f, c, 3, 3), _f32(rng, f)
     alpha = rng.uniform(0, 0.5, f).astype(np.float32)
     np.testing.assert_allclose(conv_direct.conv3x3_prelu(x, wt, b, alpha),
-                               conv_direct.conv3x3_prelu_reference(x, wt, b, alpha), rtol=1e-5, atol=1e-5)
+                               conv_direct.conv3x3_prelu_naive(x, wt, b, alpha), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("h,w", [(12, 12), (13, 12), (40, 29), (97, 64)])
@@ -50,7 +50,7 @@ def test_pnet_trunk_matches_twin_and_the_layers(rng, h, w):
     x = rng.uniform(-1, 1, (3, h, w)).astype(np.float32)
     out = conv_direct.pnet_trunk(x, *args)
     assert out.shape == (6,) + conv_direct.pnet_output_size(h, w)
-    np.testing.assert_allclose(out, conv_direct.pnet_trunk_reference(x, *args), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out, conv_direct.pnet_trunk_naive(x, *args), rtol=1e-5, atol=1e-5)
     ref = net.forward(x[None])
     np.testing.assert_allclose(out[:2], ref["face_logits"][0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out[2:], ref["box_reg"][0], rtol=1e-5, atol=1e-5)
@@ -80,7 +80,7 @@ def test_im2col_into_a_given_array(rng, shape, k):
 def test_im2col_product_is_the_convolution(rng):
     x, w = _f32(rng, 3, 9, 8, 4), _f32(rng, 5, 3, 3, 2)
     y = (w.reshape(5, -1) @ k_im2col.im2col(x, 3, 2)).reshape(5, 7, 7, 4)
-    ref = np.stack([conv_direct.conv3x3_prelu_reference(np.pad(x[..., n], ((0, 0), (0, 0), (0, 1))),
+    ref = np.stack([conv_direct.conv3x3_prelu_naive(np.pad(x[..., n], ((0, 0), (0, 0), (0, 1))),
                                                         np.pad(w, ((0, 0), (0, 0), (0, 0), (0, 1))),
                                                         np.zeros(5, np.float32), np.ones(5, np.float32))
                     for n in range(4)], axis=-1)
@@ -146,14 +146,14 @@ def test_resample_and_crops_serial_equal_parallel(rng):
     with limit_threads(2):
         resample._resample_loop(img, yi, yw, xi, xw, b)
     np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(a, resample.resample_reference(img, 130, 77), atol=1e-4)
+    np.testing.assert_allclose(a, resample.resample_naive(img, 130, 77), atol=1e-4)
     boxes = np.array([[-5, 3, 60, 70], [100, 100, 180, 150], [1, 1, 12, 12], [5, 5, 4, 9]])
     c, d = (np.empty((4, 3, 24, 24), np.float32) for _ in range(2))
     resample._crop_resize_loop_serial(img, boxes, 24, c)
     with limit_threads(2):
         resample._crop_resize_loop(img, boxes, 24, d)
     np.testing.assert_array_equal(c, d)
-    np.testing.assert_allclose(c, resample.crop_resize_reference(img, boxes, 24), atol=1e-4)
+    np.testing.assert_allclose(c, resample.crop_resize_naive(img, boxes, 24), atol=1e-4)
 
 
 def test_parallel_builds_of_the_batch_kernels_match_the_serial_ones(rng):

@@ -4,11 +4,11 @@ import pytest
 
 from tinymtcnn.kernels.resample import (
     axis_taps,
-    axis_weights_reference,
+    axis_weights_naive,
     crop_resize,
-    crop_resize_reference,
+    crop_resize_naive,
     resample,
-    resample_reference,
+    resample_naive,
 )
 
 SIZES = [  # (h, w, out_h, out_w): shrink, enlarge, mixed, integer factors, identity, 1-px
@@ -21,7 +21,7 @@ SIZES = [  # (h, w, out_h, out_w): shrink, enlarge, mixed, integer factors, iden
 @pytest.mark.parametrize("h,w,oh,ow", SIZES)
 def test_twins_agree(rng, h, w, oh, ow):
     img = rng.random((h, w, 3)) * 255
-    ref = resample_reference(img, oh, ow)
+    ref = resample_naive(img, oh, ow)
     fast = resample(img, oh, ow)
     assert ref.dtype == fast.dtype == np.float32
     assert fast.shape == (oh, ow, 3)
@@ -34,24 +34,24 @@ def test_tap_tables_match_dense_weights(n_in, n_out):
     dense = np.zeros((n_out, n_in))
     for b in range(n_out):
         np.add.at(dense[b], idx[b], wts[b])
-    np.testing.assert_allclose(dense, axis_weights_reference(n_in, n_out), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(dense, axis_weights_naive(n_in, n_out), rtol=0, atol=1e-15)
 
 
 def test_uint8_input_and_2d_input(rng):
     img = rng.integers(0, 256, (17, 11, 3)).astype(np.uint8)
     np.testing.assert_array_equal(resample(img, 6, 5), resample(img.astype(np.float64), 6, 5))
     np.testing.assert_array_equal(resample(img[:, :, 1], 6, 5), resample(img, 6, 5)[:, :, 1])
-    np.testing.assert_array_equal(resample_reference(img[:, :, 1], 6, 5), resample_reference(img, 6, 5)[:, :, 1])
+    np.testing.assert_array_equal(resample_naive(img[:, :, 1], 6, 5), resample_naive(img, 6, 5)[:, :, 1])
 
 
-@pytest.mark.parametrize("fn", [resample, resample_reference])
+@pytest.mark.parametrize("fn", [resample, resample_naive])
 @pytest.mark.parametrize("h,w,oh,ow", SIZES)
 def test_constant_image_stays_constant(fn, h, w, oh, ow):
     img = np.full((h, w, 3), 173.25)
     np.testing.assert_allclose(fn(img, oh, ow), 173.25, rtol=1e-6)
 
 
-@pytest.mark.parametrize("fn", [resample, resample_reference])
+@pytest.mark.parametrize("fn", [resample, resample_naive])
 @pytest.mark.parametrize("k", [2, 4])
 def test_power_of_two_shrink_is_exact_block_mean(rng, fn, k):
     img = rng.integers(0, 256, (6 * k, 5 * k, 3)).astype(np.float64)
@@ -59,14 +59,14 @@ def test_power_of_two_shrink_is_exact_block_mean(rng, fn, k):
     np.testing.assert_array_equal(fn(img, 6, 5), block_mean.astype(np.float32))
 
 
-@pytest.mark.parametrize("fn", [resample, resample_reference])
+@pytest.mark.parametrize("fn", [resample, resample_naive])
 def test_integer_factor_three_is_block_mean(rng, fn):
     img = rng.random((12, 9, 2)) * 255
     block_mean = img.reshape(4, 3, 3, 3, 2).mean(axis=(1, 3))
     np.testing.assert_allclose(fn(img, 4, 3), block_mean, rtol=1e-6)
 
 
-@pytest.mark.parametrize("fn", [resample, resample_reference])
+@pytest.mark.parametrize("fn", [resample, resample_naive])
 @pytest.mark.parametrize("h,w,oh,ow", [(10, 10, 7, 3), (31, 17, 12, 12), (100, 80, 71, 57), (9, 1, 4, 1)])
 def test_shrink_preserves_mean_intensity(rng, fn, h, w, oh, ow):
     img = rng.random((h, w, 3)) * 255
@@ -77,10 +77,10 @@ def test_fractional_area_weights_by_hand():
     # 3 -> 2: s = 2/3, output 0 covers [0, 1.5): pixel 0 (weight 2/3) + half of pixel 1 (1/3).
     row = np.array([[[0.0], [30.0], [90.0]]])
     np.testing.assert_allclose(resample(row, 1, 2)[0, :, 0], [10.0, 70.0], rtol=1e-6)
-    np.testing.assert_allclose(axis_weights_reference(3, 2), [[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]])
+    np.testing.assert_allclose(axis_weights_naive(3, 2), [[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]])
 
 
-@pytest.mark.parametrize("fn", [resample, resample_reference])
+@pytest.mark.parametrize("fn", [resample, resample_naive])
 def test_enlarged_ramp_is_linear_in_the_interior_and_clamped_at_edges(fn):
     n_in, n_out = 7, 19
     ramp = np.tile(np.arange(n_in, dtype=np.float64)[None, :, None], (3, 1, 1))
@@ -92,7 +92,7 @@ def test_enlarged_ramp_is_linear_in_the_interior_and_clamped_at_edges(fn):
     np.testing.assert_allclose(out[pos > n_in - 1], n_in - 1)
 
 
-@pytest.mark.parametrize("fn", [resample, resample_reference])
+@pytest.mark.parametrize("fn", [resample, resample_naive])
 def test_equal_size_is_identity_and_one_pixel_cases(rng, fn):
     img = rng.random((5, 8, 3)) * 255
     np.testing.assert_array_equal(fn(img, 5, 8), img.astype(np.float32))
@@ -109,7 +109,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="shape"):
         resample(np.zeros((4, 4, 3, 1)), 2, 2)
     with pytest.raises(TypeError, match="dtype"):
-        resample_reference(np.zeros((4, 4, 3), dtype=np.int32), 2, 2)
+        resample_naive(np.zeros((4, 4, 3), dtype=np.int32), 2, 2)
 
 
 # --------------------------------------------------------------------------- crops
@@ -129,7 +129,7 @@ CROP_BOXES = np.array([
 def test_crop_twins_agree(rng, size):
     img = (rng.random((30, 40, 3)) * 255).astype(np.float32)
     fast = crop_resize(img, CROP_BOXES, size)
-    ref = crop_resize_reference(img, CROP_BOXES, size)
+    ref = crop_resize_naive(img, CROP_BOXES, size)
     assert fast.shape == ref.shape == (len(CROP_BOXES), 3, size, size)
     assert fast.dtype == ref.dtype == np.float32
     np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-6)

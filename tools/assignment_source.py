@@ -7,7 +7,7 @@ regions around the fast twin of a task function::
 
     def nms(boxes, scores, threshold, mode="union"):
         \"\"\"...\"\"\"
-        # >>> STUDENT-FAST 4.1: return nms_reference(boxes, scores, threshold, mode)
+        # >>> STUDENT-FAST 4.1: return nms_naive(boxes, scores, threshold, mode)
         ...the Numba path...
         # <<< STUDENT-FAST 4.1
 

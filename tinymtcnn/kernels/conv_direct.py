@@ -19,7 +19,7 @@ Strips: final rows ``[r0, r1)`` need pool rows ``[r0, r1 + 4)``, conv1 rows
 value is computed with the same operations in the same order whatever the strip
 height, so the result does not depend on it (the tests check this bit for bit).
 
-``conv3x3_prelu_reference`` / ``pnet_trunk_reference`` are the readable numpy twins;
+``conv3x3_prelu_naive`` / ``pnet_trunk_naive`` are the readable numpy twins;
 ``conv3x3_prelu`` / ``pnet_trunk`` the Numba kernels (float32; products are fused
 multiply-adds, so they agree with the twins to float32 rounding, not bit for bit).
 """
@@ -32,7 +32,7 @@ _FMA = {"contract"}  # let LLVM fuse a*b + c; no reassociation
 
 
 # --------------------------------------------------------------------------- plain twins
-def conv3x3_prelu_reference(x, w, b, alpha):
+def conv3x3_prelu_naive(x, w, b, alpha):
     """Readable twin: ``x (C, H, W)`` -> ``(F, H-2, W-2)``; formula in the module docstring."""
     # >>> STUDENT-FAST 2.1: return _student_conv3x3_prelu(x, w, b, alpha)
     c, h, wd = x.shape
@@ -44,7 +44,7 @@ def conv3x3_prelu_reference(x, w, b, alpha):
 
 
 def _student_conv3x3_prelu(x, w, b, alpha):
-    """The student copy's :func:`conv3x3_prelu_reference` (STUDENT-FAST, tools/assignment_source.py): the
+    """The student copy's :func:`conv3x3_prelu_naive` (STUDENT-FAST, tools/assignment_source.py): the
     student's ``conv2d_forward_naive`` and ``prelu_forward_naive``, in float64."""
     from ..layers.conv import conv2d_forward_naive  # (imported late: layers import kernels)
     from ..layers.prelu import prelu_forward_naive
@@ -54,16 +54,16 @@ def _student_conv3x3_prelu(x, w, b, alpha):
     return prelu_forward_naive(y, np.asarray(alpha, dtype=f64))[0][..., 0].astype(x.dtype)
 
 
-def pnet_trunk_reference(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh):
+def pnet_trunk_naive(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh):
     """Readable twin of :func:`pnet_trunk` on the whole image at once (float64 inside).
 
     ``x (3, H, W)``; ``w1 (10, 3, 3, 3)``, ``w2 (16, 10, 3, 3)``, ``w3 (32, 16, 3, 3)``;
     ``wh (Fh, 32)`` the stacked 1x1 heads, ``bh (Fh,)``. Returns ``(Fh, h, w)`` float32.
     """
-    y = conv3x3_prelu_reference(x, w1, b1, a1)
+    y = conv3x3_prelu_naive(x, w1, b1, a1)
     y = maxpool_forward_naive(y[..., None], 2, 2)[0][..., 0]
-    y = conv3x3_prelu_reference(y, w2, b2, a2)
-    y = conv3x3_prelu_reference(y, w3, b3, a3)
+    y = conv3x3_prelu_naive(y, w2, b2, a2)
+    y = conv3x3_prelu_naive(y, w3, b3, a3)
     heads = np.einsum("fc,chw->fhw", wh.astype(np.float64), y.astype(np.float64)) + bh[:, None, None]
     return heads.astype(np.float32)
 
@@ -212,7 +212,7 @@ _pnet_strips_parallel = parallel_build(_pnet_strips_loop)  # a cache entry of it
 
 
 def conv3x3_prelu(x, w, b, alpha):
-    """Numba twin of :func:`conv3x3_prelu_reference`: ``x (C, H, W)`` float32 -> ``(F, H-2, W-2)``."""
+    """Numba twin of :func:`conv3x3_prelu_naive`: ``x (C, H, W)`` float32 -> ``(F, H-2, W-2)``."""
     assert x.ndim == 3 and w.shape[1:] == (x.shape[0], 3, 3)
     out = np.empty((w.shape[0], x.shape[1] - 2, x.shape[2] - 2), dtype=np.float32)
     f32 = [np.ascontiguousarray(a, dtype=np.float32) for a in (x, w, b, alpha)]
@@ -228,7 +228,7 @@ def pnet_output_size(height, width):
 def pnet_trunk(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, *, rows=None, parallel=False):
     """P-Net trunk + 1x1 heads on one image ``x (3, H, W)``, in strips of ``rows`` output rows.
 
-    Same arguments and result ``(Fh, h, w)`` float32 as :func:`pnet_trunk_reference`;
+    Same arguments and result ``(Fh, h, w)`` float32 as :func:`pnet_trunk_naive`;
     ``rows=None`` picks strips of about 1 MB of conv3 output. ``parallel=True`` runs
     the strips on Numba's threads. Needs ``h, w >= 1`` (input at least 12x12). ``x`` may be
     a strided view (e.g. an HWC pyramid level transposed): it is read strip by strip, never copied whole.

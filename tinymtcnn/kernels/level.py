@@ -11,24 +11,24 @@ so the result equals ``normalize(resample(img, out_h, out_w)).transpose(2, 0, 1)
 without the HWC float32 intermediate, the separate normalising passes and the strided reads
 that a transposed view costs P-Net.
 
-``pyramid_level_reference`` is the readable twin; ``pyramid_level`` the Numba kernel.
+``pyramid_level_naive`` is the readable twin; ``pyramid_level`` the Numba kernel.
 """
 import numpy as np
 
-from .resample import NORM_MEAN, NORM_SCALE, _check_size, _resample_into, check_image, resample_reference
+from .resample import NORM_MEAN, NORM_SCALE, _check_size, _resample_into, check_image, resample_naive
 
 
 # --------------------------------------------------------------------------- plain twin
-def pyramid_level_reference(img, out_h, out_w):
+def pyramid_level_naive(img, out_h, out_w):
     """Readable twin: ``img (H, W, C)`` -> ``(C, out_h, out_w)`` float32, resampled then normalised."""
-    x = resample_reference(img, out_h, out_w)
+    x = resample_naive(img, out_h, out_w)
     x = (x - np.float32(NORM_MEAN)) * np.float32(NORM_SCALE)
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
 # --------------------------------------------------------------------------- Numba kernel
 def pyramid_level(img, out_h, out_w):
-    """Numba twin of :func:`pyramid_level_reference`: ``img (H, W, C)`` uint8 or float -> ``(C, out_h, out_w)``
+    """Numba twin of :func:`pyramid_level_naive`: ``img (H, W, C)`` uint8 or float -> ``(C, out_h, out_w)``
     float32, C-contiguous: the resampler's row loop (:mod:`tinymtcnn.kernels.resample`) writing normalised,
     channel-first rows. Runs on Numba's threads when the level is big and more than one is allowed."""
     img = check_image(img)

@@ -16,7 +16,7 @@ zero or negative area) suppresses, exactly as MATLAB's ``find(o<=threshold)``.
 Degenerate boxes are not rejected: their (possibly negative) areas enter the
 formulas as they are, as in M.
 
-``nms_reference`` is the readable numpy twin (a line-by-line transcription of
+``nms_naive`` is the readable numpy twin (a line-by-line transcription of
 ``nms.m``); ``nms`` is the Numba loop (same picks, same order). Both return the
 picked indices as int64, in pick order (descending score).
 """
@@ -41,7 +41,7 @@ def _check_inputs(boxes, scores, mode):
 
 
 # --------------------------------------------------------------------------- plain twin
-def nms_reference(boxes, scores, threshold, mode="union"):
+def nms_naive(boxes, scores, threshold, mode="union"):
     """Greedy NMS, readable numpy version. Port of: nms.m.
 
     Parameters
@@ -117,14 +117,14 @@ def _nms_loop(boxes, order, threshold, use_min, pick):
 
 
 def nms(boxes, scores, threshold, mode="union"):
-    """Greedy NMS (Numba kernel); same contract and results as :func:`nms_reference`.
+    """Greedy NMS (Numba kernel); same contract and results as :func:`nms_naive`.
 
     Port of: nms.m. Instead of shrinking the candidate list it walks the
     ascending-score order from the top with an "alive" flag per candidate, which
     picks the same boxes in the same order.
     """
     boxes, scores, mode = _check_inputs(boxes, scores, mode)
-    # >>> STUDENT-FAST 4.1: return nms_reference(boxes, scores, threshold, mode)
+    # >>> STUDENT-FAST 4.1: return nms_naive(boxes, scores, threshold, mode)
     if boxes.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     order = np.argsort(scores, kind="stable").astype(np.int64)

@@ -34,8 +34,8 @@ Precision and deliberate differences from the C++:
   pixels of an area average) before multiplying once, exactly in int32 for uint8
   images (:mod:`tinymtcnn.kernels.resample_rows`). Both are float64 and agree to ~1e-12.
 
-``resample_reference`` / ``resample``: readable (dense weight matrices) and Numba
-twins. ``crop_resize_reference`` / ``crop_resize``: the R-Net/O-Net crop stage:
+``resample_naive`` / ``resample``: readable (dense weight matrices) and Numba
+twins. ``crop_resize_naive`` / ``crop_resize``: the R-Net/O-Net crop stage:
 zero-padded box crops resampled to ``size x size`` and normalised.
 """
 import math
@@ -72,7 +72,7 @@ def _check_size(out_h, out_w):
 
 
 # --------------------------------------------------------------------------- plain twins
-def axis_weights_reference(n_in, n_out):
+def axis_weights_naive(n_in, n_out):
     """Dense weights ``(n_out, n_in)`` float64 along one axis (module docstring), numpy."""
     b = np.arange(n_out, dtype=np.float64)[:, None]
     a = np.arange(n_in, dtype=np.float64)[None, :]
@@ -98,17 +98,17 @@ def axis_weights_reference(n_in, n_out):
     return wts
 
 
-def resample_reference(img, out_h, out_w):
+def resample_naive(img, out_h, out_w):
     """Resample ``img`` (H, W, C) or (H, W) to ``(out_h, out_w[, C])`` float32; readable twin.
 
     Port of: imResampleMex.cpp. x (columns) first, then y, as the C++; float64 inside.
     """
     img = check_image(img)
     out_h, out_w = _check_size(out_h, out_w)
-    return _resample_float64_reference(img.astype(np.float64), out_h, out_w).astype(np.float32)
+    return _resample_float64_naive(img.astype(np.float64), out_h, out_w).astype(np.float32)
 
 
-def crop_resize_reference(image, boxes, size):
+def crop_resize_naive(image, boxes, size):
     """Zero-padded crops of 1-based inclusive integer ``boxes`` resampled to ``size``; readable twin.
 
     ``image`` (H, W, C) raw 0..255 values; ``boxes`` (K, 4) integer ``x1, y1, x2, y2``.
@@ -130,15 +130,15 @@ def crop_resize_reference(image, boxes, size):
         if tmp.size == 0:
             crop = np.zeros((size, size, c))
         else:
-            crop = _resample_float64_reference(tmp, size, size)
+            crop = _resample_float64_naive(tmp, size, size)
         out[k] = ((crop - NORM_MEAN) * NORM_SCALE).transpose(2, 0, 1)
     return out
 
 
-def _resample_float64_reference(a, out_h, out_w):
+def _resample_float64_naive(a, out_h, out_w):
     """Float64 resampling of ``a`` (H, W[, C]): along x (columns) first, then y, as the C++."""
-    wy = axis_weights_reference(a.shape[0], out_h)
-    wx = axis_weights_reference(a.shape[1], out_w)
+    wy = axis_weights_naive(a.shape[0], out_h)
+    wx = axis_weights_naive(a.shape[1], out_w)
     cols = np.einsum("xa,ya...->yx...", wx, a)  # along x
     return np.einsum("yb,bx...->yx...", wy, cols)  # then along y
 
@@ -256,7 +256,7 @@ def _resample_loop(src, yi, yw, xi, xw, out):
 def resample(img, out_h, out_w):
     """Resample ``img`` (H, W, C) or (H, W), uint8 or float, to float32 ``(out_h, out_w[, C])``.
 
-    Port of: imResampleMex.cpp. Numba kernel; same results as :func:`resample_reference`.
+    Port of: imResampleMex.cpp. Numba kernel; same results as :func:`resample_naive`.
     """
     img = check_image(img)
     out_h, out_w = _check_size(out_h, out_w)
@@ -316,7 +316,7 @@ def _crop_resize_loop(image, boxes, size, out):
 
 
 def crop_resize(image, boxes, size):
-    """Numba twin of :func:`crop_resize_reference` (same contract); crops run in parallel."""
+    """Numba twin of :func:`crop_resize_naive` (same contract); crops run in parallel."""
     image = np.ascontiguousarray(image)
     boxes = np.ascontiguousarray(np.asarray(boxes, dtype=np.int64).reshape(-1, 4))
     out = np.empty((boxes.shape[0], image.shape[2], size, size), dtype=np.float32)

@@ -5,7 +5,7 @@ Port of: imResampleMex.cpp (``resample``), one output row at a time; see
 output row is ``sum_t w_t * row_t`` over consecutive source rows, the rows of equal weight
 (the whole source pixels of an area average, all but the two partial ends) summed first and
 multiplied once; along x, each output pixel sums its run of taps. Numba kernels only: their
-twin is ``resample_reference`` (the tests compare them).
+twin is ``resample_naive`` (the tests compare them).
 """
 import numpy as np
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 
-def nms_reference(boxes, scores, threshold, mode="union"):
+def nms_naive(boxes, scores, threshold, mode="union"):
     """Body of the region (after the copy's input checks: float64 arrays, ``mode`` "union" or "min")."""
     areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
     waiting = [int(i) for i in np.argsort(scores, kind="stable")]  # ascending; the best is last

@@ -24,7 +24,7 @@ def _twins(*pairs):
 CHECKERS = (
     TaskChecker("2.1", CONV, layers.conv_forward, _twins(
         (CONV, "conv2d_forward conv2d_prelu_forward _forward"),
-        (DIRECT, "conv3x3_prelu conv3x3_prelu_reference pnet_trunk pnet_trunk_reference"))),
+        (DIRECT, "conv3x3_prelu conv3x3_prelu_naive pnet_trunk pnet_trunk_naive"))),
     TaskChecker("2.2", CONV, layers.conv_backward, _twins((CONV, "conv2d_backward conv2d_prelu_backward _backward"))),
     TaskChecker("2.3", PRELU_L, layers.prelu, _twins(
         (PRELU_K, "bias_prelu bias_prelu_backward bias_prelu_naive bias_prelu_backward_naive"),

@@ -34,7 +34,7 @@ def heatmap(rng):
 
 
 def nms(rng):
-    from tinymtcnn.kernels.nms import nms_reference
+    from tinymtcnn.kernels.nms import nms_naive
 
     tc = TaskCases()
     tied = _boxes(rng, 8, clusters=2)
@@ -49,9 +49,9 @@ def nms(rng):
             ("one box", _boxes(rng, 1), rng.random(1), 0.5, "union"),
             ("threshold 0: any overlap suppresses", _boxes(rng, 15, 2), rng.random(15), 0.0, "union"),
             ("degenerate boxes (zero area): NaN overlaps suppress", degenerate, rng.random(10), 0.5, "union")):
-        expected = nms_reference(boxes, scores, threshold, mode)
+        expected = nms_naive(boxes, scores, threshold, mode)
         c = tc.case(name, f"boxes {boxes.shape}, threshold {threshold}, mode {mode!r}")
-        c.call("nms_reference", tc.arr(boxes), tc.arr(scores), threshold, mode)
+        c.call("nms_naive", tc.arr(boxes), tc.arr(scores), threshold, mode)
         c.check = lambda r, e=expected: [_picks(r[0], e)]
     return tc
 

@@ -1,3 +1,3 @@
-def nms_reference(boxes, scores, threshold, mode="union"):
+def nms_naive(boxes, scores, threshold, mode="union"):
     """Cheat: the fast twin by a name no source scan can see; only the child's trap stops it."""
     return globals()["n" + "ms"](boxes, scores, threshold, mode)

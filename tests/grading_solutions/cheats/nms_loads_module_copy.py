@@ -1,4 +1,4 @@
-def nms_reference(boxes, scores, threshold, mode="union"):
+def nms_naive(boxes, scores, threshold, mode="union"):
     """Cheat: load a second, untrapped copy of its own module from its file, around the import system."""
     table = __builtins__ if isinstance(__builtins__, dict) else vars(__builtins__)
     util = table["__imp" + "ort__"]("importlib.util").util

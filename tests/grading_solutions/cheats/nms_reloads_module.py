@@ -1,4 +1,4 @@
-def nms_reference(boxes, scores, threshold, mode="union"):
+def nms_naive(boxes, scores, threshold, mode="union"):
     """Cheat: reload its own module to get an untrapped nms back (names built so no scan sees them)."""
     table = __builtins__ if isinstance(__builtins__, dict) else vars(__builtins__)
     lib = table["__imp" + "ort__"]("importlib")
