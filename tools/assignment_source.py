@@ -211,10 +211,11 @@ def _ignore(directory, names):
 
 
 def teacher_only_tests(tests_dir):
-    """Test files that do not stand alone in the copy: they reach into tools/ or docs/ (``"tools"`` or
-    ``"docs"`` as a path part, as tests/test_tools_split.py and tests/test_docs_offline.py do)."""
+    """Test files that do not stand alone in the copy: they reach into tools/, docs/ or benchmarks/
+    (``"tools"``, ``"docs"`` or ``"benchmarks"`` as a path part, as tests/test_tools_split.py,
+    tests/test_docs_offline.py and tests/test_bench_flops.py do)."""
     return sorted(p.name for p in Path(tests_dir).glob("*.py")
-                  if re.search(r"""["'](tools|docs)["']""", p.read_text(encoding="utf-8")))
+                  if re.search(r"""["'](tools|docs|benchmarks)["']""", p.read_text(encoding="utf-8")))
 
 
 def copy_repository(out, repo=REPO, overwrite=False):
