@@ -136,20 +136,19 @@ def test_infer_in_training_mode_is_forward(rng):
 
 
 # ---------------------------------------------------------------------------- serial == parallel, threads
-def test_resample_and_crops_serial_equal_parallel(rng):
-    # the parallel builds run only on big problems, so they are called directly here
+def test_resample_and_crops_serial_equal_parallel(rng, monkeypatch):
     img = rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)
-    yi, yw = resample.axis_taps(300, 130)
-    xi, xw = resample.axis_taps(200, 77)
     a, b = (np.empty((130, 77, 3), np.float32) for _ in range(2))
-    resample._resample_loop_serial(img, yi, yw, xi, xw, a)
+    with limit_threads(1):
+        resample._resample_into(img, a)  # the serial build
+    monkeypatch.setattr("tinymtcnn.kernels._jit.PARALLEL_MIN_WORK", 1)  # the parallel build even here
     with limit_threads(2):
-        resample._resample_loop(img, yi, yw, xi, xw, b)
+        resample._resample_into(img, b)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, resample.resample_naive(img, 130, 77), atol=1e-4)
     boxes = np.array([[-5, 3, 60, 70], [100, 100, 180, 150], [1, 1, 12, 12], [5, 5, 4, 9]])
     c, d = (np.empty((4, 3, 24, 24), np.float32) for _ in range(2))
-    resample._crop_resize_loop_serial(img, boxes, 24, c)
+    resample._crop_resize_loop_serial(img, boxes, 24, c)  # the parallel build is called directly
     with limit_threads(2):
         resample._crop_resize_loop(img, boxes, 24, d)
     np.testing.assert_array_equal(c, d)

@@ -241,18 +241,6 @@ def _resample_into(src, out, level=False):
     _resample_rows(work, src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, level)
 
 
-def _resample_loop_serial(src, yi, yw, xi, xw, out):
-    """``out (out_h, out_w, C) float32`` = ``src (H, W, C)`` resampled with the tap tables of :func:`axis_taps`."""
-    _resample_rows.serial(src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, False)
-
-
-def _resample_loop(src, yi, yw, xi, xw, out):
-    """:func:`_resample_loop_serial` on Numba's threads (:func:`~tinymtcnn.kernels._jit.call_parallel`: the
-    calling context's thread count)."""
-    call_parallel(_resample_rows.parallel, _resample_rows.serial, src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2],
-                  _acc_like(src), out, False)
-
-
 def resample(img, out_h, out_w):
     """Resample ``img`` (H, W, C) or (H, W), uint8 or float, to float32 ``(out_h, out_w[, C])``.
 
