@@ -253,3 +253,19 @@ def test_softmax_cross_entropy_bad_labels():
         softmax_cross_entropy(np.zeros((2, 2)), np.array([0, 2]))
     with pytest.raises(ValueError):
         softmax_cross_entropy(np.zeros((2, 2)), np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("value, ndim, error", [
+    ([[1.0]], 2, TypeError),                                  # not an array
+    (np.zeros((2, 2), dtype=np.int64), 2, TypeError),         # not float
+    (np.zeros((2, 2), dtype=np.complex128), 2, TypeError),    # complex is not float either
+    (np.zeros((2, 2, 2)), 2, ValueError),                     # wrong rank
+    (np.zeros((2, 2, 2)), (2, 4), ValueError),                # none of the allowed ranks
+])
+def test_check_array_refuses_what_the_layers_cannot_take(value, ndim, error):
+    from tinymtcnn.layers._checks import check_array
+
+    with pytest.raises(error, match="x "):
+        check_array("x", value, ndim)
+    for ok, rank in ((np.zeros((2, 2), np.float32), 2), (np.zeros((1, 2, 3, 4)), (2, 4)), (np.zeros(3), None)):
+        check_array("x", ok, rank)  # float arrays of an allowed rank pass

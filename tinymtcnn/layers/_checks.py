@@ -12,6 +12,9 @@ import numpy as np
 
 def check_array(name, a, ndim=None):
     """Raise ``TypeError``/``ValueError`` unless ``a`` is a floating numpy array of rank ``ndim``."""
+    if type(a) is np.ndarray and a.dtype.kind == "f" and (
+            ndim is None or a.ndim == ndim or (isinstance(ndim, tuple) and a.ndim in ndim)):
+        return  # the common case, without numpy's slower dtype helpers (every layer call checks here)
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
     if not np.issubdtype(a.dtype, np.floating):
