@@ -269,3 +269,15 @@ def test_check_array_refuses_what_the_layers_cannot_take(value, ndim, error):
         check_array("x", value, ndim)
     for ok, rank in ((np.zeros((2, 2), np.float32), 2), (np.zeros((1, 2, 3, 4)), (2, 4)), (np.zeros(3), None)):
         check_array("x", ok, rank)  # float arrays of an allowed rank pass
+
+
+@pytest.mark.pipeline  # (the last lines run the student's convolution and PReLU in the student copy)
+def test_conv_prelu_refuses_slopes_that_do_not_match_the_filters(rng):
+    from tinymtcnn.layers.conv import conv2d_prelu_forward
+
+    x, w, b = rng.standard_normal((3, 8, 8, 2)), rng.standard_normal((4, 3, 3, 3)), np.zeros(4)
+    for alpha, error in ((np.zeros(3), ValueError), (np.zeros((4, 1)), ValueError), (np.zeros(4, int), TypeError)):
+        with pytest.raises(error, match="alpha"):
+            conv2d_prelu_forward(x, w, b, alpha)
+    act, pre, _ = conv2d_prelu_forward(x, w, b, np.full(4, 0.25))
+    np.testing.assert_allclose(act, np.where(pre > 0, pre, 0.25 * pre), rtol=1e-12)

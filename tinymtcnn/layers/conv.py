@@ -130,6 +130,10 @@ def conv2d_prelu_forward(x, w, b, alpha, *, stride=1, pad=0, keep_pre=True):
     (inference: no backward pass follows) writes the activation over the convolution's output
     and may return ``pre`` as None.
     """
+    check_array("alpha", alpha, 1)
+    if alpha.shape != (w.shape[0],):
+        raise ValueError(f"alpha must have shape ({w.shape[0]},), one slope per filter of w {w.shape}; "
+                         f"got {alpha.shape}")
     return _forward(x, w, b, alpha, stride, pad, keep_pre)
 
 

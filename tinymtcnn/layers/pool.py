@@ -23,8 +23,8 @@ from ._checks import check_array, check_positive_int
 class MaxPoolCache(NamedTuple):
     x_shape: Tuple[int, int, int, int]
     argmax: np.ndarray  # (C, OH, OW, N) flat index y*W + x of each window's maximum
-    kernel: int = None  # the window (the fast backward pass finds each maximum's row from it)
-    stride: int = None
+    kernel: int  # the window (the fast backward pass finds each maximum's row from it)
+    stride: int
 
 
 def _check(x, kernel, stride):
