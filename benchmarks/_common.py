@@ -19,11 +19,6 @@ import numpy as np
 
 _held = None  # the thread-setting context of this worker process
 
-# Workers measure a warmed-up process: every parallel build compiled at its first launch (tinymtcnn waits
-# until one pays for itself, kernels/_jit.py), whatever Numba's disk cache holds. Set before tinymtcnn is
-# imported; the workers inherit it. bench_startup.py and the cold start of bench_detect.py remove it.
-os.environ.setdefault("TINYMTCNN_PARALLEL_COMPILE_AFTER", "0")
-
 
 def have(module):
     """Whether ``module`` can be imported here (without importing it)."""

@@ -268,7 +268,6 @@ print(json.dumps({"import": t1 - t0, "first_detect": t2 - t1, "faces": len(faces
 def _child(code, *args, env=None):
     t = time.perf_counter()
     env = {**os.environ, **(env or {})}
-    env.pop("TINYMTCNN_PARALLEL_COMPILE_AFTER", None)  # start-up as a user gets it (_common sets 0 for the workers)
     out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
                          env=env, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])

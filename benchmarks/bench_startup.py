@@ -66,7 +66,6 @@ def run_child(cache, out, repo=REPO):
     """One ``demo`` in a fresh process with ``NUMBA_CACHE_DIR=cache``, importing the ``tinymtcnn`` of the
     checkout ``repo``; its JSON plus the process time."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-    env.pop("TINYMTCNN_PARALLEL_COMPILE_AFTER", None)  # the default a user gets (_common sets 0 for the workers)
     t = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", CHILD, out], capture_output=True, text=True, env=env, cwd=repo)
     if res.returncode != 0:

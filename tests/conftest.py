@@ -10,7 +10,6 @@ from pathlib import Path
 # Compile every parallel build at its first launch (the package waits until one pays for itself:
 # tinymtcnn/kernels/_jit.py), so that the tests comparing serial and parallel builds run both.
 # Set before tinymtcnn is imported; child processes of the tests inherit it.
-os.environ.setdefault("TINYMTCNN_PARALLEL_COMPILE_AFTER", "0")
 
 import numpy as np
 import pytest

@@ -1,11 +1,12 @@
 """House rules of the engine room (docs/engine_room.md), checked by a static scan of tinymtcnn/'s source.
 
 1. Only ``tinymtcnn/kernels/`` imports Numba.
-2. ``parallel=True`` is written only in ``tinymtcnn/kernels/_jit.py`` (in ``parallel_build``).
-3. A parallel build (a name bound to ``parallel_build(...)``, or the ``.parallel`` of a
-   ``SerialOrParallel``) is only ever run through ``call_parallel(build, serial, *args)``, the one
-   parallel entry: it applies the calling context's thread count (``limit_threads``) and keeps two
-   Python threads from launching on Numba's ``workqueue`` layer at once.
+2. One parallel mechanism: tinymtcnn's thread pool (``_jit.parallel_map`` / ``parallel_chunks``). Numba's
+   own parallelism (``parallel=True``, ``prange``) is written nowhere in the package: it would start a
+   second set of threads, need a second build of the kernel (Numba's disk cache does not tell the two
+   apart) and ignore the calling context's thread count.
+3. Every kernel is compiled by ``_jit.jit`` (disk cache, ``nogil`` so that the pool's threads run it):
+   ``njit`` / ``numba.jit`` are called only in ``tinymtcnn/kernels/_jit.py``.
 4. docs/engine_room.md names every file of ``tinymtcnn/kernels/``, and names no file that is gone.
 
 Nothing is imported: the source is parsed with :mod:`ast`. Each scanner is also run on small
@@ -74,14 +75,17 @@ def numba_imports_outside_kernels(sources):
     return found
 
 
-def parallel_true_outside_jit(sources):
+def numba_parallelism(sources):
     """``["path:line: ..."]`` for every ``parallel=True`` (keyword, or ``"parallel": True`` in a dict
-    literal) outside ``tinymtcnn/kernels/_jit.py``."""
+    literal) and every use of the name ``prange``, anywhere in ``sources``."""
     found = []
     for path, tree in _parsed(sources).items():
-        if path == JIT_FILE:
-            continue
         for node in ast.walk(tree):
+            if isinstance(node, (ast.Name, ast.Attribute, ast.alias)):
+                name = node.name if isinstance(node, ast.alias) else _name(node)
+                if name == "prange":
+                    found.append(f"{path}:{getattr(node, 'lineno', '?')}: prange")
+                continue
             if isinstance(node, ast.keyword) and node.arg == "parallel":
                 value = node.value
             elif isinstance(node, ast.Dict):
@@ -94,59 +98,21 @@ def parallel_true_outside_jit(sources):
     return found
 
 
-def parallel_builds(sources):
-    """``(names, attributes)`` bound to a parallel build anywhere in ``sources``: ``x = parallel_build(...)``
-    binds the name ``x``, ``self.parallel = parallel_build(...)`` (``SerialOrParallel``) the attribute
-    ``parallel``, ``@parallel_build`` the function's name."""
-    names, attributes = set(), set()
-    for tree in _parsed(sources).values():
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and _is_build_call(node.value):
-                for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
-                    if isinstance(target, ast.Name):
-                        names.add(target.id)
-                    elif isinstance(target, ast.Attribute):
-                        attributes.add(target.attr)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                if any(_name(d) == "parallel_build" or _is_build_call(d) for d in node.decorator_list):
-                    names.add(node.name)
-    return names, attributes
-
-
-def _is_build_call(node):
-    return isinstance(node, ast.Call) and _name(node.func) == "parallel_build"
-
-
-def _is_entry_argument(node):
-    """``node`` is the first argument of a ``call_parallel(...)`` call."""
-    parent = getattr(node, "parent", None)
-    return (isinstance(parent, ast.Call) and _name(parent.func) == "call_parallel" and parent.args
-            and parent.args[0] is node)
-
-
-def parallel_builds_run_directly(sources):
-    """``["path:line: ..."]`` for every use of a parallel build other than as the first argument of
-    ``call_parallel``, and every ``parallel_build(...)`` whose result is not bound to a name."""
-    names, attributes = parallel_builds(sources)
+def compiles_outside_jit(sources):
+    """``["path:line: ..."]`` for every use of ``njit`` or ``numba.jit`` (a call, a decorator, an import)
+    outside ``tinymtcnn/kernels/_jit.py``."""
     found = []
     for path, tree in _parsed(sources).items():
+        if path == JIT_FILE:
+            continue
         for node in ast.walk(tree):
-            if _is_build_call(node):
-                parent = node.parent
-                bound = (isinstance(parent, (ast.Assign, ast.AnnAssign)) and parent.value is node) or (
-                    isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and node in parent.decorator_list)
-                if not bound:
-                    found.append(f"{path}:{node.lineno}: parallel_build(...) used without binding it to a name")
-                continue
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names:
-                what = node.id
-            elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)
-                  and (node.attr in names or node.attr in attributes)):
-                what = ast.unparse(node)
-            else:
-                continue
-            if not _is_entry_argument(node):
-                found.append(f"{path}:{node.lineno}: {what} used other than as call_parallel's first argument")
+            if isinstance(node, ast.alias) and node.name in ("njit", "jit") and _is_numba(
+                    getattr(node.parent, "module", "") or ""):
+                found.append(f"{path}:{node.parent.lineno}: imports numba's {node.name}")
+            elif isinstance(node, ast.Attribute) and node.attr in ("njit", "jit") and _name(node.value) == "numba":
+                found.append(f"{path}:{node.lineno}: numba.{node.attr}")
+            elif isinstance(node, ast.Name) and node.id == "njit":
+                found.append(f"{path}:{node.lineno}: njit")
     return found
 
 
@@ -168,25 +134,18 @@ def test_only_kernels_import_numba():
                        + "\n  ".join(found))
 
 
-def test_parallel_true_only_in_jit():
-    found = parallel_true_outside_jit(package_sources())
-    assert not found, ("parallel=True outside tinymtcnn/kernels/_jit.py: build a parallel loop with "
-                       "_jit.SerialOrParallel / jit_serial_or_parallel, or _jit.parallel_build (a cache entry of its "
-                       "own), and launch it with _jit.call_parallel (docs/engine_room.md, 'How to add a kernel'). "
-                       "If the keyword is not a Numba option, pass a variable or rename it:\n  " + "\n  ".join(found))
+def test_no_numba_parallelism():
+    found = numba_parallelism(package_sources())
+    assert not found, ("Numba's own parallelism in tinymtcnn/: write the kernel as a serial loop over a range "
+                       "(compiled by _jit.jit) and share the range out with _jit.parallel_chunks or parallel_map "
+                       "(docs/engine_room.md, 'How to add a kernel'). If the keyword is not a Numba option, pass a "
+                       "variable or rename it:\n  " + "\n  ".join(found))
 
 
-def test_parallel_builds_run_only_through_call_parallel():
-    sources = package_sources()
-    names, attributes = parallel_builds(sources)
-    # the scan must see the builds it guards: _jit's SerialOrParallel and the kernels' own
-    assert "parallel" in attributes, "SerialOrParallel no longer binds self.parallel = parallel_build(...): update this test"
-    assert names, "no `x = parallel_build(...)` found in tinymtcnn/: update this test if the helper was renamed"
-    found = parallel_builds_run_directly(sources)
-    assert not found, ("a parallel build is run (or passed on) other than through _jit.call_parallel(build, serial, "
-                       "*args), which applies the caller's thread count (limit_threads) and serialises launches on "
-                       "Numba's workqueue layer. Call a SerialOrParallel as kernel(work, *args), or "
-                       "call_parallel(build, serial_build, *args):\n  " + "\n  ".join(found))
+def test_every_kernel_is_compiled_by_jit():
+    found = compiles_outside_jit(package_sources())
+    assert not found, ("a kernel compiled other than by tinymtcnn.kernels._jit.jit (which adds the disk cache "
+                       "and nogil, so that the pool's threads run it side by side):\n  " + "\n  ".join(found))
 
 
 def test_engine_room_names_every_kernel_file():
@@ -202,27 +161,18 @@ def test_engine_room_names_every_kernel_file():
 # --------------------------------------------------------------------------- the scanners can fail
 JIT_SOURCE = '''
 import numba
-def parallel_build(fn, **options):
-    return jit(parallel=True, **options)(fn)
-class SerialOrParallel:
-    def __init__(self, fn):
-        self.serial = jit(fn)
-        self.parallel = parallel_build(fn)
-    def __call__(self, work, *args):
-        return call_parallel(self.parallel, self.serial, *args)
+def jit(fn=None, **options):
+    return numba.njit(cache=True, nogil=True, **options)(fn)
 '''
 
 GOOD_KERNEL = '''
-from ._jit import call_parallel, jit, parallel_build
-_loop_serial = jit(_loop)
-_loop_parallel = parallel_build(_loop)
-_rows = SerialOrParallel(_rows_loop)
+from ._jit import jit, parallel_chunks
+@jit(fastmath=True)
+def _loop(x, lo, hi):
+    for i in range(lo, hi):
+        x[i] += 1
 def run(x, parallel=False):
-    if parallel:
-        call_parallel(_loop_parallel, _loop_serial, x)
-    else:
-        _loop_serial(x)
-    _rows(x.size, x)
+    parallel_chunks(lambda lo, hi: _loop(x, lo, hi), len(x), x.size)
     return pnet_trunk(x, parallel=parallel)
 '''
 
@@ -238,9 +188,8 @@ def test_synthetic_good_package_passes_every_scan():
     sources = _package(good=GOOD_KERNEL)
     sources["tinymtcnn/nets/base.py"] = "from ..kernels.good import run\nrun(x, parallel=n > 1)\n"
     assert numba_imports_outside_kernels(sources) == []
-    assert parallel_true_outside_jit(sources) == []
-    assert parallel_builds(sources) == ({"_loop_parallel"}, {"parallel"})
-    assert parallel_builds_run_directly(sources) == []
+    assert numba_parallelism(sources) == []
+    assert compiles_outside_jit(sources) == []
 
 
 @pytest.mark.parametrize("path, source", [
@@ -260,41 +209,36 @@ def test_numba_import_outside_kernels_is_found(path, source):
     "f = numba.njit(parallel=True, cache=True)(g)\n",
     "OPTIONS = {'parallel': True}\nf = jit(**OPTIONS)(g)\n",
     "@jit(nogil=True, parallel=True)\ndef f(x):\n    pass\n",
+    "from numba import prange\n",
+    "def f(x):\n    for i in numba.prange(3):\n        pass\n",
 ])
-def test_parallel_true_outside_jit_is_found(source):
-    found = parallel_true_outside_jit(_package(good=GOOD_KERNEL, bad=source))
-    assert len(found) == 1 and found[0].startswith(f"{KERNELS_DIR}bad.py:")
-
-
-@pytest.mark.parametrize("source", [
-    "_p = parallel_build(_loop)\ndef run(x):\n    _p(x)\n",  # a direct call
-    "_p = parallel_build(_loop)\nrun = _p\n",  # an alias, called later
-    "_p = parallel_build(_loop)\ndef run(x):\n    call_parallel(_s, _p, x)\n",  # as the serial fallback
-    "def run(x):\n    _rows.parallel(x)\n",  # SerialOrParallel's parallel build, called directly
-    "def run(x, k):\n    call_parallel(k.serial, k.parallel, x)\n",  # ... in the wrong place
-    "def run(x):\n    parallel_build(_loop)(x)\n",  # built and called on the spot
-    "@parallel_build\ndef _p(x):\n    pass\ndef run(x):\n    _p(x)\n",  # a decorated build
-])
-def test_parallel_build_run_directly_is_found(source):
-    found = parallel_builds_run_directly(_package(good=GOOD_KERNEL, bad=source))
+def test_numba_parallelism_is_found(source):
+    found = numba_parallelism(_package(good=GOOD_KERNEL, bad=source))
     assert found and all(f.startswith(f"{KERNELS_DIR}bad.py:") for f in found), found
 
 
-def test_parallel_build_imported_and_called_elsewhere_is_found():
+def test_numba_parallelism_in_jit_itself_is_found():
     sources = _package(good=GOOD_KERNEL)
-    sources["tinymtcnn/nets/base.py"] = ("from ..kernels import good\nfrom ..kernels.good import _loop_parallel\n"
-                                         "good._loop_parallel(x)\n_loop_parallel(x)\n")
-    found = parallel_builds_run_directly(sources)
-    assert sorted(f.split(":")[1] for f in found) == ["3", "4"], found
+    sources[JIT_FILE] += "prange = numba.prange\n"
+    assert {f.split(":")[0] for f in numba_parallelism(sources)} == {JIT_FILE}
 
 
-def test_the_current_direct_call_pattern_would_be_found():
-    # a scratch copy of a real kernel file with one direct launch added must fail the rule
-    path = f"{KERNELS_DIR}conv_direct.py"
+@pytest.mark.parametrize("source", [
+    "import numba\nf = numba.njit(cache=True)(g)\n",
+    "import numba\n@numba.jit\ndef f(x):\n    pass\n",
+    "from numba import njit\n@njit\ndef f(x):\n    pass\n",
+])
+def test_compiles_outside_jit_are_found(source):
+    found = compiles_outside_jit(_package(good=GOOD_KERNEL, bad=source))
+    assert found and all(f.startswith(f"{KERNELS_DIR}bad.py:") for f in found), found
+
+
+def test_a_prange_added_to_a_real_kernel_file_would_be_found():
+    path = f"{KERNELS_DIR}maxpool.py"
     sources = package_sources()
-    assert parallel_builds_run_directly(sources) == []
-    sources[path] += "\n\ndef _bypass(x, *args):\n    _pnet_strips_parallel(x, *args)\n"
-    found = parallel_builds_run_directly(sources)
+    assert numba_parallelism(sources) == []
+    sources[path] += "\n\ndef _loop(x):\n    for c in prange(3):\n        pass\n"
+    found = numba_parallelism(sources)
     assert len(found) == 1 and found[0].startswith(path + ":"), found
 
 

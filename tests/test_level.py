@@ -37,18 +37,6 @@ def test_level_matches_twin_and_is_normalised_resample_bit_for_bit(rng, h, w, oh
     np.testing.assert_array_equal(k_level.pyramid_level(img.astype(np.float64), oh, ow), out)
 
 
-def test_level_serial_equals_parallel(rng):
-    img = rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)
-    yi, yw = axis_taps(300, 130)
-    xi, xw = axis_taps(200, 77)
-    a, b = (np.empty((3, 130, 77), np.float32) for _ in range(2))
-    resample_kernels._resample_rows.serial(img, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(img), a, True)
-    with limit_threads(2):
-        resample_kernels._resample_rows.parallel(img, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(img), b, True)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(a, k_level.pyramid_level(img, 130, 77))
-
-
 def test_level_bad_arguments(rng):
     with pytest.raises(ValueError):
         k_level.pyramid_level(np.zeros((5, 5), np.uint8), 3, 3)
@@ -93,13 +81,3 @@ def test_pnet_maxpool_rows_match_the_twin(rng, h, w):
     out = np.empty_like(ref)
     conv_direct._maxpool2_rows(x, out)
     np.testing.assert_array_equal(out, ref)
-
-
-def test_serial_and_parallel_builds_have_cache_entries_of_their_own():
-    # Numba's disk cache keys a function by name and line, not by its options
-    for serial, parallel in ((resample_kernels._resample_rows.serial, resample_kernels._resample_rows.parallel),
-                             (resample_kernels._crop_resize_boxes_serial, resample_kernels._crop_resize_boxes_parallel),
-                             (conv_direct._pnet_strips_serial, conv_direct._pnet_strips_parallel),
-                             (pool_kernels._maxpool_loop.serial, pool_kernels._maxpool_loop.parallel)):
-        names = [getattr(f, "py_func", f).__qualname__ for f in (serial, parallel)]
-        assert names[1] == names[0] + "_parallel"

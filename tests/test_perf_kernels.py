@@ -11,6 +11,7 @@ import tinymtcnn
 from tinymtcnn import MTCNN, load_net
 from tinymtcnn.kernels import conv_direct, resample
 from tinymtcnn.kernels import im2col as k_im2col
+from tinymtcnn.kernels import level as k_level
 from tinymtcnn.kernels import maxpool as k_pool
 from tinymtcnn.kernels import prelu as k_prelu
 from tinymtcnn.nets import LNet, ONet, PNet, RNet
@@ -63,7 +64,8 @@ def test_pnet_strips_give_the_same_bits_whatever_their_height(rng):
     whole = conv_direct.pnet_trunk(np.ascontiguousarray(x), *args, rows=1000)
     for rows in (1, 2, 3, 7, 16):
         np.testing.assert_array_equal(conv_direct.pnet_trunk(x, *args, rows=rows), whole)
-    np.testing.assert_array_equal(conv_direct.pnet_trunk(x, *args, rows=5, parallel=True), whole)
+    with limit_threads(2):
+        np.testing.assert_array_equal(conv_direct.pnet_trunk(x, *args, rows=5), whole)
 
 
 # ---------------------------------------------------------------------------- im2col
@@ -135,51 +137,67 @@ def test_infer_in_training_mode_is_forward(rng):
     net.backward({"box_reg": np.ones((2, 4), np.float32)})  # forward's caches are there
 
 
-# ---------------------------------------------------------------------------- serial == parallel, threads
-def test_resample_and_crops_serial_equal_parallel(rng, monkeypatch):
+# ---------------------------------------------------------------------------- chunks on threads == one call
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Every kernel call shared out over up to 3 threads however small it is (the results must not depend
+    on how the work is cut); returns the list of the item counts that the pool was given."""
+    from tinymtcnn.kernels import _jit
+
+    monkeypatch.setattr(_jit, "PARALLEL_MIN_WORK", 1)
+    monkeypatch.setattr(_jit, "max_threads", lambda: 3)  # even on a 1-core machine
+    handed = []
+    real = _jit.parallel_map
+
+    def spy(fn, items, n=None):
+        items = list(items)
+        handed.append(len(items) if (n is None or n > 1) and _jit.get_num_threads() > 1 else 1)
+        return real(fn, items, n)
+
+    monkeypatch.setattr(_jit, "parallel_map", spy)
+    monkeypatch.setattr(conv_direct, "parallel_map", spy)
+    return handed
+
+
+def _on(threads, fn):
+    with limit_threads(threads):
+        return fn()
+
+
+def test_kernels_on_threads_give_the_one_thread_bits(rng, split_everything):
     img = rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)
-    a, b = (np.empty((130, 77, 3), np.float32) for _ in range(2))
-    with limit_threads(1):
-        resample._resample_into(img, a)  # the serial build
-    monkeypatch.setattr("tinymtcnn.kernels._jit.PARALLEL_MIN_WORK", 1)  # the parallel build even here
-    with limit_threads(2):
-        resample._resample_into(img, b)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(a, resample.resample_naive(img, 130, 77), atol=1e-4)
-    boxes = np.array([[-5, 3, 60, 70], [100, 100, 180, 150], [1, 1, 12, 12], [5, 5, 4, 9]])
-    c, d = (np.empty((4, 3, 24, 24), np.float32) for _ in range(2))
-    resample._crop_resize_loop_serial(img, boxes, 24, c)  # the parallel build is called directly
-    with limit_threads(2):
-        resample._crop_resize_loop(img, boxes, 24, d)
-    np.testing.assert_array_equal(c, d)
-    np.testing.assert_allclose(c, resample.crop_resize_naive(img, boxes, 24), atol=1e-4)
-
-
-def test_parallel_builds_of_the_batch_kernels_match_the_serial_ones(rng):
     y = _f32(rng, 5, 6, 7, 3)  # (C, H, W, N)
     y[:, ::2, ::3] = 0.5  # ties
-    pooled = [(np.empty((5, 3, 3 * 3), np.float32), np.empty((5, 3, 3 * 3), np.int64)) for _ in range(2)]
-    for build, (out, arg) in zip(("serial", "parallel"), pooled):
-        getattr(k_pool._maxpool_arg_loop, build)(y.reshape(5, 6, -1), 3, 2, 7, 3, out, arg)
-    for a, b in zip(*pooled):
-        np.testing.assert_array_equal(a, b)
-    values = [np.empty((5, 3, 3 * 3), np.float32) for _ in range(2)]
-    for build, out in zip(("serial", "parallel"), values):
-        getattr(k_pool._maxpool_loop, build)(y.reshape(5, 6, -1), 3, 2, 7, 3, out)
-    np.testing.assert_array_equal(values[0], pooled[0][0])
-    np.testing.assert_array_equal(*values)
-    g, pre, alpha = _f32(rng, 3, 40), _f32(rng, 3, 40), np.full(3, 0.3, np.float32)
-    grads = [(np.empty_like(g), np.empty(3), np.empty(3)) for _ in range(2)]
-    for build, (dpre, db, da) in zip(("serial", "parallel"), grads):
-        getattr(k_prelu._backward_loop, build)(g, pre, alpha, dpre, db, da, True, 0, 40)
-    for a, b in zip(*grads):
-        np.testing.assert_array_equal(a, b)
-    cols = [k_im2col._im2col_loop.serial, k_im2col._im2col_loop.parallel]
-    x = _f32(rng, 3, 9, 8, 2)
-    built = [np.empty((3 * 9, 7 * 6 * 2), np.float32) for _ in range(2)]
-    for build, out in zip(cols, built):
-        build(x.reshape(3, 9, 8 * 2), 3, 3, 1, 0, 0, 7, 6, 2, 8, out)
-    np.testing.assert_array_equal(*built)
+    boxes = np.array([[-5, 3, 60, 70], [100, 100, 180, 150], [1, 1, 12, 12], [5, 5, 4, 9]])
+    level = (rng.uniform(-1, 1, (3, 270, 270))).astype(np.float32)
+    pnet = [m.astype(np.float32) for m in conv_direct_weights(rng)]
+    cases = {
+        "resample": lambda: resample.resample(img, 130, 77),
+        "level": lambda: k_level.pyramid_level(img, 130, 77),
+        "crops": lambda: resample.crop_resize(img, boxes, 24),
+        "maxpool": lambda: k_pool.maxpool_forward(y, 3, 2),
+        "maxpool values": lambda: k_pool.maxpool_forward(y, 3, 2, argmax=False)[:1],
+        "maxpool backward": lambda: (k_pool.maxpool_backward(y[:, :3, :3] * 2, k_pool.maxpool_forward(y, 3, 2)[1],
+                                                             y.shape, 3, 2),),
+        "pnet strips": lambda: conv_direct.pnet_trunk(level, *pnet),
+    }
+    for name, run in cases.items():
+        split_everything.clear()
+        one = _on(1, run)
+        assert max(split_everything, default=1) == 1, name  # one thread: one call
+        three = _on(3, run)
+        assert max(split_everything) > 1, f"{name}: the work was not shared out"
+        for a, b in zip(one if isinstance(one, tuple) else (one,), three if isinstance(three, tuple) else (three,)):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    np.testing.assert_allclose(resample.resample(img, 130, 77), resample.resample_naive(img, 130, 77), atol=1e-4)
+    np.testing.assert_allclose(resample.crop_resize(img, boxes, 24), resample.crop_resize_naive(img, boxes, 24),
+                               atol=1e-4)
+
+
+def conv_direct_weights(rng):
+    """Random P-Net trunk weights in :func:`~tinymtcnn.kernels.conv_direct.pnet_trunk`'s order."""
+    shapes = [(10, 3, 3, 3), (10,), (10,), (16, 10, 3, 3), (16,), (16,), (32, 16, 3, 3), (32,), (32,), (15, 32), (15,)]
+    return [rng.standard_normal(s) * 0.3 for s in shapes]
 
 
 def test_thread_settings():

@@ -1,51 +1,44 @@
-"""How many threads tinymtcnn uses, for its Numba kernels and for BLAS; thread safety; determinism.
+"""How many threads tinymtcnn uses, for its kernels and for BLAS; thread safety; determinism.
 
     >>> import tinymtcnn
     >>> tinymtcnn.set_num_threads(1)                  # doctest: +SKIP
     >>> tinymtcnn.MTCNN(num_threads=2).detect(img)    # doctest: +SKIP
 
-The default is every core Numba sees (``NUMBA_NUM_THREADS``). A detection runs
-inside ``limit_threads(n, blas=1)``: Numba's parallel kernels use ``n`` threads and
-BLAS (numpy's matrix products, set through ``threadpoolctl``) one. OpenBLAS's own
-threads spin while they wait, and on MTCNN's many medium-sized products they cost
-more than they save: measured on a busy 2-core machine, a product 7x slower with 2
-BLAS threads than with 1. The convolutions' products are instead cut into bands of
-output rows (``tinymtcnn.layers.conv``) that :func:`parallel_map` hands to ``n`` threads
-of its own, each calling single-threaded BLAS. P-Net, the costly stage, does not use
-BLAS at all: whole pyramid levels go to the threads (:func:`parallel_map`; the first
-level is about half the work). Small problems run single-threaded whatever the
-setting: waking a thread costs more than it saves.
+The default is every core Numba sees (``NUMBA_NUM_THREADS``). One parallel mechanism does all the
+work sharing: a Python thread pool (:func:`parallel_map`, :func:`tinymtcnn.kernels._jit.parallel_chunks`)
+whose threads call the Numba kernels, all compiled serial and ``nogil``, and numpy's matrix products.
+Who shares out what:
 
-Thread safety. The thread count is held per context (a ``ContextVar``: every Python
-thread has its own), so one ``MTCNN`` may be shared by many threads: each ``detect``
-uses its own count and changes nobody else's. Numba's own count is per thread too; it
-is set for each parallel launch and restored after it (:func:`tinymtcnn.kernels._jit.call_parallel`).
-BLAS's setting is process-wide: it stays at one thread while any thread is inside a
-``blas=1`` block and gets its own value back when the last one leaves. Under Numba's
-``workqueue`` threading layer, which cannot take two launches at once, a launch made
-while another thread's runs uses the serial build of the same loop instead.
+* P-Net: whole pyramid levels go to the threads (the first level is about half the work), or a big
+  level's strips when there is one level left (:mod:`tinymtcnn.kernels.conv_direct`);
+* convolutions: bands of output rows, each thread calling single-threaded BLAS
+  (:mod:`tinymtcnn.layers.conv`);
+* the resampler (pyramid levels, R-Net/O-Net crops) and the max-pool: chunks of output rows, crops or
+  channels (:func:`~tinymtcnn.kernels._jit.parallel_chunks`).
 
-Determinism. Every kernel's work is split by the problem's shape, never by the thread
-count (the convolutions' bands of output rows), so on a given CPU and BLAS kernel the
-detections are the same bits at every thread count and with any number of ``--workers``
-(tests/test_determinism.py checks 1-4 threads under each OpenBLAS core type the CPU runs).
-Across CPUs or BLAS kernels results may differ in the last float32 bits.
+Small problems run on the calling thread whatever the setting: waking a thread costs more than it
+saves. A detection runs inside ``limit_threads(n, blas=1)``: BLAS on one thread. OpenBLAS's own
+threads spin while they wait, and on MTCNN's many medium-sized products they cost more than they save
+(measured on a busy 2-core machine: a product 7x slower with 2 BLAS threads than with 1).
 
-Numba's parallel kernels run on OpenMP when it is available; unless
-``OMP_WAIT_POLICY`` is set, tinymtcnn sets it to ``PASSIVE`` before Numba starts
-its threads, so that idle threads sleep instead of spinning. A spinning thread
-takes a core from the thread doing the work when the machine is busy (measured:
-a 2-thread pyramid 15x slower than 1 thread on a loaded 2-core machine). A library
-that loaded OpenMP earlier in the process (PyTorch ships its own ``libgomp.so.1``,
-which Numba then shares) has already read the setting: export
-``OMP_WAIT_POLICY=PASSIVE`` before starting Python, or use 1 thread, when mixing them.
+Thread safety. The thread count is held per context (a ``ContextVar``: every Python thread has its
+own), so one ``MTCNN`` may be shared by many threads: each ``detect`` uses its own count and changes
+nobody else's. BLAS's setting is process-wide: it stays at one thread while any thread is inside a
+``blas=1`` block and gets its own value back when the last one leaves.
+
+Determinism. Work is shared out only where the outputs of one piece depend on nothing else (levels,
+strips, rows, crops, channels), or, for a convolution's sums, in bands that depend on the shapes only,
+never on the thread count; so on a given CPU and BLAS kernel the detections are the same bits at every
+thread count and with any number of ``--workers`` (tests/test_determinism.py checks 1-4 threads under
+each OpenBLAS core type the CPU runs). Across CPUs or BLAS kernels results may differ in the last
+float32 bits.
+
+``--workers`` in the command-line tools is another matter: whole photos in separate processes
+(:mod:`tinymtcnn.process_pool`), so that a worker killed by the system costs only its photo.
 """
 import contextlib
 import contextvars
 import threading
-from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
 
 from .kernels import _jit
 
@@ -153,51 +146,4 @@ def blas_single_threaded():
 
 # ---------------------------------------------------------------------------- the thread pool
 MATMUL_MIN_WORK = 1 << 25  # multiply-adds (about a millisecond) below which a layer's products stay on one thread
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _executor():
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max(1, max_threads() - 1), thread_name_prefix="tinymtcnn")
-    return _pool
-
-
-def parallel_map(fn, items, n=None):
-    """``[fn(x) for x in items]`` on up to ``n`` threads (default :func:`get_num_threads`): the
-    caller's and pool threads, each taking the next item as it frees up; results in order.
-
-    On several threads each call of ``fn`` runs in a copy of the caller's context with one
-    thread (nothing nested goes parallel again) and the caller's BLAS setting. Worth it when
-    ``fn`` spends its time in code that releases the GIL (Numba ``nogil`` kernels, numpy on
-    large arrays).
-    """
-    items = list(items)
-    n = min(get_num_threads() if n is None else n, len(items))
-    if n <= 1:
-        return [fn(x) for x in items]
-    results = [None] * len(items)
-    order = iter(range(len(items)))
-    lock = threading.Lock()
-
-    def drain():
-        token = _jit._context_threads.set(1)
-        try:
-            while True:
-                with lock:
-                    i = next(order, None)
-                if i is None:
-                    return
-                results[i] = fn(items[i])
-        finally:
-            _jit._context_threads.reset(token)
-
-    jobs = [_executor().submit(contextvars.copy_context().run, drain) for _ in range(n - 1)]
-    try:
-        drain()
-    finally:
-        for job in jobs:
-            job.result()
-    return results
+parallel_map = _jit.parallel_map

@@ -1,8 +1,8 @@
-"""Shared-detector thread safety, run in a process of its own by tests/test_thread_safety.py
-(``NUMBA_THREADING_LAYER`` set in its environment) and imported by the in-process test.
+"""Shared-detector thread safety, imported by tests/test_thread_safety.py (and runnable on its own).
 
-Prints one JSON object: whether concurrent detections equalled the serial ones bit for bit, and
-the thread settings before and after.
+Prints one JSON object: whether concurrent detections equalled the serial ones bit for bit, the
+thread settings before and after, and whether Numba ever started threads of its own (it must not:
+tinymtcnn's one parallel mechanism is its thread pool, see tinymtcnn.threads).
 """
 import json
 import sys
@@ -23,10 +23,15 @@ def photos(count=4, size=640):
 
 
 def settings():
-    import numba
-
     blas = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    return {"tinymtcnn": tinymtcnn.get_num_threads(), "numba": numba.get_num_threads(), "blas": blas}
+    return {"tinymtcnn": tinymtcnn.get_num_threads(), "blas": blas}
+
+
+def numba_threads_started():
+    """Whether Numba has started its own thread pool (a ``parallel=True`` kernel ran) in this process."""
+    from numba.np.ufunc import parallel
+
+    return bool(getattr(parallel, "_is_initialized", False))
 
 
 def same(a, b):
@@ -58,9 +63,7 @@ def run(callers=4, rounds=3, num_threads=2):
         w.start()
     for w in workers:
         w.join()
-    import numba
-
-    return {"layer": numba.threading_layer(), "faces": [len(s) for s in serial], "calls": callers * rounds * len(images),
+    return {"numba_threads": numba_threads_started(), "faces": [len(s) for s in serial], "calls": callers * rounds * len(images),
             "mismatches": mismatches, "errors": errors, "before": before, "after": settings()}
 
 

@@ -14,20 +14,21 @@ where that fails too the kernels compile in memory at every start, with a one-li
 warning. ``NUMBA_CACHE_DIR``, when set, is always used as it is.
 
 Compiling the kernels takes a while on a first run (an empty cache); when it starts, a line says
-so on stderr, once per process, if stderr is a terminal (logs and pipes stay clean). Parallel builds,
-the slowest to compile, are compiled only once they pay for themselves (:data:`PARALLEL_COMPILE_AFTER`).
+so on stderr, once per process, if stderr is a terminal (logs and pipes stay clean).
+
+Threads: the package's one parallel mechanism is here too. Every kernel is compiled serial and
+``nogil`` (:func:`jit`), and work is shared out by :func:`parallel_map` / :func:`parallel_chunks`, a
+Python thread pool whose threads call the kernels (and single-threaded BLAS) with the GIL released.
+Numba's own parallel machinery (``parallel=True``, ``prange``, its OpenMP/TBB/workqueue threads) is not
+used: one build per kernel, nothing to keep apart in the disk cache, nothing to compile twice.
 """
 import contextvars
 import os
 import sys
 import tempfile
 import threading
-import time
-import types
 import warnings
-
-# Idle OpenMP threads sleep instead of spinning (see tinymtcnn.threads); read when Numba starts them.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from concurrent.futures import ThreadPoolExecutor
 
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("TINYMTCNN_DISABLE_JIT") == "1":
@@ -124,73 +125,16 @@ if HAVE_NUMBA and sys.stderr is not None and sys.stderr.isatty():  # pragma: no 
 
 
 def jit(fn=None, **options):
-    """Decorate ``fn`` with ``numba.njit(cache=True, **options)`` when Numba is available
-    (``cache=False`` where no folder can be written, see the module docstring)."""
+    """Decorate ``fn`` with ``numba.njit(cache=True, nogil=True, **options)`` when Numba is available
+    (``cache=False`` where no folder can be written, see the module docstring). ``nogil``: the threads of
+    :func:`parallel_map` run compiled kernels side by side."""
 
     def wrap(f):
         if not HAVE_NUMBA:
             return f
-        return numba.njit(cache=CACHE, **options)(f)
+        return numba.njit(cache=CACHE, nogil=True, **options)(f)
 
     return wrap(fn) if fn is not None else wrap
-
-
-def prange(*args):
-    """``numba.prange`` inside compiled code, ``range`` otherwise."""
-    return range(*args)
-
-
-if HAVE_NUMBA:  # pragma: no cover
-    prange = numba.prange  # noqa: F811
-
-
-# Parallel regions cost a thread wake-up each (and much more when another process
-# holds a core: then a sleeping thread may wait milliseconds for a time slice), so
-# problems under about a millisecond of work run the serial build of the same loop.
-PARALLEL_MIN_WORK = 1 << 20
-
-
-def parallel_build(fn, **options):
-    """``jit(parallel=True, **options)`` of a renamed copy of ``fn`` (``<name>_parallel``).
-
-    Numba's disk cache (``cache=True``) files a compiled function under its module, qualified
-    name and line and looks entries up by argument types: the compile options are not part of
-    the key. ``jit(fn)`` and ``jit(parallel=True)(fn)`` would share one entry, and whichever build
-    was compiled first is what both load from then on (seen: a "parallel" resampler running on
-    one thread, and a "serial" P-Net loop starting threads of its own inside a pyramid level
-    already running on a thread of :func:`tinymtcnn.threads.parallel_map`). The copy has a
-    cache entry of its own.
-    """
-    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
-                              fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + "_parallel"
-    twin.__doc__ = fn.__doc__
-    return jit(parallel=True, **options)(twin)
-
-
-class SerialOrParallel:
-    """One loop compiled twice (serial and ``parallel=True``, each with its own cache entry: see
-    :func:`parallel_build`); calls pick by problem size.
-
-    ``kernel(work, *args)`` runs the parallel build (through :func:`call_parallel`) when
-    ``work >= PARALLEL_MIN_WORK`` and the calling context has more than one thread.
-    """
-
-    def __init__(self, fn, **options):
-        self.py = fn
-        self.serial = jit(**options)(fn)
-        self.parallel = parallel_build(fn, **options)
-        self.__doc__ = fn.__doc__
-
-    def __call__(self, work, *args):
-        if work >= PARALLEL_MIN_WORK and get_num_threads() > 1:
-            return call_parallel(self.parallel, self.serial, *args)
-        return self.serial(*args)
-
-
-def jit_serial_or_parallel(fn):
-    """Decorator form of ``SerialOrParallel``."""
-    return SerialOrParallel(fn)
 
 
 # --------------------------------------------------------------------------- thread count
@@ -198,12 +142,13 @@ def jit_serial_or_parallel(fn):
 # two threads detecting at once never change each other's setting. ``limit_threads`` (in
 # tinymtcnn.threads) sets it for a block; ``set_num_threads`` sets the process default that
 # contexts without a setting of their own use.
-_default_threads = None  # set_num_threads's value; None = Numba's default (NUMBA_NUM_THREADS)
+_default_threads = None  # set_num_threads's value; None = every core (NUMBA_NUM_THREADS)
 _context_threads = contextvars.ContextVar("tinymtcnn_num_threads", default=None)
 
 
 def max_threads():
-    """Most threads Numba can use in this process (``NUMBA_NUM_THREADS``; 1 without Numba)."""
+    """Most threads tinymtcnn uses in this process: ``NUMBA_NUM_THREADS`` (the cores Numba sees, or
+    the variable's value); 1 without Numba (plain-Python kernels hold the GIL)."""
     return int(numba.config.NUMBA_NUM_THREADS) if HAVE_NUMBA else 1
 
 
@@ -213,8 +158,8 @@ def clip_threads(n):
 
 
 def get_num_threads():
-    """Threads that the parallel kernels use in the calling context: ``limit_threads``'s value
-    there, else ``set_num_threads``'s process default, else every thread Numba has."""
+    """Threads that the kernels and :func:`parallel_map` use in the calling context: ``limit_threads``'s
+    value there, else ``set_num_threads``'s process default, else :func:`max_threads`."""
     n = _context_threads.get()
     if n is None:
         n = _default_threads
@@ -231,93 +176,68 @@ def set_num_threads(n):
     return get_num_threads()
 
 
-# --------------------------------------------------------------------------- parallel launches
-_launch_lock = threading.Lock()
-_layer_is_threadsafe = None  # None: not known until the first parallel launch
+# --------------------------------------------------------------------------- the thread pool
+# Handing work to a pool thread costs tens of microseconds (and much more when another process holds a
+# core: a sleeping thread may then wait milliseconds for a time slice), so a kernel call with less work
+# than this (element operations: about a millisecond) stays on the calling thread.
+PARALLEL_MIN_WORK = 1 << 20
+_pool = None
+_pool_lock = threading.Lock()
 
 
-def _compile_after(value):
-    """``TINYMTCNN_PARALLEL_COMPILE_AFTER`` as seconds >= 0 (ValueError naming the variable otherwise)."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:  # also NaN
-        raise ValueError(f"TINYMTCNN_PARALLEL_COMPILE_AFTER must be a number of seconds >= 0, got {value!r}")
-    return seconds
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max(1, max_threads() - 1), thread_name_prefix="tinymtcnn")
+    return _pool
 
 
-# A parallel build takes 1-4 s to compile (Numba's parallel passes), more than a photo's whole detection, and
-# it gives the same bits as its serial twin. So a parallel build that is not in Numba's disk cache yet is
-# compiled only once its serial twin has run this many seconds on work meant for it (work that the calling
-# context would have run in parallel); until then ``call_parallel`` runs the serial build. A build in the
-# disk cache loads in milliseconds and is used at once. 0 compiles at the first launch (the test suite does,
-# so that every parallel build is exercised). The price: until a build is compiled, its work runs on one
-# thread (a 2-thread detection of a 1-megapixel photo measured 10-30 % slower), in the first long process
-# after an install only (later ones load the build from the disk cache).
-PARALLEL_COMPILE_AFTER = _compile_after(os.environ.get("TINYMTCNN_PARALLEL_COMPILE_AFTER", "1"))
-_serial_seconds = {}  # parallel build -> seconds its serial twin ran in its place
+def parallel_map(fn, items, n=None):
+    """``[fn(x) for x in items]`` on up to ``n`` threads (default :func:`get_num_threads`): the
+    caller's and pool threads, each taking the next item as it frees up; results in order.
 
-
-def _parallel_ready(parallel_fn):
-    """Whether ``parallel_fn`` runs without a long compile: compiled (or loaded) in this process already, or
-    with an entry in Numba's disk cache (its index file; Numba's internals, so when they cannot be read the
-    build counts as ready: the behaviour before this rule)."""
-    if getattr(parallel_fn, "signatures", None):
-        return True
-    try:
-        cache_file = getattr(parallel_fn._cache, "_cache_file", None)  # None: no disk cache (NullCache)
-        return cache_file is not None and os.path.exists(cache_file._index_path)
-    except AttributeError:  # pragma: no cover - another Numba version
-        return True
-
-
-def _serial_in_place_of(parallel_fn, serial_fn, args):
-    """Run ``serial_fn(*args)`` for a parallel build not compiled yet, counting its time against
-    :data:`PARALLEL_COMPILE_AFTER` (not the serial build's own first compile)."""
-    compiled = bool(getattr(serial_fn, "signatures", True))
-    start = time.perf_counter()
-    try:
-        return serial_fn(*args)
-    finally:
-        if compiled:
-            _serial_seconds[parallel_fn] = _serial_seconds.get(parallel_fn, 0.0) + time.perf_counter() - start
-
-
-def call_parallel(parallel_fn, serial_fn, *args):
-    """Run the parallel build ``parallel_fn(*args)`` on :func:`get_num_threads` of Numba's threads.
-
-    The one way into a ``parallel=True`` kernel. Numba's thread count is per Python thread: it
-    is set for the launch and restored afterwards, so nothing outside the call changes. Numba's
-    ``workqueue`` threading layer cannot take launches from two Python threads at once (the
-    process aborts: "Concurrent access has been detected"); under it, or until the layer is
-    known, a launch while another thread's is running runs the serial build ``serial_fn``
-    instead (same results: every kernel's builds are compared in the tests). So does a launch whose
-    parallel build is not compiled yet, until the serial build has run :data:`PARALLEL_COMPILE_AFTER`
-    seconds in its place (a cold start then compiles no parallel build that would not pay for itself).
+    On several threads each call of ``fn`` runs in a copy of the caller's context with one
+    thread (nothing nested goes parallel again). Worth it when ``fn`` spends its time in code that
+    releases the GIL (the kernels, numpy on large arrays, single-threaded BLAS).
     """
-    global _layer_is_threadsafe
-    if not HAVE_NUMBA:
-        return serial_fn(*args)
-    if _serial_seconds.get(parallel_fn, 0.0) < PARALLEL_COMPILE_AFTER and not _parallel_ready(parallel_fn):
-        return _serial_in_place_of(parallel_fn, serial_fn, args)
-    locked = False
-    if not _layer_is_threadsafe:
-        locked = _launch_lock.acquire(blocking=False)
-        if not locked:
-            return serial_fn(*args)
-    try:
-        n = get_num_threads()
-        old = numba.get_num_threads()
-        if old != n:
-            numba.set_num_threads(n)
+    items = list(items)
+    n = min(get_num_threads() if n is None else n, len(items))
+    if n <= 1:
+        return [fn(x) for x in items]
+    results = [None] * len(items)
+    order = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def drain():
+        token = _context_threads.set(1)
         try:
-            return parallel_fn(*args)
+            while True:
+                with lock:
+                    i = next(order, None)
+                if i is None:
+                    return
+                results[i] = fn(items[i])
         finally:
-            if old != n:
-                numba.set_num_threads(old)
-            if _layer_is_threadsafe is None:
-                _layer_is_threadsafe = numba.threading_layer() != "workqueue"
+            _context_threads.reset(token)
+
+    jobs = [_executor().submit(contextvars.copy_context().run, drain) for _ in range(n - 1)]
+    try:
+        drain()
     finally:
-        if locked:
-            _launch_lock.release()
+        for job in jobs:
+            job.result()
+    return results
+
+
+def parallel_chunks(fn, n, work):
+    """``fn(lo, hi)`` over ``[0, n)`` cut into one contiguous chunk per thread (:func:`get_num_threads`),
+    on :func:`parallel_map`; the whole range in one call on the calling thread when ``work`` (element
+    operations in all) is under :data:`PARALLEL_MIN_WORK`. For kernels whose outputs in ``[lo, hi)``
+    depend on nothing else: the results are the same bits however the range is cut."""
+    parts = min(get_num_threads(), n) if work >= PARALLEL_MIN_WORK else 1
+    if parts <= 1:
+        fn(0, n)
+        return
+    bounds = [n * k // parts for k in range(parts + 1)]
+    parallel_map(lambda k: fn(bounds[k], bounds[k + 1]), range(parts), parts)

@@ -25,7 +25,7 @@ multiply-adds, so they agree with the twins to float32 rounding, not bit for bit
 """
 import numpy as np
 
-from ._jit import call_parallel, jit, parallel_build, prange
+from ._jit import get_num_threads, jit, parallel_map
 from .maxpool import maxpool_forward_naive, pool_output_size
 
 _FMA = {"contract"}  # let LLVM fuse a*b + c; no reassociation
@@ -162,7 +162,7 @@ def _maxpool2_rows(x, out):
                     dst[ow - 1] = r0[w - 1]
 
 
-@jit(fastmath=_FMA, nogil=True)  # nogil: called from Python by _pnet_strips_serial, on parallel_map's threads
+@jit(fastmath=_FMA)  # called from Python, one strip per call, on parallel_map's threads
 def _pnet_strip(x, r0, r1, wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, out):
     """Final rows ``[r0, r1)`` of the P-Net trunk (see the module docstring)."""
     c_in, hs, ws = x.shape
@@ -196,21 +196,6 @@ def _pnet_strip(x, r0, r1, wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, out):
                     o[ox] += wv * src[ox]
 
 
-def _pnet_strips_loop(x, rows, wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, out):
-    h = out.shape[1]
-    n = (h + rows - 1) // rows
-    for s in prange(n):
-        r0 = s * rows
-        _pnet_strip(x, r0, min(r0 + rows, h), wp, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, out)
-
-
-# The serial build is the loop itself, in Python (prange is range there): a level has a few strips of about
-# 1 MB of conv3 output, each one compiled call (_pnet_strip, nogil: levels may run on several Python
-# threads), so the loop costs microseconds in Python, and compiling it cost a second on a cold start.
-_pnet_strips_serial = _pnet_strips_loop
-_pnet_strips_parallel = parallel_build(_pnet_strips_loop)  # a cache entry of its own (see _jit.parallel_build)
-
-
 def conv3x3_prelu(x, w, b, alpha):
     """Numba twin of :func:`conv3x3_prelu_naive`: ``x (C, H, W)`` float32 -> ``(F, H-2, W-2)``."""
     assert x.ndim == 3 and w.shape[1:] == (x.shape[0], 3, 3)
@@ -225,26 +210,27 @@ def pnet_output_size(height, width):
     return pool_output_size(height - 2, 2, 2) - 4, pool_output_size(width - 2, 2, 2) - 4
 
 
-def pnet_trunk(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, *, rows=None, parallel=False):
+def pnet_trunk(x, w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh, *, rows=None):
     """P-Net trunk + 1x1 heads on one image ``x (3, H, W)``, in strips of ``rows`` output rows.
 
     Same arguments and result ``(Fh, h, w)`` float32 as :func:`pnet_trunk_naive`;
-    ``rows=None`` picks strips of about 1 MB of conv3 output. ``parallel=True`` runs
-    the strips on Numba's threads. Needs ``h, w >= 1`` (input at least 12x12). ``x`` may be
-    a strided view (e.g. an HWC pyramid level transposed): it is read strip by strip, never copied whole.
+    ``rows=None`` picks strips of about 1 MB of conv3 output. A big level (``h*w >= 2**14`` outputs,
+    about 4 ms of work) with more than one thread allowed (:func:`~._jit.get_num_threads`) is cut
+    into at least 8 strips that :func:`~._jit.parallel_map`'s threads take one by one. Needs
+    ``h, w >= 1`` (input at least 12x12). ``x`` may be a strided view (e.g. an HWC pyramid level
+    transposed): it is read strip by strip, never copied whole.
     """
     assert x.ndim == 3 and x.shape[0] == w1.shape[1] and x.dtype == np.float32
     hs, ws = x.shape[1:]
     h, w = pnet_output_size(hs, ws)
     assert h >= 1 and w >= 1, "P-Net needs an input of at least 12x12"
+    parallel = get_num_threads() > 1 and h * w >= 1 << 14
     if rows is None:
         rows = max(16, (1 << 18) // (w3.shape[0] * w))  # ~1 MB of conv3 output per strip
         if parallel:
             rows = max(4, min(rows, -(-h // 8)))  # at least 8 strips to share out
     args = [np.ascontiguousarray(a, dtype=np.float32) for a in (w1, b1, a1, w2, b2, a2, w3, b3, a3, wh, bh)]
     out = np.empty((wh.shape[0], h, w), dtype=np.float32)
-    if parallel:
-        call_parallel(_pnet_strips_parallel, _pnet_strips_serial, x, int(rows), w + 4, *args, out)
-    else:
-        _pnet_strips_serial(x, int(rows), w + 4, *args, out)
+    strips = [(r0, min(r0 + int(rows), h)) for r0 in range(0, h, int(rows))]
+    parallel_map(lambda s: _pnet_strip(x, s[0], s[1], w + 4, *args, out), strips, None if parallel else 1)
     return out

@@ -24,7 +24,7 @@ while they are in cache.
 """
 import numpy as np
 
-from ._jit import jit_serial_or_parallel, prange
+from ._jit import jit
 
 
 def conv_output_size(size, kernel, stride, pad):
@@ -61,13 +61,13 @@ def col2im_naive(cols, x_shape, kh, kw, stride=1, pad=0):
 
 
 # --------------------------------------------------------------------------- Numba kernels
-@jit_serial_or_parallel
+@jit
 def _im2col_loop(x3, kh, kw, stride, pad, oy0, oy1, ow, n_n, w, cols):
     """Output rows ``[oy0, oy1)``; ``x3`` is ``x`` viewed as ``(C, H, W*N)``. One column row per
     iteration, copied in runs of ``N`` values (one run of ``OW*N`` when stride 1, no padding)."""
     c_n, h = x3.shape[0], x3.shape[1]
     run = ow * n_n
-    for r in prange(c_n * kh * kw):
+    for r in range(c_n * kh * kw):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
@@ -96,13 +96,13 @@ def _im2col_loop(x3, kh, kw, stride, pad, oy0, oy1, ow, n_n, w, cols):
                         d[t] = 0
 
 
-@jit_serial_or_parallel
+@jit
 def _col2im_loop(cols, kh, kw, stride, pad, oy0, oy1, ow, n_n, w, x3):
     """Output rows ``[oy0, oy1)``; adds into ``x3``, ``x (C, H, W, N)`` viewed as ``(C, H, W*N)``;
     one channel per iteration (its rows touch only that channel)."""
     c_n, h = x3.shape[0], x3.shape[1]
     run = ow * n_n
-    for c in prange(c_n):
+    for c in range(c_n):
         for i in range(kh):
             for j in range(kw):
                 r = (c * kh + i) * kw + j
@@ -138,7 +138,7 @@ def im2col(x, kh, kw, stride=1, pad=0, out=None, rows=None):
     shape = (c * kh * kw, (oy1 - oy0) * ow * n)
     cols = np.empty(shape, dtype=x.dtype) if out is None else out
     assert cols.shape == shape and cols.flags.c_contiguous
-    _im2col_loop(cols.size, x.reshape(c, h, w * n), kh, kw, stride, pad, oy0, oy1, ow, n, w, cols)
+    _im2col_loop(x.reshape(c, h, w * n), kh, kw, stride, pad, oy0, oy1, ow, n, w, cols)
     return cols
 
 
@@ -151,5 +151,5 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0, out=None, rows=None):
     assert cols.shape == (c * kh * kw, (oy1 - oy0) * ow * n)
     x = np.zeros(x_shape, dtype=cols.dtype) if out is None else out
     assert x.shape == tuple(x_shape) and x.flags.c_contiguous
-    _col2im_loop(cols.size, np.ascontiguousarray(cols), kh, kw, stride, pad, oy0, oy1, ow, n, w, x.reshape(c, h, w * n))
+    _col2im_loop(np.ascontiguousarray(cols), kh, kw, stride, pad, oy0, oy1, ow, n, w, x.reshape(c, h, w * n))
     return x

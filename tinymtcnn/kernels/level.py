@@ -30,7 +30,7 @@ def pyramid_level_naive(img, out_h, out_w):
 def pyramid_level(img, out_h, out_w):
     """Numba twin of :func:`pyramid_level_naive`: ``img (H, W, C)`` uint8 or float -> ``(C, out_h, out_w)``
     float32, C-contiguous: the resampler's row loop (:mod:`tinymtcnn.kernels.resample`) writing normalised,
-    channel-first rows. Runs on Numba's threads when the level is big and more than one is allowed."""
+    channel-first rows. Blocks of rows go to several threads when the level is big and more than one is allowed."""
     img = check_image(img)
     if img.ndim != 3:
         raise ValueError(f"image must have shape (H, W, C), got {img.shape}")

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit_serial_or_parallel, prange
+from ._jit import jit, parallel_chunks
 
 
 def pool_output_size(size, kernel, stride, ceil_mode=True):
@@ -73,14 +73,14 @@ def maxpool_backward_naive(dout, argmax, x_shape):
 
 
 # --------------------------------------------------------------------------- Numba kernels
-@jit_serial_or_parallel
+@jit
 def _maxpool_loop(x3, kernel, stride, w, n_n, out3):
     """``x3``/``out3``: ``(C, H, W*N)`` / ``(C, OH, OW*N)`` views; the maxima only."""
     c_n, h = x3.shape[0], x3.shape[1]
     oh = out3.shape[1]
     ow = out3.shape[2] // n_n
     run = w * n_n
-    for c in prange(c_n):
+    for c in range(c_n):
         rows = np.empty(run, dtype=x3.dtype)
         for oy in range(oh):
             y0 = oy * stride
@@ -108,7 +108,7 @@ def _maxpool_loop(x3, kernel, stride, w, n_n, out3):
                         d[t] = v if v > best else best
 
 
-@jit_serial_or_parallel
+@jit
 def _maxpool_arg_loop(x3, kernel, stride, w, n_n, out3, arg3):
     """As :func:`_maxpool_loop`, with the flat index ``y*W + x`` of each maximum: the row pass keeps
     the first row of each column's maximum, the column pass the first column among the lowest rows
@@ -117,7 +117,7 @@ def _maxpool_arg_loop(x3, kernel, stride, w, n_n, out3, arg3):
     oh = out3.shape[1]
     ow = out3.shape[2] // n_n
     run = w * n_n
-    for c in prange(c_n):
+    for c in range(c_n):
         rows = np.empty(run, dtype=x3.dtype)
         top = np.empty(run, dtype=np.int64)
         for oy in range(oh):
@@ -152,14 +152,14 @@ def _maxpool_arg_loop(x3, kernel, stride, w, n_n, out3, arg3):
                         a[t] = k if better else a[t]
 
 
-@jit_serial_or_parallel
+@jit
 def _maxpool_backward_loop(d3, a3, kernel, stride, w, n_n, dx3):
     """``d3``/``a3``: ``(C, OH, OW*N)``; adds into ``dx3 (C, H, W*N)``; one channel per iteration. The
     argmax's row within its window is found by comparisons (``kernel`` at most a few rows), not by a
     division, which would cost more than the rest of the loop."""
     c_n, oh, run = d3.shape
     ow = run // n_n
-    for c in prange(c_n):
+    for c in range(c_n):
         for oy in range(oh):
             base = oy * stride * w
             for ox in range(ow):
@@ -183,11 +183,13 @@ def maxpool_forward(x, kernel, stride, ceil_mode=True, argmax=True):
     x = np.ascontiguousarray(x)
     out = np.empty((c, oh, ow, n), dtype=x.dtype)
     x3, out3 = x.reshape(c, h, w * n), out.reshape(c, oh, ow * n)
-    if not argmax:
-        _maxpool_loop(x.size, x3, kernel, stride, w, n, out3)
+    if not argmax:  # channels in chunks, on several threads when the pool is big
+        parallel_chunks(lambda c0, c1: _maxpool_loop(x3[c0:c1], kernel, stride, w, n, out3[c0:c1]), c, x.size)
         return out, None
     arg = np.empty((c, oh, ow, n), dtype=np.int64)
-    _maxpool_arg_loop(x.size, x3, kernel, stride, w, n, out3, arg.reshape(c, oh, ow * n))
+    arg3 = arg.reshape(c, oh, ow * n)
+    parallel_chunks(lambda c0, c1: _maxpool_arg_loop(x3[c0:c1], kernel, stride, w, n, out3[c0:c1], arg3[c0:c1]),
+                    c, x.size)
     return out, arg
     # <<< STUDENT-FAST 2.4
 
@@ -199,9 +201,10 @@ def maxpool_backward(dout, argmax, x_shape, kernel, stride):
     c, h, w, n = x_shape
     oh, ow = dout.shape[1], dout.shape[2]
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    _maxpool_backward_loop(dout.size, np.ascontiguousarray(dout).reshape(c, oh, ow * n),
-                           np.ascontiguousarray(argmax).reshape(c, oh, ow * n), kernel, stride, w, n,
-                           dx.reshape(c, h, w * n))
+    d3, a3 = np.ascontiguousarray(dout).reshape(c, oh, ow * n), np.ascontiguousarray(argmax).reshape(c, oh, ow * n)
+    dx3 = dx.reshape(c, h, w * n)
+    parallel_chunks(lambda c0, c1: _maxpool_backward_loop(d3[c0:c1], a3[c0:c1], kernel, stride, w, n, dx3[c0:c1]),
+                    c, dout.size)
     return dx
     # <<< STUDENT-FAST 2.4
 

@@ -19,7 +19,7 @@ numpy needs several passes and temporaries for these; the Numba loops read every
 """
 import numpy as np
 
-from ._jit import SerialOrParallel, jit_serial_or_parallel, prange
+from ._jit import jit
 
 
 # --------------------------------------------------------------------------- plain twins
@@ -65,11 +65,11 @@ def _student_bias_prelu_backward(g, pre, alpha):
 
 
 # --------------------------------------------------------------------------- Numba kernels
-@jit_serial_or_parallel
+@jit
 def _forward_loop(y, b, alpha, out, use_b, use_alpha, q0, q1):
     """Columns ``[q0, q1)`` of every row (a layer's band of output rows)."""
     f_n = y.shape[0]
-    for f in prange(f_n):
+    for f in range(f_n):
         bf = b[f]
         a = alpha[f]
         row, dst = y[f, q0:q1], out[f, q0:q1]
@@ -80,10 +80,11 @@ def _forward_loop(y, b, alpha, out, use_b, use_alpha, q0, q1):
             dst[m] = v if v > 0 or not use_alpha else a * v
 
 
-def _backward_loop_py(g, pre, alpha, dpre, db, dalpha, use_alpha, q0, q1):
+@jit(fastmath={"reassoc", "contract"})  # the float64 sums may be reassociated to vectorise
+def _backward_loop(g, pre, alpha, dpre, db, dalpha, use_alpha, q0, q1):
     """Columns ``[q0, q1)`` of ``g``/``pre`` (a band) -> ``dpre (F, q1 - q0)``, ``db``, ``dalpha``."""
     f_n = g.shape[0]
-    for f in prange(f_n):
+    for f in range(f_n):
         a = alpha[f]
         gr, pr, dr = g[f, q0:q1], pre[f, q0:q1], dpre[f]
         sb = 0.0
@@ -100,9 +101,6 @@ def _backward_loop_py(g, pre, alpha, dpre, db, dalpha, use_alpha, q0, q1):
         dalpha[f] = sa
 
 
-# the float64 sums may be reassociated to vectorise
-_backward_loop = SerialOrParallel(_backward_loop_py, fastmath={"reassoc", "contract"})
-
 
 def bias_prelu(y, b, alpha, out=None, columns=None):
     """Numba twin of :func:`bias_prelu_naive`, in place: ``y (F, M)`` (C-contiguous) becomes ``pre``
@@ -117,7 +115,7 @@ def bias_prelu(y, b, alpha, out=None, columns=None):
     use_b, use_alpha = b is not None, alpha is not None
     b = np.zeros(f, y.dtype) if b is None else np.asarray(b, dtype=y.dtype)
     a = np.ones(f, y.dtype) if alpha is None else np.asarray(alpha, dtype=y.dtype)
-    _forward_loop(f * (q1 - q0), y, b, a, out, use_b, use_alpha, q0, q1)
+    _forward_loop(y, b, a, out, use_b, use_alpha, q0, q1)
     return y, out
     # <<< STUDENT-FAST 2.3
 
@@ -134,7 +132,7 @@ def bias_prelu_backward(g, pre, alpha, columns=None):
     a = np.ones(f, g.dtype) if alpha is None else np.asarray(alpha, dtype=g.dtype)
     dpre = np.empty((f, q1 - q0), g.dtype)
     db, dalpha = np.empty(f, np.float64), np.empty(f, np.float64)
-    _backward_loop(f * (q1 - q0), g, pre, a, dpre, db, dalpha, use_alpha, q0, q1)
+    _backward_loop(g, pre, a, dpre, db, dalpha, use_alpha, q0, q1)
     return dpre, db.astype(g.dtype), (dalpha.astype(g.dtype) if use_alpha else None)
     # <<< STUDENT-FAST 2.3
 

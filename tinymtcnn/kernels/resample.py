@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from ._jit import SerialOrParallel, call_parallel, get_num_threads, jit, parallel_build, prange
+from ._jit import jit, parallel_chunks
 from .resample_rows import _acc_like, _resample_row, _tap_runs
 
 NORM_MEAN = 127.5
@@ -196,20 +196,22 @@ def axis_taps(n_in, n_out):
     return idx, wts
 
 
-_ROW_BLOCK = 16  # output rows per task of the parallel loop (one scratch row buffer each)
+_ROW_BLOCK = 16  # output rows per block (one scratch row buffer each); threads take chunks of blocks
 # The window offset of a whole image. A literal 0 in the call would make Numba compile _resample_row once
 # more for the argument type Literal[int](0) (0.5-1 s on a cold start); an int64 global is plain int64,
 # the crops' type, so the row kernel is compiled once.
 _ZERO = np.int64(0)
 
 
-def _resample_rows_loop(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out, level):
-    # level=False: out (out_h, out_w, C) gets the resampled pixels; level=True (a P-Net pyramid level,
-    # kernels/level.py): out (C, out_h, out_w) float32 gets (float32(pixel) - 127.5) * 0.0078125
+@jit
+def _resample_rows(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out, level, blk0, blk1):
+    # Blocks [blk0, blk1) of _ROW_BLOCK output rows. level=False: out (out_h, out_w, C) gets the resampled
+    # pixels; level=True (a P-Net pyramid level, kernels/level.py): out (C, out_h, out_w) float32 gets
+    # (float32(pixel) - 127.5) * 0.0078125
     h, w, c_n = src.shape
     out_h, out_w = (out.shape[1], out.shape[2]) if level else (out.shape[0], out.shape[1])
     mean, scale = np.float32(NORM_MEAN), np.float32(NORM_SCALE)
-    for blk in prange((out_h + _ROW_BLOCK - 1) // _ROW_BLOCK):
+    for blk in range(blk0, blk1):
         rowbuf = np.zeros((w + xrun.shape[1], c_n))
         acc = np.empty(w * c_n, dtype=acc_like.dtype)
         out_row = np.empty((out_w, c_n))
@@ -226,19 +228,16 @@ def _resample_rows_loop(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out, l
                         out[b, xb, c] = out_row[xb, c]
 
 
-# nogil: levels may be built on several Python threads; _resample_rows(work, ...) picks the build
-_resample_rows = SerialOrParallel(_resample_rows_loop, nogil=True)
-
-
 def _resample_into(src, out, level=False):
     """Resample ``src (H, W, C)`` into ``out``: ``(out_h, out_w, C)``, or with ``level`` a P-Net
-    pyramid level, normalised and channel-first ``(C, out_h, out_w)`` float32. On Numba's threads
-    when the work is large and more than one thread is allowed."""
+    pyramid level, normalised and channel-first ``(C, out_h, out_w)`` float32. Blocks of rows go to
+    several threads when the work is large and more than one thread is allowed."""
     out_h, out_w = out.shape[1:] if level else out.shape[:2]
     yi, yw = axis_taps(src.shape[0], out_h)
     xi, xw = axis_taps(src.shape[1], out_w)
     work = out_h * (src.shape[1] * yi.shape[1] + out_w * xi.shape[1]) * src.shape[2]
-    _resample_rows(work, src, *_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, level)
+    taps = (*_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, level)
+    parallel_chunks(lambda b0, b1: _resample_rows(src, *taps, b0, b1), (out_h + _ROW_BLOCK - 1) // _ROW_BLOCK, work)
 
 
 def resample(img, out_h, out_w):
@@ -255,13 +254,9 @@ def resample(img, out_h, out_w):
     return out[:, :, 0] if flat else out
 
 
-@jit(nogil=True)
+@jit
 def _crop_resize_one(image, box, size, acc_like, out):
-    """The crop of ``box (4,)`` into ``out (C, size, size)`` (see :func:`crop_resize`). A function of its own
-    so that the parallel build's loop body is one call, which Numba's parallel passes analyse quickly
-    (the body written inline took 3.8 s to compile in parallel on a cold start, 1.3 s serially); it takes
-    no loop index, whose type differs between the builds (int64, uint64 under ``prange``) and would
-    compile it twice."""
+    """The crop of ``box (4,)`` into ``out (C, size, size)`` (see :func:`crop_resize`)."""
     h, w, c_n = image.shape
     x1, y1, x2, y2 = box[0], box[1], box[2], box[3]
     bw = x2 - x1 + 1
@@ -284,30 +279,19 @@ def _crop_resize_one(image, box, size, acc_like, out):
                 out[c, b, xb] = (out_row[xb, c] - 127.5) * 0.0078125
 
 
+@jit
 def _crop_resize_boxes(image, boxes, size, acc_like, out):
-    for k in prange(boxes.shape[0]):
+    for k in range(boxes.shape[0]):
         _crop_resize_one(image, boxes[k], size, acc_like, out[k])
 
 
-_crop_resize_boxes_serial = jit(_crop_resize_boxes)
-_crop_resize_boxes_parallel = parallel_build(_crop_resize_boxes)  # a cache entry of its own (see _jit.parallel_build)
-
-
-def _crop_resize_loop_serial(image, boxes, size, out):
-    """``out (K, C, size, size)`` = the crops of ``boxes`` (see :func:`crop_resize`)."""
-    _crop_resize_boxes_serial(image, boxes, size, _acc_like(image), out)
-
-
-def _crop_resize_loop(image, boxes, size, out):
-    """:func:`_crop_resize_loop_serial` on Numba's threads."""
-    call_parallel(_crop_resize_boxes_parallel, _crop_resize_boxes_serial, image, boxes, size, _acc_like(image), out)
-
-
 def crop_resize(image, boxes, size):
-    """Numba twin of :func:`crop_resize_naive` (same contract); crops run in parallel."""
+    """Numba twin of :func:`crop_resize_naive` (same contract); from 32 crops (each ~0.05 ms of work) they
+    go to several threads in chunks when more than one is allowed."""
     image = np.ascontiguousarray(image)
     boxes = np.ascontiguousarray(np.asarray(boxes, dtype=np.int64).reshape(-1, 4))
     out = np.empty((boxes.shape[0], image.shape[2], size, size), dtype=np.float32)
-    parallel = boxes.shape[0] >= 32 and get_num_threads() > 1  # each crop is ~0.05 ms of work
-    (_crop_resize_loop if parallel else _crop_resize_loop_serial)(image, boxes, int(size), out)
+    size, acc_like = int(size), _acc_like(image)
+    parallel_chunks(lambda k0, k1: _crop_resize_boxes(image, boxes[k0:k1], size, acc_like, out[k0:k1]),
+                    len(boxes), len(boxes) << 15)
     return out

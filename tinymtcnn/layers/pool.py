@@ -10,7 +10,7 @@ maximum (the first one in row-major order on ties, as Caffe).
 ``maxpool2d_forward`` uses the Numba kernel, ``maxpool2d_forward_naive`` the
 readable numpy twin; both live in ``tinymtcnn.kernels.maxpool``. With several threads
 (:func:`tinymtcnn.threads.get_num_threads`) the kernel's channels are shared out over them
-(its own ``prange``); the result does not depend on the thread count.
+(:func:`tinymtcnn.kernels._jit.parallel_chunks`); the result does not depend on the thread count.
 """
 from typing import NamedTuple, Tuple
 

@@ -9,7 +9,6 @@ and the layers' road (:meth:`~tinymtcnn.nets.base.Net.forward` without caches) f
 """
 import numpy as np
 
-from ..kernels._jit import get_num_threads
 from ..kernels.conv_direct import pnet_output_size, pnet_trunk
 from ..layers.modules import Conv2d, MaxPool2d, PReLU
 
@@ -50,9 +49,7 @@ def pnet_strip_outputs(net, x):
     if fused is None:
         return None
     weights, widths = fused
-    h, w = pnet_output_size(*x.shape[2:])
-    parallel = get_num_threads() > 1 and h * w >= 1 << 14  # ~4 ms of work: worth a thread wake-up
-    maps = [pnet_trunk(xi, *weights, parallel=parallel) for xi in x]
+    maps = [pnet_trunk(xi, *weights) for xi in x]
     maps = maps[0][None] if len(maps) == 1 else np.stack(maps)
     out, start = {}, 0
     for key, width in widths:

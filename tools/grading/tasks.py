@@ -2,7 +2,7 @@
 
 A task's twins are the package's own fast implementations of the same computation (the functions a
 one-line "solution" would call) plus every Numba kernel of ``tinymtcnn/kernels`` (found in the
-teacher's source: ``@jit...`` definitions and ``jit(...)`` / ``SerialOrParallel(...)`` assignments).
+teacher's source: ``@jit...`` definitions and ``jit(...)`` assignments).
 No task function has a reason to call a compiled kernel."""
 import ast
 from pathlib import Path
@@ -50,7 +50,7 @@ def numba_kernels(package_dir):
             if isinstance(node, ast.FunctionDef) and any("jit" in ast.unparse(d) for d in node.decorator_list):
                 found.append((module, node.name))
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and \
-                    any(s in ast.unparse(node.value.func) for s in ("jit", "SerialOrParallel")):
+                    "jit" in ast.unparse(node.value.func):
                 found += [(module, t.id) for t in node.targets if isinstance(t, ast.Name)]
     return found
 
