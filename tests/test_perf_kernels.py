@@ -164,34 +164,47 @@ def _on(threads, fn):
         return fn()
 
 
+def _compare_threads(cases, handed, shared=True):
+    """Each case run on 1 and on 3 threads: the 3-thread run must give the same bits and (``shared``)
+    share the work out."""
+    for name, run in cases.items():
+        handed.clear()
+        one = _on(1, run)
+        assert max(handed, default=1) == 1, name  # one thread: one call
+        three = _on(3, run)
+        assert max(handed, default=1) > 1 or not shared, f"{name}: the work was not shared out"
+        for a, b in zip(one if isinstance(one, tuple) else (one,), three if isinstance(three, tuple) else (three,)):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
 def test_kernels_on_threads_give_the_one_thread_bits(rng, split_everything):
     img = rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)
-    y = _f32(rng, 5, 6, 7, 3)  # (C, H, W, N)
-    y[:, ::2, ::3] = 0.5  # ties
     boxes = np.array([[-5, 3, 60, 70], [100, 100, 180, 150], [1, 1, 12, 12], [5, 5, 4, 9]])
     level = (rng.uniform(-1, 1, (3, 270, 270))).astype(np.float32)
     pnet = [m.astype(np.float32) for m in conv_direct_weights(rng)]
-    cases = {
+    _compare_threads({
         "resample": lambda: resample.resample(img, 130, 77),
         "level": lambda: k_level.pyramid_level(img, 130, 77),
         "crops": lambda: resample.crop_resize(img, boxes, 24),
+        "pnet strips": lambda: conv_direct.pnet_trunk(level, *pnet),
+    }, split_everything)
+    np.testing.assert_allclose(resample.resample(img, 130, 77), resample.resample_naive(img, 130, 77), atol=1e-4)
+    np.testing.assert_allclose(resample.crop_resize(img, boxes, 24), resample.crop_resize_naive(img, boxes, 24),
+                               atol=1e-4)
+
+
+@pytest.mark.task_2_4
+def test_maxpool_on_threads_gives_the_one_thread_bits(rng, split_everything):
+    # the student copy's max-pool runs the student's loops (STUDENT-FAST): nothing to share out there
+    kernel = "parallel_chunks" in k_pool.maxpool_forward.__code__.co_names
+    y = _f32(rng, 5, 6, 7, 3)  # (C, H, W, N)
+    y[:, ::2, ::3] = 0.5  # ties
+    _compare_threads({
         "maxpool": lambda: k_pool.maxpool_forward(y, 3, 2),
         "maxpool values": lambda: k_pool.maxpool_forward(y, 3, 2, argmax=False)[:1],
         "maxpool backward": lambda: (k_pool.maxpool_backward(y[:, :3, :3] * 2, k_pool.maxpool_forward(y, 3, 2)[1],
                                                              y.shape, 3, 2),),
-        "pnet strips": lambda: conv_direct.pnet_trunk(level, *pnet),
-    }
-    for name, run in cases.items():
-        split_everything.clear()
-        one = _on(1, run)
-        assert max(split_everything, default=1) == 1, name  # one thread: one call
-        three = _on(3, run)
-        assert max(split_everything) > 1, f"{name}: the work was not shared out"
-        for a, b in zip(one if isinstance(one, tuple) else (one,), three if isinstance(three, tuple) else (three,)):
-            np.testing.assert_array_equal(a, b, err_msg=name)
-    np.testing.assert_allclose(resample.resample(img, 130, 77), resample.resample_naive(img, 130, 77), atol=1e-4)
-    np.testing.assert_allclose(resample.crop_resize(img, boxes, 24), resample.crop_resize_naive(img, boxes, 24),
-                               atol=1e-4)
+    }, split_everything, shared=kernel)
 
 
 def conv_direct_weights(rng):
