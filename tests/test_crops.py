@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinymtcnn.detect.crops import crop_and_resize, pad_boxes
+from tinymtcnn.detect.crops import crop_and_resize, crop_and_resize_naive, pad_boxes
 from tinymtcnn.kernels.resample import resample_naive
 
 H, W = 30, 40
@@ -17,15 +17,6 @@ BOXES = np.array([
     [3, 3, 3, 3],            # one pixel
 ])
 BLACK = (0 - 127.5) * 0.0078125
-
-
-def padded_crop(image, regions, k):
-    """Build M's ``tmp`` from pad_boxes rectangles (0-based slices of the 1-based ranges)."""
-    r = regions
-    tmp = np.zeros((r.crop_height[k], r.crop_width[k], 3))
-    if r.ex[k] >= r.x[k] and r.ey[k] >= r.y[k]:
-        tmp[r.dy[k] - 1:r.edy[k], r.dx[k] - 1:r.edx[k]] = image[r.y[k] - 1:r.ey[k], r.x[k] - 1:r.ex[k]]
-    return tmp
 
 
 def test_pad_boxes_hand_values():
@@ -55,16 +46,26 @@ def test_pad_boxes_source_and_destination_extents_match():
     np.testing.assert_array_equal(~inside, outside)
 
 
-@pytest.mark.parametrize("size", [24, 48])
-def test_crop_equals_padded_resample(rng, size):
+@pytest.mark.parametrize("normalise", [True, False])
+@pytest.mark.parametrize("size", [24, 48, 1])
+def test_crop_equals_the_padded_resample_of_its_twin(rng, size, normalise):
     image = (rng.random((H, W, 3)) * 255).astype(np.float32)
-    out = crop_and_resize(image, BOXES, size)
-    assert out.shape == (len(BOXES), 3, size, size) and out.dtype == np.float32
-    regions = pad_boxes(BOXES, H, W)
-    for k in range(len(BOXES)):
-        tmp = padded_crop(image, regions, k)
-        expect = (resample_naive(tmp, size, size).astype(np.float64) - 127.5) * 0.0078125
-        np.testing.assert_allclose(out[k], expect.transpose(2, 0, 1), atol=2e-6)
+    out = crop_and_resize(image, BOXES, size, normalise=normalise)
+    ref = crop_and_resize_naive(image, BOXES, size, normalise=normalise)  # pad.m's rectangles + resample
+    assert out.shape == ref.shape == (len(BOXES), 3, size, size)
+    assert out.dtype == ref.dtype == (np.float32 if normalise else np.float64)
+    np.testing.assert_allclose(out, ref, atol=2e-6 if normalise else 1e-9)
+    if not normalise:
+        np.testing.assert_allclose((out - 127.5) * 0.0078125, crop_and_resize(image, BOXES, size), atol=1e-6)
+
+
+def test_the_twin_crops_with_pad_boxes_rectangles(rng):
+    # the twin's crop of a box that leaves the image is the resample of M's tmp, built by hand here
+    image = (rng.random((H, W, 3)) * 255).astype(np.float32)
+    tmp = np.zeros((16, 16, 3))  # BOXES[2] = [-5, -3, 10, 12]: pad_boxes' dx 7, dy 5 (test above)
+    tmp[4:, 6:] = image[:12, :10]
+    expect = (resample_naive(tmp, 24, 24, dtype=np.float64) - 127.5) * 0.0078125
+    np.testing.assert_allclose(crop_and_resize_naive(image, BOXES[2:3], 24)[0], expect.transpose(2, 0, 1), atol=1e-6)
 
 
 def test_outside_and_empty_boxes_give_black_crops(rng):

@@ -10,7 +10,8 @@ from tinymtcnn.kernels import conv_direct
 from tinymtcnn.kernels import level as k_level
 from tinymtcnn.kernels import resample as resample_kernels
 from tinymtcnn.kernels import maxpool as pool_kernels
-from tinymtcnn.kernels.resample import axis_taps, axis_weights_naive, crop_resize, crop_resize_naive, resample
+from tinymtcnn.detect.crops import crop_and_resize_naive
+from tinymtcnn.kernels.resample import axis_taps, axis_weights_naive, crop_resize, resample
 from tinymtcnn.kernels.resample_rows import _acc_like, _tap_runs
 from tinymtcnn.threads import limit_threads
 
@@ -70,7 +71,7 @@ def test_crops_of_boxes_outside_the_image_are_black(rng, dtype):
     for size in (1, 2, 24):
         out = crop_resize(img, boxes, size)
         np.testing.assert_array_equal(out, np.full(out.shape, black))
-        np.testing.assert_allclose(out, crop_resize_naive(img, boxes, size), atol=1e-6)
+        np.testing.assert_allclose(out, crop_and_resize_naive(img, boxes, size), atol=1e-6)
 
 
 @pytest.mark.parametrize("h,w", [(8, 8), (9, 8), (8, 9), (9, 9), (2, 3), (1, 1), (3, 1)])

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
+from tinymtcnn.detect.crops import crop_and_resize_naive
 from tinymtcnn.kernels.resample import (
     axis_taps,
     axis_weights_naive,
     crop_resize,
-    crop_resize_naive,
     resample,
     resample_naive,
 )
@@ -129,7 +129,7 @@ CROP_BOXES = np.array([
 def test_crop_twins_agree(rng, size):
     img = (rng.random((30, 40, 3)) * 255).astype(np.float32)
     fast = crop_resize(img, CROP_BOXES, size)
-    ref = crop_resize_naive(img, CROP_BOXES, size)
+    ref = crop_and_resize_naive(img, CROP_BOXES, size)
     assert fast.shape == ref.shape == (len(CROP_BOXES), 3, size, size)
     assert fast.dtype == ref.dtype == np.float32
     np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-6)

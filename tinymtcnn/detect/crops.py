@@ -5,12 +5,17 @@ Boxes are integer boxes in M's 1-based inclusive convention (see
 ``zeros(tmph, tmpw, 3)`` array (raw value 0 = black where the box leaves the
 image), resamples it with the authors' resampler (area average when shrinking,
 bilinear when enlarging) and normalises afterwards.
+
+``crop_and_resize_naive`` does exactly that, box by box, with :func:`pad_boxes` (the
+port of pad.m) and the readable resampler: it is the specification and the test
+oracle of ``crop_and_resize``, whose Numba kernel (:func:`~tinymtcnn.kernels.resample.crop_resize`)
+pads as it reads instead of building ``tmp``.
 """
 from typing import NamedTuple
 
 import numpy as np
 
-from ..kernels.resample import check_image, crop_resize
+from ..kernels.resample import NORM_MEAN, NORM_SCALE, check_image, crop_resize, resample_naive
 
 
 class PadRegions(NamedTuple):
@@ -82,7 +87,7 @@ def pad_boxes(boxes, height, width):
     return PadRegions(dy, edy, dx, edx, y, ey, x, ex, crop_w, crop_h)
 
 
-def crop_and_resize(image, boxes, size):
+def crop_and_resize(image, boxes, size, *, normalise=True):
     """Zero-padded crops resampled to ``size x size``, normalised, NCHW.
 
     Port of: detect_face.m (stage 2/3 crop loop, with pad.m and imResample).
@@ -94,6 +99,8 @@ def crop_and_resize(image, boxes, size):
         ``x1, y1, x2, y2`` 1-based inclusive, e.g. after :func:`~tinymtcnn.detect.boxes.truncate_boxes`.
     size : int
         Output side (24 for R-Net, 48 for O-Net).
+    normalise : bool
+        False: the resampled raw values in float64, not normalised (training samples).
 
     Returns
     -------
@@ -104,8 +111,38 @@ def crop_and_resize(image, boxes, size):
         (``x2 < x1`` or ``y2 < y1``, where M would fail), gives an all-black crop.
         ``K = 0`` gives a ``(0, 3, size, size)`` array.
     """
+    image, b, size = _check_crop_args(image, boxes, size)
+    return crop_resize(image, b, size, normalise=normalise)
+
+
+def crop_and_resize_naive(image, boxes, size, *, normalise=True):
+    """Readable twin of :func:`crop_and_resize` (same contract), as M writes it: per box, a
+    ``zeros(tmph, tmpw, 3)`` array, the in-image part copied in with :func:`pad_boxes`' rectangles,
+    resampled (:func:`~tinymtcnn.kernels.resample.resample_naive`, float64), then normalised."""
+    image, b, size = _check_crop_args(image, boxes, size)
+    image = image.astype(np.float64)
+    regions = pad_boxes(b, image.shape[0], image.shape[1])
+    out = np.empty((len(b), 3, size, size), dtype=np.float32 if normalise else np.float64)
+    for k in range(len(b)):
+        r = [int(v[k]) for v in regions]  # dy, edy, dx, edx, y, ey, x, ex, crop_w, crop_h
+        dy, edy, dx, edx, y, ey, x, ex, crop_w, crop_h = r
+        if crop_w < 1 or crop_h < 1:  # an empty box: M would fail; here all black
+            crop = np.zeros((size, size, 3))
+        else:
+            tmp = np.zeros((crop_h, crop_w, 3))
+            if ey >= y and ex >= x:  # 1-based inclusive ranges as 0-based slices
+                tmp[dy - 1:edy, dx - 1:edx] = image[y - 1:ey, x - 1:ex]
+            crop = resample_naive(tmp, size, size, dtype=np.float64)
+        if normalise:
+            crop = (crop - NORM_MEAN) * NORM_SCALE
+        out[k] = crop.transpose(2, 0, 1)
+    return out
+
+
+def _check_crop_args(image, boxes, size):
+    """``(image, boxes (K, 4) int64, size int)`` checked (ValueError/TypeError naming the bad one)."""
     image = check_image(image, channels=3)
     if int(size) != size or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
     b = _integer_boxes(np.asarray(boxes).reshape(-1, 4) if np.size(boxes) == 0 else boxes)
-    return crop_resize(image, b, int(size))
+    return image, b, int(size)

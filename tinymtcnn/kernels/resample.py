@@ -35,8 +35,9 @@ Precision and deliberate differences from the C++:
   images (:mod:`tinymtcnn.kernels.resample_rows`). Both are float64 and agree to ~1e-12.
 
 ``resample_naive`` / ``resample``: readable (dense weight matrices) and Numba
-twins. ``crop_resize_naive`` / ``crop_resize``: the R-Net/O-Net crop stage:
-zero-padded box crops resampled to ``size x size`` and normalised.
+twins. ``crop_resize``: the R-Net/O-Net crop stage, zero-padded box crops resampled
+to ``size x size`` and normalised; its readable twin, written with the port of pad.m,
+is :func:`tinymtcnn.detect.crops.crop_and_resize_naive`.
 """
 import math
 
@@ -98,41 +99,14 @@ def axis_weights_naive(n_in, n_out):
     return wts
 
 
-def resample_naive(img, out_h, out_w):
-    """Resample ``img`` (H, W, C) or (H, W) to ``(out_h, out_w[, C])`` float32; readable twin.
+def resample_naive(img, out_h, out_w, dtype=np.float32):
+    """Resample ``img`` (H, W, C) or (H, W) to ``(out_h, out_w[, C])`` float32 (or ``dtype``); readable twin.
 
     Port of: imResampleMex.cpp. x (columns) first, then y, as the C++; float64 inside.
     """
     img = check_image(img)
     out_h, out_w = _check_size(out_h, out_w)
-    return _resample_float64_naive(img.astype(np.float64), out_h, out_w).astype(np.float32)
-
-
-def crop_resize_naive(image, boxes, size):
-    """Zero-padded crops of 1-based inclusive integer ``boxes`` resampled to ``size``; readable twin.
-
-    ``image`` (H, W, C) raw 0..255 values; ``boxes`` (K, 4) integer ``x1, y1, x2, y2``.
-    Returns (K, C, size, size) float32 ``(v - 127.5) * 0.0078125`` computed in float64
-    (as M: crop in double, normalise, then Caffe's float32). Pixels of the box outside the
-    image are 0 (black) before resampling; an empty box (``x2 < x1`` or ``y2 < y1``)
-    gives an all-black crop.
-    """
-    image = np.asarray(image, dtype=np.float64)
-    boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
-    h, w, c = image.shape
-    out = np.empty((boxes.shape[0], c, size, size), dtype=np.float32)
-    for k, (x1, y1, x2, y2) in enumerate(boxes):
-        tmp = np.zeros((max(y2 - y1 + 1, 0), max(x2 - x1 + 1, 0), c))
-        ys, ye = max(y1, 1), min(y2, h)  # in-image part, 1-based inclusive
-        xs, xe = max(x1, 1), min(x2, w)
-        if ys <= ye and xs <= xe:
-            tmp[ys - y1:ye - y1 + 1, xs - x1:xe - x1 + 1] = image[ys - 1:ye, xs - 1:xe]
-        if tmp.size == 0:
-            crop = np.zeros((size, size, c))
-        else:
-            crop = _resample_float64_naive(tmp, size, size)
-        out[k] = ((crop - NORM_MEAN) * NORM_SCALE).transpose(2, 0, 1)
-    return out
+    return _resample_float64_naive(img.astype(np.float64), out_h, out_w).astype(dtype, copy=False)
 
 
 def _resample_float64_naive(a, out_h, out_w):
@@ -255,15 +229,15 @@ def resample(img, out_h, out_w):
 
 
 @jit
-def _crop_resize_one(image, box, size, acc_like, out):
-    """The crop of ``box (4,)`` into ``out (C, size, size)`` (see :func:`crop_resize`)."""
+def _crop_resize_one(image, box, size, acc_like, mean, scale, out):
+    """The crop of ``box (4,)`` into ``out (C, size, size)``: ``(v - mean) * scale`` of the resampled
+    values ``v`` (see :func:`crop_resize`)."""
     h, w, c_n = image.shape
     x1, y1, x2, y2 = box[0], box[1], box[2], box[3]
     bw = x2 - x1 + 1
     bh = y2 - y1 + 1
-    black = (0.0 - 127.5) * 0.0078125
     if bw < 1 or bh < 1:
-        out[:, :, :] = black
+        out[:, :, :] = (0.0 - mean) * scale
         return
     yi, yw = axis_taps(bh, size)
     xi, xw = axis_taps(bw, size)
@@ -276,22 +250,32 @@ def _crop_resize_one(image, box, size, acc_like, out):
         _resample_row(image, y1 - 1, x1 - 1, h, w, yfirst, yrun, yspan, xfirst, xrun, b, rowbuf, acc, out_row)
         for xb in range(size):
             for c in range(c_n):
-                out[c, b, xb] = (out_row[xb, c] - 127.5) * 0.0078125
+                out[c, b, xb] = (out_row[xb, c] - mean) * scale
 
 
 @jit
-def _crop_resize_boxes(image, boxes, size, acc_like, out):
+def _crop_resize_boxes(image, boxes, size, acc_like, mean, scale, out):
     for k in range(boxes.shape[0]):
-        _crop_resize_one(image, boxes[k], size, acc_like, out[k])
+        _crop_resize_one(image, boxes[k], size, acc_like, mean, scale, out[k])
 
 
-def crop_resize(image, boxes, size):
-    """Numba twin of :func:`crop_resize_naive` (same contract); from 32 crops (each ~0.05 ms of work) they
-    go to several threads in chunks when more than one is allowed."""
+def crop_resize(image, boxes, size, *, normalise=True):
+    """Zero-padded crops of 1-based inclusive integer ``boxes`` resampled to ``size``.
+
+    ``image`` (H, W, C) raw 0..255 values (uint8 or float); ``boxes`` (K, 4) integer
+    ``x1, y1, x2, y2``. Returns (K, C, size, size) float32 ``(v - 127.5) * 0.0078125`` computed in
+    float64 (as M: crop in double, normalise, then Caffe's float32), or with ``normalise=False`` the
+    resampled values ``v`` themselves in float64 (training samples store them rounded to uint8:
+    normalised once, at batch time). Pixels of the box outside the image are 0 (black) before
+    resampling; an empty box (``x2 < x1`` or ``y2 < y1``) gives an all-black crop. Readable twin:
+    :func:`tinymtcnn.detect.crops.crop_and_resize_naive`. From 32 crops (each ~0.05 ms of work) they
+    go to several threads in chunks when more than one is allowed.
+    """
     image = np.ascontiguousarray(image)
     boxes = np.ascontiguousarray(np.asarray(boxes, dtype=np.int64).reshape(-1, 4))
-    out = np.empty((boxes.shape[0], image.shape[2], size, size), dtype=np.float32)
+    mean, scale = (NORM_MEAN, NORM_SCALE) if normalise else (0.0, 1.0)
+    out = np.empty((boxes.shape[0], image.shape[2], size, size), dtype=np.float32 if normalise else np.float64)
     size, acc_like = int(size), _acc_like(image)
-    parallel_chunks(lambda k0, k1: _crop_resize_boxes(image, boxes[k0:k1], size, acc_like, out[k0:k1]),
+    parallel_chunks(lambda k0, k1: _crop_resize_boxes(image, boxes[k0:k1], size, acc_like, mean, scale, out[k0:k1]),
                     len(boxes), len(boxes) << 15)
     return out

@@ -40,7 +40,6 @@ import numpy as np
 from ..detect.boxes import to_one_based
 from ..kernels.resample import crop_resize
 from .losses import LANDMARK, NEGATIVE, PART, POSITIVE
-from .sampleset import denormalize_images
 NEG_IOU, PART_IOU, POS_IOU = 0.3, 0.4, 0.65
 
 
@@ -115,14 +114,16 @@ def crop_samples(image, crops, size):
     Returns
     -------
     (K, 3, size, size) uint8
-        :func:`~tinymtcnn.kernels.resample.crop_resize`'s normalised crops (the nets' inputs at
-        detection time) stored as raw values, :func:`~.sampleset.denormalize_images`.
+        The resampled values of the detector's crops (:func:`~tinymtcnn.kernels.resample.crop_resize`
+        with ``normalise=False``), rounded to the nearest integer once; they are normalised once, at
+        batch time (:func:`~.sampleset.normalize_images`), into what the detector would feed the net
+        to within the rounding (at most half a grey level).
     """
     crops = np.asarray(crops, dtype=np.int64).reshape(-1, 4)
     if len(crops) == 0:
         return np.zeros((0, 3, size, size), dtype=np.uint8)
-    norm = crop_resize(np.ascontiguousarray(image), crops, size)
-    return denormalize_images(norm)
+    raw = crop_resize(np.ascontiguousarray(image), crops, size, normalise=False)
+    return np.clip(np.rint(raw), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
