@@ -116,7 +116,7 @@ def _conv3x3_prelu_rows(x, w, b, alpha, out):
                     out[f, y, ox] = a * v
 
 
-@jit
+@jit(inline="always")
 def _max4(a, b, c, d):
     """The first of the largest of ``a, b, c, d`` (scanned in that order, as a window loop would)."""
     best = a

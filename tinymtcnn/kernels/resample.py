@@ -228,7 +228,7 @@ def resample(img, out_h, out_w):
     return out[:, :, 0] if flat else out
 
 
-@jit
+@jit(inline="always")
 def _crop_resize_one(image, box, size, acc_like, mean, scale, out):
     """The crop of ``box (4,)`` into ``out (C, size, size)``: ``(v - mean) * scale`` of the resampled
     values ``v`` (see :func:`crop_resize`)."""

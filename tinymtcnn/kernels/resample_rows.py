@@ -50,7 +50,7 @@ def _tap_runs(idx, wts):
     return first, run, span
 
 
-@jit
+@jit(inline="always")
 def _add_row(src, y, h, start, wt, dst):
     """``dst += wt * row y of src`` (flat, from offset ``start``), unless ``wt == 0`` or ``y`` is outside ``[0, h)``."""
     if wt == 0.0 or y < 0 or y >= h:
@@ -60,7 +60,7 @@ def _add_row(src, y, h, start, wt, dst):
         dst[k] += wt * srow[k]
 
 
-@jit
+@jit(inline="always")
 def _add_row_sum(src, ya, yb, h, start, wt, acc, dst):
     """``dst += wt * sum(rows ya..yb-1 of src, those inside [0, h))``, each row read from flat offset
     ``start``; the sum is taken in ``acc`` (int32 for uint8 images: exact, and it vectorises wide)."""
