@@ -45,9 +45,8 @@ class Recorder(event.Listener):
         start, disp, args = stack.pop()
         fn = getattr(disp, "py_func", None)
         name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
-        parallel = bool(getattr(disp, "targetoptions", {}).get("parallel"))
         events.append({"name": name, "args": str(args), "start": start - t0, "end": time.perf_counter() - t0,
-                       "depth": len(stack), "parallel": parallel})
+                       "depth": len(stack)})
 
 
 event.register("numba:compile", Recorder())
@@ -76,7 +75,7 @@ def run_child(cache, out, repo=REPO):
 
 
 def self_times(events):
-    """``{(name, args, parallel): [inclusive s, self s]}`` over the package's kernels.
+    """``{(name, args): [inclusive s, self s]}`` over the package's kernels.
 
     A kernel's self time is its inclusive time less that of the package's kernels compiled inside it
     (the nearest ones); Numba's own helpers compiled inside it (``np.empty``'s overload...) count
@@ -91,7 +90,7 @@ def self_times(events):
     for e in ours:
         nested = [c for c in ours if inside(c, e)]
         nearest = [c for c in nested if not any(inside(c, d) for d in nested)]
-        key = (e["name"], e["args"], e["parallel"])
+        key = (e["name"], e["args"])
         incl, own = out.get(key, (0.0, 0.0))
         span = e["end"] - e["start"]
         out[key] = [incl + span, own + span - sum(c["end"] - c["start"] for c in nearest)]
@@ -131,15 +130,13 @@ def main(argv=None):
     cold.sort(key=lambda r: r["process"])
     med = cold[len(cold) // 2]
     times = self_times(med["events"])
-    rows = [[short(name), short_sig(sig), "yes" if par else "", incl, own]
-            for (name, sig, par), (incl, own) in sorted(times.items(), key=lambda kv: -kv[1][1])]
+    rows = [[short(name), short_sig(sig), incl, own]
+            for (name, sig), (incl, own) in sorted(times.items(), key=lambda kv: -kv[1][1])]
     total = sum(own for _, own in times.values())
     print(f"\n## compiles of `tinymtcnn demo` with an empty NUMBA_CACHE_DIR, seconds (median of {len(cold)} "
           f"process(es)); {load()}")
-    print_table(["kernel", "signature", "parallel", "inclusive", "self"],
-                [r[:3] + [f"{r[3]:.2f}", f"{r[4]:.2f}"] for r in rows])
-    par = sum(own for (_, _, p), (_, own) in times.items() if p)
-    print(f"{len(times)} compiles, {total:.2f} s in all ({par:.2f} s of them parallel builds)")
+    print_table(["kernel", "signature", "inclusive", "self"], [r[:2] + [f"{r[2]:.2f}", f"{r[3]:.2f}"] for r in rows])
+    print(f"{len(times)} compiles, {total:.2f} s in all")
     print(f"tinymtcnn: {med['file']}")
     for label, r in (("cold", med), ("warm", warm)):
         print(f"{label}: process {r['process']:.2f} s (import {r['import']:.2f} s, demo {r['demo']:.2f} s)")
