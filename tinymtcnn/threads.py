@@ -9,8 +9,9 @@ work sharing: a Python thread pool (:func:`parallel_map`, :func:`tinymtcnn.kerne
 whose threads call the Numba kernels, all compiled serial and ``nogil``, and numpy's matrix products.
 Who shares out what:
 
-* P-Net: whole pyramid levels go to the threads (the first level is about half the work), or a big
-  level's strips when there is one level left (:mod:`tinymtcnn.kernels.conv_direct`);
+* P-Net: whole pyramid levels go to the threads in a detection (the first level is about half the
+  work); a big level run on its own (``trace()``, ``PNet.infer``) shares out its strips
+  (:mod:`tinymtcnn.kernels.conv_direct`);
 * convolutions: bands of output rows, each thread calling single-threaded BLAS
   (:mod:`tinymtcnn.layers.conv`);
 * the resampler (pyramid levels, R-Net/O-Net crops) and the max-pool: chunks of output rows, crops or
