@@ -204,16 +204,23 @@ def test_numba_import_outside_kernels_is_found(path, source):
     assert [f.split(":")[0] for f in numba_imports_outside_kernels(sources)] == [path]
 
 
-@pytest.mark.parametrize("source", [
+BAD_KERNELS = [(numba_parallelism, source) for source in (
     "f = jit(parallel=True)(g)\n",
     "f = numba.njit(parallel=True, cache=True)(g)\n",
     "OPTIONS = {'parallel': True}\nf = jit(**OPTIONS)(g)\n",
     "@jit(nogil=True, parallel=True)\ndef f(x):\n    pass\n",
     "from numba import prange\n",
     "def f(x):\n    for i in numba.prange(3):\n        pass\n",
-])
-def test_numba_parallelism_is_found(source):
-    found = numba_parallelism(_package(good=GOOD_KERNEL, bad=source))
+)] + [(compiles_outside_jit, source) for source in (
+    "import numba\nf = numba.njit(cache=True)(g)\n",
+    "import numba\n@numba.jit\ndef f(x):\n    pass\n",
+    "from numba import njit\n@njit\ndef f(x):\n    pass\n",
+)]
+
+
+@pytest.mark.parametrize("scan, source", BAD_KERNELS)
+def test_a_bad_kernel_source_is_found(scan, source):
+    found = scan(_package(good=GOOD_KERNEL, bad=source))
     assert found and all(f.startswith(f"{KERNELS_DIR}bad.py:") for f in found), found
 
 
@@ -221,16 +228,6 @@ def test_numba_parallelism_in_jit_itself_is_found():
     sources = _package(good=GOOD_KERNEL)
     sources[JIT_FILE] += "prange = numba.prange\n"
     assert {f.split(":")[0] for f in numba_parallelism(sources)} == {JIT_FILE}
-
-
-@pytest.mark.parametrize("source", [
-    "import numba\nf = numba.njit(cache=True)(g)\n",
-    "import numba\n@numba.jit\ndef f(x):\n    pass\n",
-    "from numba import njit\n@njit\ndef f(x):\n    pass\n",
-])
-def test_compiles_outside_jit_are_found(source):
-    found = compiles_outside_jit(_package(good=GOOD_KERNEL, bad=source))
-    assert found and all(f.startswith(f"{KERNELS_DIR}bad.py:") for f in found), found
 
 
 def test_a_prange_added_to_a_real_kernel_file_would_be_found():
