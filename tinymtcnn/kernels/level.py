@@ -15,7 +15,7 @@ that a transposed view costs P-Net.
 """
 import numpy as np
 
-from .resample import NORM_MEAN, NORM_SCALE, _check_size, _resample_into, check_image, resample_naive
+from .resample import LEVEL, NORM_MEAN, NORM_SCALE, _check_size, check_image, resample_naive, resample_windows
 
 
 # --------------------------------------------------------------------------- plain twin
@@ -35,6 +35,4 @@ def pyramid_level(img, out_h, out_w):
     if img.ndim != 3:
         raise ValueError(f"image must have shape (H, W, C), got {img.shape}")
     out_h, out_w = _check_size(out_h, out_w)
-    out = np.empty((img.shape[2], out_h, out_w), dtype=np.float32)
-    _resample_into(np.ascontiguousarray(img), out, level=True)
-    return out
+    return resample_windows(img, [[1, 1, img.shape[1], img.shape[0]]], out_h, out_w, LEVEL)[0]

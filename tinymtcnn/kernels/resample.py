@@ -34,6 +34,10 @@ Precision and deliberate differences from the C++:
   pixels of an area average) before multiplying once, exactly in int32 for uint8
   images (:mod:`tinymtcnn.kernels.resample_rows`). Both are float64 and agree to ~1e-12.
 
+One kernel, :func:`_resample_windows`, serves every use: it resamples zero-padded windows of an
+image, a whole image (:func:`resample`, a pyramid level in :mod:`tinymtcnn.kernels.level`) being
+the window of its own size, and writes raw, pyramid-normalised or crop-normalised values.
+
 ``resample_naive`` / ``resample``: readable (dense weight matrices) and Numba
 twins. ``crop_resize``: the R-Net/O-Net crop stage, zero-padded box crops resampled
 to ``size x size`` and normalised; its readable twin, written with the port of pad.m,
@@ -170,48 +174,75 @@ def axis_taps(n_in, n_out):
     return idx, wts
 
 
-_ROW_BLOCK = 16  # output rows per block (one scratch row buffer each); threads take chunks of blocks
-# The window offset of a whole image. A literal 0 in the call would make Numba compile _resample_row once
-# more for the argument type Literal[int](0) (0.5-1 s on a cold start); an int64 global is plain int64,
-# the crops' type, so the row kernel is compiled once.
-_ZERO = np.int64(0)
+_ROW_BLOCK = 16  # output rows per block: threads take chunks of blocks of one big window (a pyramid level)
+RAW, LEVEL, CROP = 0, 1, 2  # what _resample_windows writes: see its docstring
 
 
 @jit
-def _resample_rows(src, yfirst, yrun, yspan, xfirst, xrun, acc_like, out, level, blk0, blk1):
-    # Blocks [blk0, blk1) of _ROW_BLOCK output rows. level=False: out (out_h, out_w, C) gets the resampled
-    # pixels; level=True (a P-Net pyramid level, kernels/level.py): out (C, out_h, out_w) float32 gets
-    # (float32(pixel) - 127.5) * 0.0078125
+def _resample_windows(src, boxes, acc_like, mode, out, k0, k1, blk0, blk1):
+    """Windows ``k0 .. k1-1`` of ``src (H, W, C)`` resampled into ``out (K, C, out_h, out_w)``: the
+    one resampling kernel of the package (pyramid levels, R-Net/O-Net crops, :func:`resample`).
+
+    ``boxes (K, 4)`` are 1-based inclusive ``x1, y1, x2, y2`` windows; source pixels outside the
+    image count as 0 (black), an empty window (``x2 < x1`` or ``y2 < y1``) gives an all-black
+    result. Only the output rows of blocks ``[blk0, blk1)`` of ``_ROW_BLOCK`` rows are written.
+    ``mode``: ``RAW`` the resampled values ``v``; ``LEVEL`` ``(float32(v) - 127.5f) * 0.0078125f`` in
+    float32 (M's pyramid); ``CROP`` ``(v - 127.5) * 0.0078125`` in float64 (M's double crops), then
+    ``out``'s dtype.
+    """
     h, w, c_n = src.shape
-    out_h, out_w = (out.shape[1], out.shape[2]) if level else (out.shape[0], out.shape[1])
-    mean, scale = np.float32(NORM_MEAN), np.float32(NORM_SCALE)
-    for blk in range(blk0, blk1):
-        rowbuf = np.zeros((w + xrun.shape[1], c_n))
-        acc = np.empty(w * c_n, dtype=acc_like.dtype)
+    out_h, out_w = out.shape[2], out.shape[3]
+    mean32, scale32 = np.float32(NORM_MEAN), np.float32(NORM_SCALE)
+    b0, b1 = blk0 * _ROW_BLOCK, min(blk1 * _ROW_BLOCK, out_h)
+    for k in range(k0, k1):
+        x1, y1, x2, y2 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
+        bw, bh = x2 - x1 + 1, y2 - y1 + 1
+        dst = out[k]
+        if bw < 1 or bh < 1:
+            black = 0.0 if mode == RAW else (0.0 - NORM_MEAN) * NORM_SCALE
+            dst[:, b0:b1, :] = black
+            continue
+        yi, yw = axis_taps(bh, out_h)
+        xi, xw = axis_taps(bw, out_w)
+        yfirst, yrun, yspan = _tap_runs(yi, yw)
+        xfirst, xrun, _ = _tap_runs(xi, xw)
+        rowbuf = np.zeros((bw + xi.shape[1], c_n))
+        acc = np.empty(bw * c_n, dtype=acc_like.dtype)
         out_row = np.empty((out_w, c_n))
-        for b in range(blk * _ROW_BLOCK, min((blk + 1) * _ROW_BLOCK, out_h)):
-            _resample_row(src, _ZERO, _ZERO, h, w, yfirst, yrun, yspan, xfirst, xrun, b, rowbuf, acc, out_row)
-            if level:
-                for c in range(c_n):
-                    dst = out[c, b]
+        for b in range(b0, b1):
+            _resample_row(src, y1 - 1, x1 - 1, h, w, yfirst, yrun, yspan, xfirst, xrun, b, rowbuf, acc, out_row)
+            for c in range(c_n):
+                row = dst[c, b]
+                if mode == LEVEL:
                     for xb in range(out_w):
-                        dst[xb] = (np.float32(out_row[xb, c]) - mean) * scale
-            else:
-                for xb in range(out_w):
-                    for c in range(c_n):
-                        out[b, xb, c] = out_row[xb, c]
+                        row[xb] = (np.float32(out_row[xb, c]) - mean32) * scale32
+                elif mode == CROP:
+                    for xb in range(out_w):
+                        row[xb] = (out_row[xb, c] - NORM_MEAN) * NORM_SCALE
+                else:
+                    for xb in range(out_w):
+                        row[xb] = out_row[xb, c]
 
 
-def _resample_into(src, out, level=False):
-    """Resample ``src (H, W, C)`` into ``out``: ``(out_h, out_w, C)``, or with ``level`` a P-Net
-    pyramid level, normalised and channel-first ``(C, out_h, out_w)`` float32. Blocks of rows go to
-    several threads when the work is large and more than one thread is allowed."""
-    out_h, out_w = out.shape[1:] if level else out.shape[:2]
-    yi, yw = axis_taps(src.shape[0], out_h)
-    xi, xw = axis_taps(src.shape[1], out_w)
-    work = out_h * (src.shape[1] * yi.shape[1] + out_w * xi.shape[1]) * src.shape[2]
-    taps = (*_tap_runs(yi, yw), *_tap_runs(xi, xw)[:2], _acc_like(src), out, level)
-    parallel_chunks(lambda b0, b1: _resample_rows(src, *taps, b0, b1), (out_h + _ROW_BLOCK - 1) // _ROW_BLOCK, work)
+def resample_windows(src, boxes, out_h, out_w, mode, dtype=np.float32):
+    """``(K, C, out_h, out_w)`` array of ``dtype``: the windows ``boxes`` of ``src (H, W, C)`` resampled
+    (:func:`_resample_windows`, ``mode`` RAW, LEVEL or CROP). One window (a pyramid level, a whole
+    image) is shared out over threads by blocks of rows, several windows (crops) by windows, when the
+    work is large and more than one thread is allowed."""
+    src = np.ascontiguousarray(src)
+    boxes = np.ascontiguousarray(np.asarray(boxes, dtype=np.int64).reshape(-1, 4))
+    out = np.empty((len(boxes), src.shape[2], out_h, out_w), dtype=dtype)
+    blocks = (out_h + _ROW_BLOCK - 1) // _ROW_BLOCK
+    acc_like = _acc_like(src)
+    if len(boxes) == 1:
+        x1, y1, x2, y2 = boxes[0]
+        bw, bh = max(x2 - x1 + 1, 1), max(y2 - y1 + 1, 1)
+        work = out_h * (bw * (bh // out_h + 2) + bw + 2 * out_w) * src.shape[2]  # the two passes' multiply-adds
+        parallel_chunks(lambda b0, b1: _resample_windows(src, boxes, acc_like, mode, out, 0, 1, b0, b1), blocks, work)
+    else:  # each crop is ~0.05 ms of work: from 32 crops on several threads
+        parallel_chunks(lambda k0, k1: _resample_windows(src, boxes, acc_like, mode, out, k0, k1, 0, blocks),
+                        len(boxes), len(boxes) << 15)
+    return out
 
 
 def resample(img, out_h, out_w):
@@ -221,42 +252,9 @@ def resample(img, out_h, out_w):
     """
     img = check_image(img)
     out_h, out_w = _check_size(out_h, out_w)
-    flat = img.ndim == 2
-    src = np.ascontiguousarray(img[:, :, None] if flat else img)
-    out = np.empty((out_h, out_w, src.shape[2]), dtype=np.float32)
-    _resample_into(src, out)
-    return out[:, :, 0] if flat else out
-
-
-@jit(inline="always")
-def _crop_resize_one(image, box, size, acc_like, mean, scale, out):
-    """The crop of ``box (4,)`` into ``out (C, size, size)``: ``(v - mean) * scale`` of the resampled
-    values ``v`` (see :func:`crop_resize`)."""
-    h, w, c_n = image.shape
-    x1, y1, x2, y2 = box[0], box[1], box[2], box[3]
-    bw = x2 - x1 + 1
-    bh = y2 - y1 + 1
-    if bw < 1 or bh < 1:
-        out[:, :, :] = (0.0 - mean) * scale
-        return
-    yi, yw = axis_taps(bh, size)
-    xi, xw = axis_taps(bw, size)
-    yfirst, yrun, yspan = _tap_runs(yi, yw)
-    xfirst, xrun, _ = _tap_runs(xi, xw)
-    rowbuf = np.zeros((bw + xi.shape[1], c_n))
-    acc = np.empty(bw * c_n, dtype=acc_like.dtype)
-    out_row = np.empty((size, c_n))
-    for b in range(size):
-        _resample_row(image, y1 - 1, x1 - 1, h, w, yfirst, yrun, yspan, xfirst, xrun, b, rowbuf, acc, out_row)
-        for xb in range(size):
-            for c in range(c_n):
-                out[c, b, xb] = (out_row[xb, c] - mean) * scale
-
-
-@jit
-def _crop_resize_boxes(image, boxes, size, acc_like, mean, scale, out):
-    for k in range(boxes.shape[0]):
-        _crop_resize_one(image, boxes[k], size, acc_like, mean, scale, out[k])
+    src = img[:, :, None] if img.ndim == 2 else img
+    out = resample_windows(src, [[1, 1, src.shape[1], src.shape[0]]], out_h, out_w, RAW)[0]
+    return out[0] if img.ndim == 2 else np.ascontiguousarray(out.transpose(1, 2, 0))
 
 
 def crop_resize(image, boxes, size, *, normalise=True):
@@ -268,14 +266,8 @@ def crop_resize(image, boxes, size, *, normalise=True):
     resampled values ``v`` themselves in float64 (training samples store them rounded to uint8:
     normalised once, at batch time). Pixels of the box outside the image are 0 (black) before
     resampling; an empty box (``x2 < x1`` or ``y2 < y1``) gives an all-black crop. Readable twin:
-    :func:`tinymtcnn.detect.crops.crop_and_resize_naive`. From 32 crops (each ~0.05 ms of work) they
-    go to several threads in chunks when more than one is allowed.
+    :func:`tinymtcnn.detect.crops.crop_and_resize_naive`.
     """
-    image = np.ascontiguousarray(image)
-    boxes = np.ascontiguousarray(np.asarray(boxes, dtype=np.int64).reshape(-1, 4))
-    mean, scale = (NORM_MEAN, NORM_SCALE) if normalise else (0.0, 1.0)
-    out = np.empty((boxes.shape[0], image.shape[2], size, size), dtype=np.float32 if normalise else np.float64)
-    size, acc_like = int(size), _acc_like(image)
-    parallel_chunks(lambda k0, k1: _crop_resize_boxes(image, boxes[k0:k1], size, acc_like, mean, scale, out[k0:k1]),
-                    len(boxes), len(boxes) << 15)
-    return out
+    if normalise:
+        return resample_windows(image, boxes, size, size, CROP)
+    return resample_windows(image, boxes, size, size, RAW, np.float64)
