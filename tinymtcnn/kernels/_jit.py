@@ -1,6 +1,6 @@
 """The one place where Numba is imported.
 
-``jit`` compiles a function with ``numba.njit(cache=True)``. When Numba is not
+``jit`` compiles a function with ``numba.njit(cache=True, nogil=True)``. When Numba is not
 installed (or ``TINYMTCNN_DISABLE_JIT=1`` is set) it returns the function
 unchanged, so every kernel still runs as plain Python: slow, but importable and
 correct. Tests compare each compiled kernel with its plain-Python twin.
