@@ -78,6 +78,16 @@ def test_out_inside_a_searched_input_tree_is_refused(photos, fake_detector, caps
     assert not (photos / "annotated").exists() and fake_detector.calls == []
 
 
+@pytest.mark.parametrize("name", ["results.json", "r.jpg", "sub/results.json"])
+def test_json_inside_a_searched_input_tree_is_refused(photos, fake_detector, capsys, name):
+    # a results file named like a photo would be read as one by the next run; none is written into an input folder
+    before = _tree_bytes(photos)
+    assert _detect(photos, "--json", photos / name) == 2
+    assert "--json" in (err := capsys.readouterr().err) and "inside the input folder" in err
+    assert _tree_bytes(photos) == before and fake_detector.calls == []
+    assert _detect(photos / "p0.png", "--json", photos / name) != 2  # a photo given by name: its folder is not searched
+
+
 def test_out_never_replaces_a_file_tinymtcnn_did_not_write(photos, tmp_path, fake_detector, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -92,8 +92,10 @@ def _plan_detect(args, options, paths):
     inputs = InputFiles(paths)
     stamps = [file_stamp(p) for p in paths]
     out_dir = None if args.out is None else Path(args.out)
+    searched = [p for p in args.paths if Path(p).is_dir()]
     writer, done = None, {}
     if args.json is not None:
+        check_json_file(args.json, inputs, searched_dirs=searched)  # before the writer reads partial results
         settings = {k: v for k, v in options.items() if k != "num_threads"}
         settings["weights"] = None if args.weights is None else os.path.abspath(args.weights)
         settings["out"] = None if out_dir is None else os.path.abspath(out_dir)
@@ -107,9 +109,9 @@ def _plan_detect(args, options, paths):
     pictures = [None] * len(paths)
     if out_dir is not None:
         pictures = annotated_names(paths, out_dir, {i: r["annotated"] for i, r in done.items()})
-        check_out_dir(out_dir, [p for p in args.paths if Path(p).is_dir()], pictures, inputs)
+        check_out_dir(out_dir, searched, pictures, inputs)
     if args.json is not None:
-        check_json_file(args.json, inputs, pictures if out_dir is not None else ())
+        check_json_file(args.json, inputs, pictures if out_dir is not None else (), searched)
         prepare_folder(Path(args.json).parent, "--json")
     if out_dir is not None:
         prepare_folder(out_dir, "--out")

@@ -119,13 +119,7 @@ def check_out_dir(out_dir, searched_dirs, pictures, inputs):
         ``pictures``: detect's annotated pictures, align's crops) would replace an input file, or a
         file that tinymtcnn did not write.
     """
-    resolved = Path(out_dir).resolve()
-    for folder in searched_dirs:
-        top = Path(folder).resolve()
-        if resolved == top or top in resolved.parents:
-            raise ValueError(f"--out {str(out_dir)!r} is inside the input folder {str(folder)!r}, which is searched "
-                             f"for images: the pictures written there would be read as inputs next time; choose a "
-                             f"folder outside it")
+    _refuse_inside_searched(out_dir, searched_dirs, "--out", "the pictures written there", "folder")
     for picture in pictures:
         if inputs.holds(picture):
             raise ValueError(f"--out {str(out_dir)!r} would overwrite the input {str(picture)!r} with a picture; "
@@ -135,8 +129,20 @@ def check_out_dir(out_dir, searched_dirs, pictures, inputs):
                              f"write; choose a new or empty folder, or move that file away")
 
 
-def check_json_file(json_path, inputs, pictures=()):
-    """Refuse a ``--json`` file (or its partial results file) that is an input, a folder or a picture."""
+def _refuse_inside_searched(path, searched_dirs, option, what, kind):
+    """ValueError when ``path`` is (inside) one of ``searched_dirs``, the folders searched for images."""
+    resolved = Path(path).resolve()
+    for folder in searched_dirs:
+        top = Path(folder).resolve()
+        if resolved == top or top in resolved.parents:
+            raise ValueError(f"{option} {str(path)!r} is inside the input folder {str(folder)!r}, which is searched "
+                             f"for images: {what} would be read as inputs next time (and tinymtcnn never writes "
+                             f"into an input folder); choose a {kind} outside it")
+
+
+def check_json_file(json_path, inputs, pictures=(), searched_dirs=()):
+    """Refuse a ``--json`` file (or its partial results file) that is an input, a folder, a picture, or
+    lies in a folder searched for images (``searched_dirs``)."""
     from .records import partial_path
 
     for path in (Path(json_path), partial_path(json_path)):
@@ -144,6 +150,7 @@ def check_json_file(json_path, inputs, pictures=()):
             raise ValueError(f"--json {str(json_path)!r} would overwrite the input {str(path)!r}; choose another name")
         if path.is_dir():
             raise ValueError(f"--json {str(json_path)!r}: {str(path)!r} is a folder")
+    _refuse_inside_searched(json_path, searched_dirs, "--json", "a results file there", "file")
     resolved = Path(json_path).resolve()
     if any(Path(p).resolve() == resolved for p in pictures):
         raise ValueError(f"--json {str(json_path)!r} is also the name of an annotated picture; choose another name")
