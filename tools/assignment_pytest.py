@@ -64,7 +64,8 @@ def plugin_folder(where):
 
 
 def run_pytest(student_dir, marker_expr=None, extra=(), timeout=900, python=None):
-    """Run pytest in ``student_dir`` with this plugin; returns ``(report dict, CompletedProcess)``.
+    """Run pytest in ``student_dir`` with this plugin; returns ``(report dict, CompletedProcess)``. Plugins
+    that write into the copy (the cache, pytest-benchmark's ``.benchmarks/``) are switched off.
 
     ``python``: the interpreter to run (e.g. the student's virtual environment; default: this one).
     Only this plugin is put on the path, never the rest of tools/.
@@ -74,7 +75,7 @@ def run_pytest(student_dir, marker_expr=None, extra=(), timeout=900, python=None
         report = Path(tmp) / "report.json"
         env = student_env(student_dir, plugin_folder(Path(tmp) / "plugin"))
         env["MAKE_ASSIGNMENT_REPORT"] = str(report)
-        cmd = [str(python or sys.executable), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        cmd = [str(python or sys.executable), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
                "-p", "assignment_pytest", *extra]
         if marker_expr:
             cmd += ["-m", marker_expr]
