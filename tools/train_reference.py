@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-from shared_data import DATA  # noqa: E402
+from shared_data import add_data_option  # noqa: E402
 from split_mtfl import write_lists  # noqa: E402
 
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
@@ -157,15 +157,23 @@ def training_photos(data, out, seed, mosaics, *, blur=0.5, crowds=True):
     return photos, read_landmark_list(lists["fit"], data / "mtfl_train")
 
 
-def eval_sets(data, out):
-    """The four validation sets as :class:`tinymtcnn.eval.datasets.EvalSet` (crowds: the held-out part)."""
+def crowd_holdout_set(data):
+    """crowds_cc0's held-out photos (:data:`CROWD_HOLDOUT`) as an :class:`~tinymtcnn.eval.datasets.EvalSet`
+    with its ``masked`` / ``unmasked`` settings (also used by ``tools/eval_real.py``)."""
     from tinymtcnn.eval import load_set
 
     every, rest = CROWD_HOLDOUT
     crowds = load_set(data / "crowds_cc0/annotations.json", name=f"crowds_cc0 hold-out (index % {every} == {rest})")
     crowds.annotations = held_out(crowds.annotations)[1]
+    return crowds
+
+
+def eval_sets(data, out):
+    """The four validation sets as :class:`tinymtcnn.eval.datasets.EvalSet` (crowds: the held-out part)."""
+    from tinymtcnn.eval import load_set
+
     return [load_set(data / "caltech_train/val_bbx_gt.txt", data / "caltech_train/images", name="Caltech val"),
-            load_set(data / "faces_dev/annotations.json", name="faces_dev"), crowds,
+            load_set(data / "faces_dev/annotations.json", name="faces_dev"), crowd_holdout_set(data),
             load_set(out / "mtfl_holdout.txt", data / "mtfl_train", "landmarks", name="MTFL hold-out")]
 
 
@@ -235,7 +243,7 @@ def parse_args(argv=None):
     """The command line: ``(parser, args)``; ``args.settings`` is :func:`arm_settings`' result."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="output folder (outside the repository)")
-    ap.add_argument("--data", type=Path, default=DATA)
+    add_data_option(ap)
     ap.add_argument("--arm", default="reference", choices=list(ARMS),
                     help="ablation arm (module docstring); the options below override its values")
     ap.add_argument("--plan", choices=["laptop", "reference"], help="stage plans (faces from 20 / 12 px)")
