@@ -142,6 +142,8 @@ def test_arms_change_the_photo_list_and_its_fingerprint(tmp_path):
     prints = [p.fingerprint for p in lists.values()]
     assert len(set(prints[:4])) == 4 and prints[3] == prints[4]  # "longer" differs by its plan only
     assert lists["mosaics"].parts[1].blur == 0.0 and lists["blur"].parts[1].blur == 0.5
+    # the baseline is Caltech as it is: the fingerprint (sample cache) of ``tinymtcnn train --plan laptop``
+    assert lists["baseline"].fingerprint.startswith("wider:") and "mosaic" not in lists["baseline"].fingerprint
 
 
 def test_sample_cache_manifests_differ_between_arms(tmp_path):

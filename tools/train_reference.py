@@ -152,7 +152,7 @@ def training_photos(data, out, seed, mosaics, *, blur=0.5, crowds=True):
         parts.append(MosaicPhotos(caltech, mosaics, seed=seed, blur=blur))
     if crowds:
         parts.append(crowd_parts(read_json(data / "crowds_cc0/annotations.json"))[0])
-    photos = JoinedPhotos(*parts)
+    photos = parts[0] if len(parts) == 1 else JoinedPhotos(*parts)  # baseline: the laptop CLI's fingerprint
     lists, _ = write_lists(data / "mtfl_train/training.txt", out)
     return photos, read_landmark_list(lists["fit"], data / "mtfl_train")
 
