@@ -36,7 +36,8 @@ def test_recall_by_face_size_counts_only_positives_per_bin():
     assert [r["faces"] for r in rows] == [2, 2, 1, 2]
     assert [r["recall"] for r in rows] == [0.5, 0.5, 0.0, 1.0]
     rows = recall_by_face_size(prob[:2], _samples(sides[:2], labels[:2]))
-    assert rows[0]["recall"] == 0.5 and all(np.isnan(r["recall"]) for r in rows[1:])
+    assert rows[0]["recall"] == 0.5 and all(r["recall"] is None and r["faces"] == 0 for r in rows[1:])
+    assert rows == recall_by_face_size(prob[:2], _samples(sides[:2], labels[:2]))  # a history equals itself
 
 
 class _BrightIsFace:

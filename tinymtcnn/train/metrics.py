@@ -21,12 +21,14 @@ def sample_face_sizes(samples):
 
 def recall_by_face_size(prob, samples, edges=SAMPLE_SIZE_EDGES):
     """Recall (``P(face) > 0.5``) of the positive samples binned by :func:`sample_face_sizes`:
-    ``[{"bin": "20-40 px", "faces": n, "recall": r (NaN when n == 0)}, ...]``, the rows of
-    :func:`tinymtcnn.eval.detection.recall_by_size`."""
+    ``[{"bin": "20-40 px", "faces": n, "recall": r}, ...]``, the rows of
+    :func:`tinymtcnn.eval.detection.recall_by_size` with ``recall`` ``None`` (not NaN) where ``n == 0``,
+    so that a history compares equal to itself and is strict JSON."""
     from ..eval.detection import recall_by_size
 
     pos = np.asarray(samples["labels"]) == POSITIVE
-    return recall_by_size(sample_face_sizes(samples)[pos], np.asarray(prob)[pos] > 0.5, edges)
+    rows = recall_by_size(sample_face_sizes(samples)[pos], np.asarray(prob)[pos] > 0.5, edges)
+    return [{**r, "recall": r["recall"] if r["faces"] else None} for r in rows]
 
 
 def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=512):
@@ -91,7 +93,7 @@ def _size_recall(rows):
         return label[3:] + "+" if label.startswith(">= ") else "<" + label[2:] if label.startswith("0-") else label
 
     return "recall by px " + " ".join(
-        f"{short(r['bin'])} " + ("-" if r["recall"] != r["recall"] else f"{r['recall']:.3f}".lstrip("0"))
+        f"{short(r['bin'])} " + ("-" if r["recall"] is None else f"{r['recall']:.3f}".lstrip("0"))
         for r in rows)
 
 
