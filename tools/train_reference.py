@@ -19,6 +19,19 @@ Training photos (:data:`tinymtcnn.train.cascade.PLANS` ``"reference"``, seed ``-
   out and are the crowd set evaluated here;
 * MTFL's training list without the hold-out (landmark crops).
 
+Ablation arms (``--arm``, issue 16 item 4; each option below overrides the arm's value):
+
+=========  ======================================================================================
+baseline   ``--plan laptop --mosaics 0 --no-crowds``: Caltech + MTFL, faces from 20 px
+mosaics    ``--plan reference --mosaics 1200 --blur 0 --no-crowds``: + mosaics (faces from 12 px)
+blur       ``--blur 0.5``: + downscale-then-upscale of half the mosaic cells
+reference  ``--crowds``: + crowds_cc0's training part (the default: the recommended run)
+longer     ``--epochs-scale 1.5``: + every stage's epochs times 1.5 (rounded)
+=========  ======================================================================================
+
+The settings are written to ``OUT/arm.json`` (and ``OUT/timing.json``); a rerun in OUT with other
+settings is refused, so a resumed run never mixes two arms' checkpoints.
+
 Evaluation (``tinymtcnn.eval``, min face 20 px, thresholds 0.6/0.7/0.7, landmarks ``auto``, the same
 for both weight sets): Caltech val, faces_dev, the crowds_cc0 hold-out (all faces, ``masked`` and
 ``unmasked``), the MTFL hold-out (landmark NME).
@@ -33,11 +46,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-from shared_data import DATA  # noqa: E402
+from shared_data import add_data_option  # noqa: E402
 from split_mtfl import write_lists  # noqa: E402
 
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
 
+ARMS = {  # the ablation of issue 16, each arm adding one change to the one before it
+    "baseline": {"plan": "laptop", "mosaics": 0, "blur": 0.0, "crowds": False, "epochs_scale": 1.0},
+    "mosaics": {"plan": "reference", "mosaics": 1200, "blur": 0.0, "crowds": False, "epochs_scale": 1.0},
+    "blur": {"plan": "reference", "mosaics": 1200, "blur": 0.5, "crowds": False, "epochs_scale": 1.0},
+    "reference": {"plan": "reference", "mosaics": 1200, "blur": 0.5, "crowds": True, "epochs_scale": 1.0},
+    "longer": {"plan": "reference", "mosaics": 1200, "blur": 0.5, "crowds": True, "epochs_scale": 1.5},
+}
 CROWD_HOLDOUT = (4, 3)  # crowds_cc0 photos with index % 4 == 3 are held out for validation
 
 
@@ -58,27 +78,102 @@ def crowd_parts(annotations):
             PhotoList(held, f"{annotations.source}[k%{every}=={rest}]"))
 
 
-def training_photos(data, out, seed, mosaics):
-    """``(photos, landmark photos)`` of the reference run (module docstring)."""
+def arm_settings(args):
+    """The settings of one run: ``args.arm``'s (:data:`ARMS`) with every option given on the command
+    line (not ``None``) in place of the arm's value, plus ``arm`` and ``seed``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown arm or a value out of range (the message names the option).
+    """
+    if args.arm not in ARMS:
+        raise ValueError(f"--arm must be one of {', '.join(ARMS)}, got {args.arm!r}")
+    settings = dict(ARMS[args.arm])
+    for key in settings:
+        if getattr(args, key, None) is not None:
+            settings[key] = getattr(args, key)
+    settings["mosaics"], settings["blur"] = int(settings["mosaics"]), float(settings["blur"])
+    settings["epochs_scale"], settings["crowds"] = float(settings["epochs_scale"]), bool(settings["crowds"])
+    if settings["plan"] not in ("laptop", "reference"):
+        raise ValueError(f"--plan must be laptop or reference, got {settings['plan']!r}")
+    if settings["mosaics"] < 0:
+        raise ValueError(f"--mosaics must be >= 0, got {settings['mosaics']}")
+    if not 0 <= settings["blur"] <= 1:
+        raise ValueError(f"--blur must be a probability between 0 and 1, got {settings['blur']}")
+    if not 0 < settings["epochs_scale"] < float("inf"):
+        raise ValueError(f"--epochs-scale must be a finite number > 0, got {settings['epochs_scale']}")
+    return {"arm": args.arm, **settings, "seed": int(args.seed)}
+
+
+def stage_plans(settings, threads):
+    """The three :class:`~tinymtcnn.train.cascade.StagePlan` of an arm: ``PLANS[settings["plan"]]`` with
+    ``threads`` training threads and every stage's epochs times ``epochs_scale`` (rounded, at least 1)."""
+    from dataclasses import replace
+
+    from tinymtcnn.train.cascade import PLANS
+
+    scale = settings["epochs_scale"]
+    return {k: replace(p, train=replace(p.train, num_threads=threads,
+                                        epochs=max(1, round(p.train.epochs * scale))))
+            for k, p in PLANS[settings["plan"]]().items()}
+
+
+def claim_out(out, settings):
+    """Write ``settings`` to ``OUT/arm.json``; ``ValueError`` if OUT already holds a run of other settings."""
+    path = out / "arm.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != settings:
+            diff = ", ".join(f"{k}: {old.get(k)!r} there, {settings.get(k)!r} now"
+                             for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k))
+            raise ValueError(f"{out} holds a run of other settings ({diff}); resume it with the same "
+                             f"options or give another OUT")
+        return
+    if any(out.glob("*.npz")) or (out / "samples").is_dir():  # a run of the tool before arms existed
+        timing = json.loads((out / "timing.json").read_text()) if (out / "timing.json").is_file() else {}
+        legacy = {**ARMS["reference"], "mosaics": timing.get("mosaics", settings["mosaics"]),
+                  "seed": timing.get("seed", settings["seed"])}
+        if any(settings[k] != v for k, v in legacy.items()):
+            raise ValueError(f"{out} holds a run without arm.json (the reference plan of an older version); "
+                             f"resume it with --arm reference or give another OUT")
+    atomic_write_text(path, json.dumps(settings, indent=1))
+
+
+def training_photos(data, out, seed, mosaics, *, blur=0.5, crowds=True):
+    """``(photos, landmark photos)`` of the reference run (module docstring): Caltech, ``mosaics``
+    mosaic scenes (a share ``blur`` of their cells blurred) and, if ``crowds``, crowds_cc0's training part."""
     from tinymtcnn.train.augment import JoinedPhotos, MosaicPhotos
     from tinymtcnn.train.readers import read_annotations, read_json, read_landmark_list
 
     caltech = read_annotations(data / "caltech_train/train_bbx_gt.txt", data / "caltech_train/images")
-    crowd_train, _ = crowd_parts(read_json(data / "crowds_cc0/annotations.json"))
-    photos = JoinedPhotos(caltech, MosaicPhotos(caltech, mosaics, seed=seed), crowd_train)
+    parts = [caltech]
+    if mosaics:
+        parts.append(MosaicPhotos(caltech, mosaics, seed=seed, blur=blur))
+    if crowds:
+        parts.append(crowd_parts(read_json(data / "crowds_cc0/annotations.json"))[0])
+    photos = parts[0] if len(parts) == 1 else JoinedPhotos(*parts)  # baseline: the laptop CLI's fingerprint
     lists, _ = write_lists(data / "mtfl_train/training.txt", out)
     return photos, read_landmark_list(lists["fit"], data / "mtfl_train")
+
+
+def crowd_holdout_set(data):
+    """crowds_cc0's held-out photos (:data:`CROWD_HOLDOUT`) as an :class:`~tinymtcnn.eval.datasets.EvalSet`
+    with its ``masked`` / ``unmasked`` settings (also used by ``tools/eval_real.py``)."""
+    from tinymtcnn.eval import load_set
+
+    every, rest = CROWD_HOLDOUT
+    crowds = load_set(data / "crowds_cc0/annotations.json", name=f"crowds_cc0 hold-out (index % {every} == {rest})")
+    crowds.annotations = held_out(crowds.annotations)[1]
+    return crowds
 
 
 def eval_sets(data, out):
     """The four validation sets as :class:`tinymtcnn.eval.datasets.EvalSet` (crowds: the held-out part)."""
     from tinymtcnn.eval import load_set
 
-    every, rest = CROWD_HOLDOUT
-    crowds = load_set(data / "crowds_cc0/annotations.json", name=f"crowds_cc0 hold-out (index % {every} == {rest})")
-    crowds.annotations = held_out(crowds.annotations)[1]
     return [load_set(data / "caltech_train/val_bbx_gt.txt", data / "caltech_train/images", name="Caltech val"),
-            load_set(data / "faces_dev/annotations.json", name="faces_dev"), crowds,
+            load_set(data / "faces_dev/annotations.json", name="faces_dev"), crowd_holdout_set(data),
             load_set(out / "mtfl_holdout.txt", data / "mtfl_train", "landmarks", name="MTFL hold-out")]
 
 
@@ -144,12 +239,19 @@ def evaluate_run(data, out, threads, limit=0, progress=True, compare=()):
     return text
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The command line: ``(parser, args)``; ``args.settings`` is :func:`arm_settings`' result."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="output folder (outside the repository)")
-    ap.add_argument("--data", type=Path,
-                    default=DATA)
-    ap.add_argument("--mosaics", type=int, default=1200, help="mosaic scenes (1200)")
+    add_data_option(ap)
+    ap.add_argument("--arm", default="reference", choices=list(ARMS),
+                    help="ablation arm (module docstring); the options below override its values")
+    ap.add_argument("--plan", choices=["laptop", "reference"], help="stage plans (faces from 20 / 12 px)")
+    ap.add_argument("--mosaics", type=int, help="mosaic scenes (reference: 1200)")
+    ap.add_argument("--blur", type=float, help="share of the mosaic cells blurred (reference: 0.5)")
+    ap.add_argument("--crowds", action=argparse.BooleanOptionalAction,
+                    help="train on crowds_cc0's training part (reference: yes)")
+    ap.add_argument("--epochs-scale", type=float, help="every stage's epochs times this (reference: 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="threads while training and evaluating (1)")
     ap.add_argument("--workers", type=int, default=1, help="processes building samples (1)")
@@ -159,29 +261,41 @@ def main(argv=None):
                     help="also evaluate the weights in DIR (e.g. a laptop-plan run), repeatable")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+    if args.threads < 1 or args.workers < 1:
+        ap.error("--threads and --workers must be >= 1")
+    try:
+        args.settings = arm_settings(args)
+    except ValueError as e:
+        ap.error(str(e))
+    return ap, args
+
+
+def main(argv=None):
+    ap, args = parse_args(argv)
     out = args.out.resolve()
     if out == REPO or REPO in out.parents:
         ap.error(f"OUT {out} lies inside the repository; the weights are trained on research-use data, "
                  f"write them elsewhere (e.g. /tmp/ref1)")
     if not (args.data / "caltech_train").is_dir():
         ap.error(f"no caltech_train in {args.data}; give --data or set TINYMTCNN_SHARED")
-    if args.mosaics < 0 or args.threads < 1 or args.workers < 1:
-        ap.error("--mosaics must be >= 0, --threads and --workers >= 1")
+    settings = args.settings
     out.mkdir(parents=True, exist_ok=True)
     if not args.eval_only:
-        from dataclasses import replace
+        from tinymtcnn.train.cascade import cpu_seconds, train_cascade
 
-        from tinymtcnn.train.cascade import PLANS, cpu_seconds, train_cascade
-
+        try:
+            claim_out(out, settings)
+        except ValueError as e:
+            ap.error(str(e))
+        print(f"arm: {json.dumps(settings)}", flush=True)
         t0, c0 = time.perf_counter(), cpu_seconds()
-        photos, landmarks = training_photos(args.data, out, args.seed, args.mosaics)
+        photos, landmarks = training_photos(args.data, out, args.seed, settings["mosaics"],
+                                            blur=settings["blur"], crowds=settings["crowds"])
         print(f"training photos: {len(photos)} ({photos.fingerprint}); landmark faces: {len(landmarks)}", flush=True)
-        plans = {k: replace(p, train=replace(p.train, num_threads=args.threads))
-                 for k, p in PLANS["reference"]().items()}
-        train_cascade(photos, out, landmark_photos=landmarks, plans=plans, seed=args.seed, workers=args.workers,
-                      resume=True, progress=not args.no_progress)
+        train_cascade(photos, out, landmark_photos=landmarks, plans=stage_plans(settings, args.threads),
+                      seed=args.seed, workers=args.workers, resume=True, progress=not args.no_progress)
         timing = {"wall_seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(cpu_seconds() - c0, 1),
-                  "threads": args.threads, "workers": args.workers, "mosaics": args.mosaics, "seed": args.seed}
+                  "threads": args.threads, "workers": args.workers, **settings}
         atomic_write_text(out / "timing.json", json.dumps(timing, indent=1))
         print(f"training: {timing['wall_seconds'] / 60:.1f} min wall, {timing['cpu_seconds']:.0f} s cpu "
               f"(this invocation; a resumed run counts only its own part)", flush=True)

@@ -3,6 +3,33 @@ import numpy as np
 
 from .losses import LANDMARK, NEGATIVE, POSITIVE, TASK_WEIGHTS, joint_loss
 
+SAMPLE_SIZE_EDGES = (0, 20, 40, 80, np.inf)  # face sizes (px) of the validation recall by size
+
+
+def sample_face_sizes(samples):
+    """``sqrt(w h)`` in photo pixels of the face each sample's box target points at.
+
+    A crop of side ``S`` (``samples["sides"]``) has the box target ``((gx1 - cx1) / S, (gy1 - cy1) / S,
+    (gx2 - cx2) / S, (gy2 - cy2) / S)``, so the face is ``S (1 + t2 - t0)`` wide and ``S (1 + t3 - t1)``
+    high: the size :func:`tinymtcnn.eval.detection.face_sizes` gives an annotated box. Meaningful for
+    positive and part samples (a negative's target is zero: its crop side).
+    """
+    b = np.asarray(samples["boxes"], dtype=np.float64).reshape(-1, 4)
+    s = np.asarray(samples["sides"], dtype=np.float64)
+    return s * np.sqrt(np.clip(1 + b[:, 2] - b[:, 0], 0, None) * np.clip(1 + b[:, 3] - b[:, 1], 0, None))
+
+
+def recall_by_face_size(prob, samples, edges=SAMPLE_SIZE_EDGES):
+    """Recall (``P(face) > 0.5``) of the positive samples binned by :func:`sample_face_sizes`:
+    ``[{"bin": "20-40 px", "faces": n, "recall": r}, ...]``, the rows of
+    :func:`tinymtcnn.eval.detection.recall_by_size` with ``recall`` ``None`` (not NaN) where ``n == 0``,
+    so that a history compares equal to itself and is strict JSON."""
+    from ..eval.detection import recall_by_size
+
+    pos = np.asarray(samples["labels"]) == POSITIVE
+    rows = recall_by_size(sample_face_sizes(samples)[pos], np.asarray(prob)[pos] > 0.5, edges)
+    return [{**r, "recall": r["recall"] if r["faces"] else None} for r in rows]
+
 
 def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=512):
     """Metrics of ``net`` on ``samples`` (eval mode, no OHEM):
@@ -12,7 +39,9 @@ def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=5
     ``P(face) > 0.5``; ``recall`` (positives found) and ``precision``; ``landmark_error``: mean
     point distance in crop units on landmark samples (multiply by the crop side for pixels);
     ``landmark_nme``: per landmark sample, the mean point distance divided by the inter-ocular distance
-    of its target (eye centres = points 1 and 2), averaged over the samples (the paper's NME).
+    of its target (eye centres = points 1 and 2), averaged over the samples (the paper's NME);
+    ``recall_by_size``: the recall of the positives by face size (:func:`recall_by_face_size`: under
+    20, 20-40, 40-80 and from 80 px), how well the small faces of crowds are kept.
     """
     was_training = net.training
     net.eval()
@@ -52,8 +81,20 @@ def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=5
                     "recall": tp / max(int(pos.sum()), 1),
                     "precision": tp / max(int(np.sum(face & cls)), 1),
                     "landmark_error": lm_err / lm_n if lm_n else float("nan"),
-                    "landmark_nme": nme_sum / nme_n if nme_n else float("nan")})
+                    "landmark_nme": nme_sum / nme_n if nme_n else float("nan"),
+                    "recall_by_size": recall_by_face_size(prob, samples)})
     return metrics
+
+
+def _size_recall(rows):
+    """``"recall by px <20 .812 20-40 .903 40-80 - 80+ .970"`` (``-``: no positive of that size)."""
+    def short(label):
+        label = label.replace(" px", "")
+        return label[3:] + "+" if label.startswith(">= ") else "<" + label[2:] if label.startswith("0-") else label
+
+    return "recall by px " + " ".join(
+        f"{short(r['bin'])} " + ("-" if r["recall"] is None else f"{r['recall']:.3f}".lstrip("0"))
+        for r in rows)
 
 
 def format_record(kind, rec, epochs):
@@ -65,4 +106,6 @@ def format_record(kind, rec, epochs):
         v = rec["val"]
         line += (f" | val cls {v['cls']:.4f} box {v['box']:.4f} lmk {v['landmark']:.4f} acc {v['accuracy']:.3f} "
                  f"recall {v['recall']:.3f} prec {v['precision']:.3f} lmk_err {v['landmark_error']:.4f}")
+        if v.get("recall_by_size"):
+            line += f" ({_size_recall(v['recall_by_size'])})"
     return line + f" | {rec['seconds']:.1f}s (cpu {rec.get('cpu_seconds', float('nan')):.1f}s)"
