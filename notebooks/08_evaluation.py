@@ -470,7 +470,7 @@ if runs_file is not None:
 
 # %%
 if runs_file is not None:
-    shown = [n for n in ("authors", "reference", "blur", "laptop") if n in real["runs"]]
+    shown = [n for n in ("authors", "longer", "reference", "blur", "laptop") if n in real["runs"]]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
     for ax, set_name in zip(axes, ("faces_dev", crowd_set)):
         x = np.arange(len(real["size_bins"]))
