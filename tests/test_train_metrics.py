@@ -58,6 +58,7 @@ class _BrightIsFace:
                 "landmarks": np.zeros((len(images), 10))}
 
 
+@pytest.mark.pipeline  # evaluate_samples runs the joint loss (a student task)
 def test_validation_reports_the_small_faces_it_misses():
     # the net finds the large positives and misses the small ones: overall recall hides which
     sides = [12, 16, 25, 35, 60, 90, 120, 150, 14, 200]
@@ -74,6 +75,7 @@ def test_validation_reports_the_small_faces_it_misses():
     assert "recall by px" not in format_record("pnet", rec, 3)
 
 
+@pytest.mark.pipeline  # evaluate_samples runs the joint loss (a student task)
 def test_an_empty_size_bin_is_shown_as_a_dash():
     m = evaluate_samples(_BrightIsFace(), _samples([100, 10], [1, 0], bright=[True, False]))
     assert "recall by px <20 - 20-40 - 40-80 - 80+ 1.000" in format_record(
