@@ -95,7 +95,6 @@ def _plan_detect(args, options, paths):
     searched = [p for p in args.paths if Path(p).is_dir()]
     writer, done = None, {}
     if args.json is not None:
-        check_json_file(args.json, inputs, searched_dirs=searched)  # before the writer reads partial results
         settings = {k: v for k, v in options.items() if k != "num_threads"}
         settings["weights"] = None if args.weights is None else os.path.abspath(args.weights)
         settings["out"] = None if out_dir is None else os.path.abspath(out_dir)

@@ -25,21 +25,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
+
+from train_reference import recall_summary  # noqa: E402
 
 from tinymtcnn.atomic import atomic_write_text  # noqa: E402
-
-UNDER_40 = ("0-20 px", "20-40 px")
-
-
-def _under_40(by_size):
-    faces = sum(b["faces"] for b in by_size if b["bin"] in UNDER_40)
-    found = sum(b["recall"] * b["faces"] for b in by_size if b["bin"] in UNDER_40 and b["faces"])
-    return found / faces if faces else None
 
 
 def _set_numbers(result):
     det = result["detection"]
-    out = {"faces": det["faces"], "recall": det["recall_at_0.5"], "under_40": _under_40(det["by_size"]),
+    under_40 = recall_summary(det)["under_40"]  # NaN when there is no face under 40 px: None in JSON
+    out = {"faces": det["faces"], "recall": det["recall_at_0.5"],
+           "under_40": None if under_40 != under_40 else under_40,
            "by_size": [b["recall"] if b["faces"] else None for b in det["by_size"]]}
     for name, part in result.get("settings", {}).items():
         out[name] = part["recall_at_0.5"]
@@ -50,14 +47,15 @@ def summarize(run_dirs):
     """The summary dict (module docstring) of the runs in ``run_dirs`` (folders, or ``"LABEL=DIR"``)."""
     sets, bins, runs = [], [], {}
     for given in map(str, run_dirs):
-        label, _, rest = given.partition("=")
-        folder = Path(rest if rest else label)
+        given_label, _, rest = given.partition("=")
+        folder = Path(rest if rest else given_label)
         evaluation = folder / "evaluation.json"
         if not evaluation.is_file():
             raise ValueError(f"{folder}: no evaluation.json (run tools/train_reference.py {folder} first)")
         arm = json.loads((folder / "arm.json").read_text()) if (folder / "arm.json").is_file() else {}
         timing = json.loads((folder / "timing.json").read_text()) if (folder / "timing.json").is_file() else {}
-        own = label if rest else arm.get("arm", folder.name)
+        own = given_label if rest else arm.get("arm", folder.name)
+        earlier = set(runs)  # weights already summarised from an earlier run (the authors') are kept as they are
         for entry in json.loads(evaluation.read_text()):
             name = entry["set"]["name"]
             if name not in sets:
@@ -65,9 +63,9 @@ def summarize(run_dirs):
             for detector, result in entry["detectors"].items():
                 weights = detector.split("/")[0]
                 label = own if weights == "reference" else weights
-                if label != own and label in runs and runs[label]["from"] != str(folder):
-                    continue  # the same weights, already taken from an earlier run
-                run = runs.setdefault(label, {"from": str(folder), "sets": {}, "nme": None, "minutes": None,
+                if label in earlier:
+                    continue
+                run = runs.setdefault(label, {"sets": {}, "nme": None, "minutes": None,
                                               "settings": arm if label == own else {}})
                 if label == own and timing.get("wall_seconds"):
                     run["minutes"] = round(timing["wall_seconds"] / 60, 1)
@@ -76,8 +74,6 @@ def summarize(run_dirs):
                     bins = bins or [b["bin"] for b in result["detection"]["by_size"]]
                 if "landmarks" in result:
                     run["nme"] = result["landmarks"]["inter-ocular"]["mean"]
-    for run in runs.values():
-        del run["from"]
     return {"sets": sets, "size_bins": bins, "runs": runs}
 
 
