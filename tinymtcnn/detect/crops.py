@@ -116,9 +116,12 @@ def crop_and_resize(image, boxes, size, *, normalise=True):
 
 
 def crop_and_resize_naive(image, boxes, size, *, normalise=True):
-    """Readable twin of :func:`crop_and_resize` (same contract), as M writes it: per box, a
+    """Readable twin of :func:`crop_and_resize` (same contract: ``image (H, W, 3)``, ``boxes (K, 4)``
+    1-based inclusive integers -> ``(K, 3, size, size)``), as M writes it: per box, a
     ``zeros(tmph, tmpw, 3)`` array, the in-image part copied in with :func:`pad_boxes`' rectangles,
-    resampled (:func:`~tinymtcnn.kernels.resample.resample_naive`, float64), then normalised."""
+    resampled (:func:`~tinymtcnn.kernels.resample.resample_naive`, float64), then normalised.
+
+    Port of: detect_face.m (stage 2/3 crop loop) with pad.m and imResample."""
     image, b, size = _check_crop_args(image, boxes, size)
     image = image.astype(np.float64)
     regions = pad_boxes(b, image.shape[0], image.shape[1])

@@ -225,8 +225,12 @@ def _resample_windows(src, boxes, acc_like, mode, out, k0, k1, blk0, blk1):
 
 
 def resample_windows(src, boxes, out_h, out_w, mode, dtype=np.float32):
-    """``(K, C, out_h, out_w)`` array of ``dtype``: the windows ``boxes`` of ``src (H, W, C)`` resampled
-    (:func:`_resample_windows`, ``mode`` RAW, LEVEL or CROP). One window (a pyramid level, a whole
+    """``(K, C, out_h, out_w)`` array of ``dtype``: the windows ``boxes (K, 4)`` (1-based inclusive
+    ``x1, y1, x2, y2``, zero-padded outside the image) of ``src (H, W, C)`` resampled
+    (:func:`_resample_windows`, ``mode`` RAW, LEVEL or CROP).
+
+    Port of: imResampleMex.cpp (``resample``), applied as M applies it: to the whole image for a
+    pyramid level (detect_face.m), to pad.m's zero-padded box for a crop. One window (a pyramid level, a whole
     image) is shared out over threads by blocks of rows, several windows (crops) by windows, when the
     work is large and more than one thread is allowed."""
     src = np.ascontiguousarray(src)

@@ -88,9 +88,13 @@ def evaluate_samples(net, samples, *, weights=TASK_WEIGHTS["pnet"], batch_size=5
 
 def _size_recall(rows):
     """``"recall by px <20 .812 20-40 .903 40-80 - 80+ .970"`` (``-``: no positive of that size)."""
-    def short(label):
+    def short(label):  # "0-20 px" -> "<20", ">= 80 px" -> "80+", "20-40 px" -> "20-40"
         label = label.replace(" px", "")
-        return label[3:] + "+" if label.startswith(">= ") else "<" + label[2:] if label.startswith("0-") else label
+        if label.startswith(">= "):
+            return label[3:] + "+"
+        if label.startswith("0-"):
+            return "<" + label[2:]
+        return label
 
     return "recall by px " + " ".join(
         f"{short(r['bin'])} " + ("-" if r["recall"] is None else f"{r['recall']:.3f}".lstrip("0"))
